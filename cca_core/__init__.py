@@ -1,0 +1,37 @@
+"""cca_core: representational similarity measures for neural networks.
+
+Arrays are ``(n_datapoints, n_neurons)``. Every CCA-family measure and linear CKA is computed from
+the joint moments of ``[X, Y]`` (:class:`Moments`), so one pass over the data suffices and data
+larger than memory can be streamed. google/svcca users: ``cca_core.get_cca_similarity`` and
+``cca_core.compute_pwcca`` (module :mod:`cca_core.compat`) keep google's layout and signatures.
+"""
+
+from ._validation import RankWarning
+from .canonical import CCAResult
+from .compat import compute_pwcca, get_cca_similarity
+from .conv import ConvActivations, conv_to_2d
+from .measures import (
+    cca,
+    debiased_linear_cka,
+    debiased_linear_cka_distance,
+    linear_cka,
+    linear_cka_distance,
+    mean_cca,
+    mean_cca_distance,
+    pwcca,
+    pwcca_distance,
+    rbf_cka,
+    rbf_cka_distance,
+    svcca,
+    svcca_distance,
+)
+from .moments import Moments
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CCAResult", "ConvActivations", "Moments", "RankWarning", "cca", "compute_pwcca", "conv_to_2d",
+    "debiased_linear_cka", "debiased_linear_cka_distance", "get_cca_similarity", "linear_cka",
+    "linear_cka_distance", "mean_cca", "mean_cca_distance", "pwcca", "pwcca_distance", "rbf_cka",
+    "rbf_cka_distance", "svcca", "svcca_distance",
+]

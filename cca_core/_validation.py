@@ -1,0 +1,117 @@
+"""Input checks shared by every measure: clear errors that name the argument and its shape."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+__all__ = ["RankWarning", "check_activations", "check_pair"]
+
+
+class RankWarning(UserWarning):
+    """Neurons >= datapoints: CCA will find correlations of 1 whatever the data."""
+
+
+def check_activations(name: str, arr: object, datapoint_axis: int = 0) -> np.ndarray:
+    """Return ``arr`` as a 2-D real numeric array, without copying.
+
+    Datapoints run along ``datapoint_axis``: 0 for this package's ``(n_datapoints, n_neurons)``,
+    1 for google/svcca's ``(n_neurons, n_datapoints)``; error messages name the layout expected.
+
+    float32 stays float32 (the accumulator converts chunk by chunk); integer and bool arrays
+    are accepted as they are. Raises ``TypeError`` for complex, object or string data and
+    ``ValueError`` for the wrong number of dimensions, fewer than 2 datapoints, or NaN/Inf.
+    """
+    if not isinstance(arr, np.ndarray):
+        try:
+            arr = np.asarray(arr)
+        except (TypeError, ValueError) as exc:  # ragged lists and the like
+            raise TypeError(f"{name} could not be converted to a numeric array: {exc}") from exc
+    if np.iscomplexobj(arr):
+        raise TypeError(
+            f"{name} has complex dtype {arr.dtype} (shape {arr.shape}); "
+            "similarity measures need real activations"
+        )
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise TypeError(
+            f"{name} has non-numeric dtype {arr.dtype} (shape {arr.shape}); "
+            "pass a real-valued numeric array"
+        )
+    layout = "(n_datapoints, n_neurons)" if datapoint_axis == 0 else "(n_neurons, n_datapoints)"
+    if arr.ndim != 2:
+        hint = ""
+        if arr.ndim == 4:
+            hint = (
+                "; for conv activations (N, H, W, C) use cca_core.conv_to_2d(acts, mode=...) "
+                "to get datapoints x neurons"
+            )
+        raise ValueError(
+            f"{name} must be 2-D {layout}, got {arr.ndim}-D array "
+            f"of shape {arr.shape}{hint}"
+        )
+    n_datapoints, n_neurons = arr.shape[datapoint_axis], arr.shape[1 - datapoint_axis]
+    if n_datapoints < 2:
+        raise ValueError(
+            f"{name} has {n_datapoints} datapoint(s) (shape {arr.shape}, read as {layout}); "
+            "at least 2 are needed"
+        )
+    if n_neurons < 1:
+        raise ValueError(f"{name} has no neurons (shape {arr.shape}, read as {layout})")
+    if np.issubdtype(arr.dtype, np.floating):
+        _check_finite(name, arr)
+    return arr
+
+
+def _check_finite(name: str, arr: np.ndarray) -> None:
+    # One reduction, no temporary of the array's size: NaN or Inf anywhere makes the sum non-finite.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = arr.sum(dtype=np.float64)
+    if np.isfinite(total):
+        return
+    n_nan = n_inf = 0
+    for start in range(0, arr.shape[0], 4096):
+        block = arr[start : start + 4096]  # counts without an array-sized temporary
+        n_nan += int(np.isnan(block).sum())
+        n_inf += int(np.isinf(block).sum())
+    if n_nan or n_inf:
+        raise ValueError(
+            f"{name} (shape {arr.shape}) contains {n_nan} NaN and {n_inf} Inf value(s); "
+            "remove or impute them first"
+        )
+    raise ValueError(
+        f"{name} (shape {arr.shape}) has values so large that their sum overflows float64; "
+        "rescale the activations"
+    )
+
+
+def check_pair(x: object, y: object, names: tuple[str, str] = ("X", "Y"),
+               datapoint_axis: int = 0, warn: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Check two activation arrays and that they share their datapoints.
+
+    With ``warn`` (whole datasets, not streamed chunks), warn when a side has neurons >= datapoints.
+    """
+    x = check_activations(names[0], x, datapoint_axis)
+    y = check_activations(names[1], y, datapoint_axis)
+    if x.shape[datapoint_axis] != y.shape[datapoint_axis]:
+        which = "first" if datapoint_axis == 0 else "second"
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same number of datapoints ({which} axis): "
+            f"{names[0]} has shape {x.shape}, {names[1]} has shape {y.shape}"
+        )
+    for name, arr in zip(names, (x, y) if warn else ()):
+        n_datapoints, n_neurons = arr.shape[datapoint_axis], arr.shape[1 - datapoint_axis]
+        warn_if_underdetermined(name, n_neurons, n_datapoints)
+    return x, y
+
+
+def warn_if_underdetermined(name: str, n_neurons: int, n_datapoints: int, stacklevel: int = 4) -> None:
+    """Warn when a side has at least as many neurons as datapoints."""
+    if n_neurons >= n_datapoints:
+        warnings.warn(
+            f"{name} has {n_neurons} neurons and only {n_datapoints} datapoints: with neurons >= "
+            "datapoints CCA can match anything perfectly; use more datapoints or reduce dimensions "
+            "first (e.g. svcca)",
+            RankWarning,
+            stacklevel=stacklevel,
+        )

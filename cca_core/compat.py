@@ -1,0 +1,224 @@
+"""Drop-in replacements for google/svcca's ``cca_core.get_cca_similarity`` and ``pwcca.compute_pwcca``.
+
+Arrays keep google's layout ``(n_neurons, n_datapoints)``, and the functions keep its signatures,
+result keys and numbers wherever google/svcca returns finite ones. Replace ::
+
+    import cca_core; import pwcca                       # google/svcca
+    from cca_core.compat import get_cca_similarity, compute_pwcca   # this package
+
+What is the same (and why the numbers match): the covariance is ``np.cov``'s (``ddof=1``); each
+side's covariance is divided by its largest absolute entry before ``epsilon`` acts; neurons whose
+rescaled variance is below ``epsilon`` are dropped (``x_idxs``, ``y_idxs``); ``epsilon`` is added to
+the diagonal of the kept block before its inverse square root; the coefficients are the singular
+values of ``invsqrt_xx @ Sxy @ invsqrt_yy``; ``mean`` averages the coefficients up to the first
+index where their cumulative sum reaches ``threshold`` of the total. ``compute_pwcca`` weighs by the
+side with fewer kept neurons, takes "directions" ``coef @ (acts - mean) + mean``, orthonormalizes
+them (Gram-Schmidt, as QR does) and weighs each by ``sum_j |<q_i, acts_j>|`` over the *uncentred*
+activations, so its value depends on the activations' offsets: a quirk kept for compatibility.
+:func:`cca_core.pwcca` is the paper's offset-invariant definition.
+
+What is fixed:
+
+* ``compute_pwcca`` with more neurons in ``acts1`` than ``acts2`` used ``acts1`` with ``acts2``'s
+  indices and crashed; here it uses ``acts2``. With ``epsilon`` dropping neurons it subtracted the
+  means of all neurons from the kept ones and crashed; here it uses the kept neurons' means.
+* Rank-deficient input (duplicated, constant or linearly dependent neurons) with ``epsilon=0`` gave
+  NaN through the square root of a pseudo-inverse's negative rounding-error eigenvalues; here the
+  inverse square root is taken by eigendecomposition with rank truncation (relative tolerance
+  ``max(n, 10) * eps``, as ``numpy.linalg.pinv``), which gives the same matrix on full-rank input.
+  Orthonormalization in ``compute_pwcca`` gives directions that add nothing new a weight of 0.
+* Coefficients are clipped to [0, 1]; rounding no longer pushes them above 1.
+* Input with all neurons constant raises ``ValueError`` instead of dividing by zero; neurons >=
+  datapoints gives a :class:`~cca_core.RankWarning` instead of an ``AssertionError``.
+
+Covariances come from one chunked pass (:class:`~cca_core.Moments`), and ``compute_pwcca``
+forms the Gram matrices of the directions from the same moments instead of a QR of a
+``n_datapoints x n_neurons`` matrix, so both are several times faster than google/svcca's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from ._validation import check_pair
+from .canonical import default_rtol
+from .moments import Moments
+
+__all__ = ["get_cca_similarity", "compute_pwcca", "sum_threshold"]
+
+
+def sum_threshold(coefs: np.ndarray, threshold: float) -> int:
+    """First index ``i`` with ``sum(coefs[:i]) >= threshold * sum(coefs)``, else ``len(coefs)``."""
+    coefs = np.asarray(coefs, dtype=np.float64)
+    total = coefs.sum()
+    if coefs.size == 0 or total <= 0:
+        return coefs.size
+    partial = np.concatenate(([0.0], np.cumsum(coefs)[:-1])) / total
+    hits = np.flatnonzero(partial >= threshold)
+    return int(hits[0]) if hits.size else coefs.size
+
+
+def _inv_sqrt(s: np.ndarray) -> np.ndarray:
+    """Inverse square root of a symmetric PSD matrix on its numerical range (pinv-style cut)."""
+    w, v = np.linalg.eigh(s)
+    keep = w > default_rtol(s.shape[0]) * max(w[-1], 0.0) if w.size else w.astype(bool)
+    if not keep.any():
+        return np.zeros_like(s)
+    vk = v[:, keep]
+    return (vk / np.sqrt(w[keep])) @ vk.T
+
+
+def _embed(block: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    full = np.zeros((idx.size, idx.size))
+    full[np.ix_(idx, idx)] = block
+    return full
+
+
+def _zero_dict(compute_dirns: bool, n_datapoints: int) -> dict:
+    out = {"mean": (np.asarray(0), np.asarray(0)), "sum": (np.asarray(0), np.asarray(0)),
+           "cca_coef1": np.asarray(0), "cca_coef2": np.asarray(0), "idx1": 0, "idx2": 0}
+    if compute_dirns:
+        out["cca_dirns1"] = np.zeros((1, n_datapoints))
+        out["cca_dirns2"] = np.zeros((1, n_datapoints))
+    return out
+
+
+def _similarity(acts1, acts2, epsilon, threshold, compute_coefs, compute_dirns, verbose):
+    """get_cca_similarity, also returning the moments for compute_pwcca."""
+    acts1, acts2 = check_pair(acts1, acts2, ("acts1", "acts2"), datapoint_axis=1)
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    if not epsilon >= 0.0:
+        raise ValueError(f"epsilon must be >= 0, got {epsilon}")
+    numx, numy = acts1.shape[0], acts2.shape[0]
+    if verbose:
+        print(f"cca_core.compat: covariance of {numx} + {numy} neurons over {acts1.shape[1]} datapoints")
+    moments = Moments.from_arrays(acts1.T, acts2.T, names=("acts1", "acts2"))
+    sxx, sxy, syy = moments._blocks_checked()  # ValueError if a side has no variance at all
+    xmax, ymax = np.max(np.abs(sxx)), np.max(np.abs(syy))
+    sxx, syy, sxy = sxx / xmax, syy / ymax, sxy / np.sqrt(xmax * ymax)
+    x_idxs = np.abs(np.diagonal(sxx)) >= epsilon
+    y_idxs = np.abs(np.diagonal(syy)) >= epsilon
+    if not x_idxs.any() or not y_idxs.any():
+        return _zero_dict(compute_dirns, acts1.shape[1]), moments
+    if verbose:
+        print(f"cca_core.compat: whitening {x_idxs.sum()} + {y_idxs.sum()} kept neurons, SVD")
+    invsqrt_xx = _inv_sqrt(sxx[np.ix_(x_idxs, x_idxs)] + epsilon * np.eye(x_idxs.sum()))
+    invsqrt_yy = _inv_sqrt(syy[np.ix_(y_idxs, y_idxs)] + epsilon * np.eye(y_idxs.sum()))
+    u, s, vt = np.linalg.svd(invsqrt_xx @ sxy[np.ix_(x_idxs, y_idxs)] @ invsqrt_yy)
+    s = np.clip(s, 0.0, 1.0)
+
+    out: dict = {}
+    means1 = moments.mean_x.reshape(-1, 1).copy()
+    means2 = moments.mean_y.reshape(-1, 1).copy()
+    if compute_coefs or compute_dirns:
+        out["coef_x"] = u.T
+        out["invsqrt_xx"] = invsqrt_xx
+        out["full_coef_x"] = _embed(u.T, x_idxs)
+        out["full_invsqrt_xx"] = _embed(invsqrt_xx, x_idxs)
+        out["coef_y"] = vt
+        out["invsqrt_yy"] = invsqrt_yy
+        out["full_coef_y"] = _embed(vt, y_idxs)
+        out["full_invsqrt_yy"] = _embed(invsqrt_yy, y_idxs)
+        out["neuron_means1"] = means1
+        out["neuron_means2"] = means2
+    idx = sum_threshold(s, threshold)
+    out["cca_coef1"] = s
+    out["cca_coef2"] = s
+    out["x_idxs"] = x_idxs
+    out["y_idxs"] = y_idxs
+    out["mean"] = (np.mean(s[:idx]), np.mean(s[:idx]))
+    out["sum"] = (np.sum(s), np.sum(s))
+    if compute_dirns:
+        out["cca_dirns1"] = (out["full_coef_x"] @ out["full_invsqrt_xx"]) @ (acts1 - means1) + means1
+        out["cca_dirns2"] = (out["full_coef_y"] @ out["full_invsqrt_yy"]) @ (acts2 - means2) + means2
+    return out, moments
+
+
+def get_cca_similarity(acts1: np.ndarray, acts2: np.ndarray, epsilon: float = 0.0,
+                       threshold: float = 0.98, compute_coefs: bool = True,
+                       compute_dirns: bool = False, verbose: bool = True) -> dict:
+    """CCA of two layers, google/svcca's signature, layout and result keys.
+
+    Parameters
+    ----------
+    acts1, acts2 : ndarray, shapes (n_neurons1, n_datapoints) and (n_neurons2, n_datapoints)
+    epsilon : float
+        Drop neurons whose variance is below ``epsilon`` times the side's largest covariance entry,
+        and add ``epsilon`` to the diagonal of the rescaled covariance (regularization).
+    threshold : float in [0, 1]
+        ``mean`` averages the coefficients ``cca_coef1[:i]`` up to the first ``i`` whose cumulative
+        sum reaches ``threshold`` of the total.
+    compute_coefs, compute_dirns, verbose : bool
+        As in google/svcca; ``compute_dirns`` also returns ``cca_dirns1/2``,
+        ``full_coef_x @ full_invsqrt_xx @ (acts1 - means) + means``.
+
+    Returns
+    -------
+    dict
+        ``cca_coef1``, ``cca_coef2`` (the coefficients, equal), ``mean``, ``sum`` (pairs of equal
+        values), ``x_idxs``, ``y_idxs``; with ``compute_coefs``: ``coef_x``, ``coef_y``,
+        ``invsqrt_xx``, ``invsqrt_yy``, ``full_coef_x``, ``full_coef_y``, ``full_invsqrt_xx``,
+        ``full_invsqrt_yy``, ``neuron_means1``, ``neuron_means2``.
+
+    See the module docstring for what differs from google/svcca and why.
+    """
+    return _similarity(acts1, acts2, epsilon, threshold, compute_coefs, compute_dirns, verbose)[0]
+
+
+def _orthonormal_projections(gram: np.ndarray, cross: np.ndarray) -> np.ndarray:
+    """``Q.T @ A.T`` where ``D.T = Q R`` (QR of the directions) from ``G = D D^T`` and ``H = D A^T``.
+
+    ``G = R^T R`` (Cholesky), so ``Q.T A.T = R^-T H``. Rows whose direction adds nothing new
+    (pivot below ``default_rtol * its norm``) are 0: modified Cholesky, done row by row only then.
+    """
+    k = gram.shape[0]
+    tol = default_rtol(k)
+    try:
+        r = scipy.linalg.cholesky(gram, lower=False)
+        if np.all(np.diagonal(r) ** 2 > tol * np.diagonal(gram)):
+            return scipy.linalg.solve_triangular(r, cross, trans="T", lower=False)
+    except np.linalg.LinAlgError:
+        pass
+    r = np.zeros_like(gram)
+    proj = np.zeros_like(cross)
+    for i in range(k):
+        pivot = gram[i, i] - r[:i, i] @ r[:i, i]
+        if not pivot > tol * gram[i, i]:
+            continue  # dependent direction: zero row of R, weight 0
+        r[i, i] = np.sqrt(pivot)
+        r[i, i + 1:] = (gram[i, i + 1:] - r[:i, i] @ r[:i, i + 1:]) / r[i, i]
+        proj[i] = (cross[i] - r[:i, i] @ proj[:i]) / r[i, i]
+    return proj
+
+
+def compute_pwcca(acts1: np.ndarray, acts2: np.ndarray, epsilon: float = 0.0
+                  ) -> tuple[float, np.ndarray, np.ndarray]:
+    """Projection-weighted CCA computed as google/svcca's ``pwcca.compute_pwcca``.
+
+    Returns ``(pwcca_value, weights, coefs)``. Weights come from the side with fewer kept neurons
+    (``acts1`` on a tie), from the orthonormalized directions ``coef @ (acts - mean) + mean`` against
+    the uncentred activations. Unlike :func:`cca_core.pwcca`, the value changes when a constant is
+    added to the activations. See the module docstring for the fixes.
+    """
+    res, moments = _similarity(acts1, acts2, epsilon, 0.98, True, False, False)
+    if "x_idxs" not in res:  # every neuron of a side fell below epsilon
+        return 0.0, np.zeros(0), np.asarray(res["cca_coef1"])
+    use_x = res["x_idxs"].sum() <= res["y_idxs"].sum()
+    nx = moments.n_x
+    if use_x:
+        coef, full_idx = res["coef_x"], np.flatnonzero(res["x_idxs"])
+    else:
+        coef, full_idx = res["coef_y"], nx + np.flatnonzero(res["y_idxs"])
+    scatter = moments.m2[np.ix_(full_idx, full_idx)]  # Ac Ac^T, centred, unscaled
+    mu = moments.mean[full_idx]
+    n = moments.count
+    # D = C Ac + mu 1^T and A = Ac + mu 1^T with Ac 1 = 0, so D D^T and D A^T need only moments.
+    mumu = n * np.outer(mu, mu)
+    cross = coef @ scatter + mumu
+    gram = coef @ scatter @ coef.T + mumu
+    weights = np.abs(_orthonormal_projections(gram, cross)).sum(axis=1)
+    weights = weights / weights.sum()
+    coefs = res["cca_coef1"]
+    return float(np.sum(weights * coefs)), weights, coefs

@@ -1,0 +1,141 @@
+"""Similarity measures on in-memory activations ``(n_datapoints, n_neurons)``.
+
+Each is a thin wrapper: one chunked pass builds :class:`~cca_core.Moments`, and the measure is
+computed from it. Each similarity ``s`` has a distance ``1 - s`` beside it.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import numpy as np
+
+from . import cka
+from ._validation import check_pair
+from .canonical import CCAResult
+from .moments import Moments
+
+__all__ = [
+    "cca", "mean_cca", "svcca", "pwcca", "linear_cka", "debiased_linear_cka", "rbf_cka",
+    "mean_cca_distance", "svcca_distance", "pwcca_distance", "linear_cka_distance",
+    "debiased_linear_cka_distance", "rbf_cka_distance",
+]
+
+
+def _moments(x: np.ndarray, y: np.ndarray) -> Moments:
+    x, y = check_pair(x, y)
+    return Moments.from_arrays(x, y)
+
+
+def cca(X: np.ndarray, Y: np.ndarray, rtol: float | None = None, center: bool = True) -> CCAResult:
+    """Canonical correlation analysis of ``X`` against ``Y``.
+
+    Parameters
+    ----------
+    X, Y : array_like, shapes (n_datapoints, n_neurons_x) and (n_datapoints, n_neurons_y)
+    rtol : float, optional
+        Relative eigenvalue tolerance for rank truncation of each side's correlation matrix
+        (default ``max(n_neurons, 10) * 2.2e-16``); see :func:`cca_core.canonical.whiten`.
+    center : bool
+        Subtract each neuron's mean first (default). ``False`` analyses the raw second moments, as
+        Kornblith et al.'s (2019) reference ``cca`` (QR of the uncentred data) does.
+
+    Returns
+    -------
+    CCAResult
+        ``correlations`` (descending, in [0, 1]), ``x_weights``, ``y_weights``, ``x_rank``,
+        ``y_rank`` and ``rtol``.
+    """
+    return _moments(X, Y).cca(rtol, center)
+
+
+def mean_cca(X: np.ndarray, Y: np.ndarray, squared: bool = False, rtol: float | None = None,
+             center: bool = True) -> float:
+    """Mean canonical correlation ``(1/k) sum_i rho_i`` over ``k = min(rank X, rank Y)`` pairs.
+
+    ``squared=True`` gives the mean squared canonical correlation ``(1/k) sum_i rho_i^2``
+    (Kornblith et al. 2019's ``R^2_CCA`` when X has no more neurons than Y). Symmetric; invariant
+    to translation, scale and any invertible linear map of either side. ``center`` as in :func:`cca`
+    (uncentred CCA is not translation-invariant).
+    """
+    return _moments(X, Y).mean_cca(squared, rtol, center)
+
+
+def svcca(X: np.ndarray, Y: np.ndarray, keep: float | int = 0.99, rtol: float | None = None) -> float:
+    """SVCCA (Raghu et al. 2017): mean CCA between the leading singular directions of X and Y.
+
+    Each side is centred and reduced to its leading singular directions, then ``mean_cca`` is taken.
+    ``keep`` a float in (0, 1] keeps the fewest directions whose singular values add up to that
+    fraction of the sum of all singular values (0.99 as in Raghu et al. 2017, appendix A; note this
+    is the sum of singular values, not of their squares). ``keep`` an int keeps that many directions.
+    Symmetric; invariant to translation, isotropic scaling and orthogonal maps (not to general
+    invertible maps, which change the singular directions).
+    """
+    return _moments(X, Y).svcca(keep, rtol)
+
+
+def pwcca(X: np.ndarray, Y: np.ndarray, rtol: float | None = None) -> float:
+    """Projection-weighted CCA of X against Y (Morcos, Raghu & Bengio 2018, section 2.2).
+
+    ``sum_i alpha_i rho_i`` with ``alpha_i`` proportional to ``sum_j |<h_i, z_j>|``, where ``h_i``
+    are the canonical variates of X and ``z_j`` X's centred neurons: canonical directions that
+    account for more of X's activations weigh more. **Not symmetric**: ``pwcca(X, Y)`` weighs by X.
+    Invariant to translation, isotropic scaling, orthogonal maps of either side and invertible
+    linear maps of Y (not of X, whose neurons define the weights).
+
+    Differs from google/svcca's ``compute_pwcca`` (:func:`cca_core.compat.compute_pwcca`), which
+    weighs by whichever side has fewer neurons and projects uncentred activations, so that its
+    value changes when a constant is added to the activations.
+    """
+    return _moments(X, Y).pwcca(rtol)
+
+
+def linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
+    """Linear CKA (Kornblith et al. 2019): ``||Xc^T Yc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F)``.
+
+    Symmetric; invariant to translation, isotropic scaling and orthogonal maps, not to general
+    invertible linear maps.
+    """
+    return _moments(X, Y).linear_cka()
+
+
+def debiased_linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
+    """Linear CKA with the unbiased HSIC estimator of Song et al. (2012).
+
+    Less biased upward when neurons are many compared with datapoints; may be slightly negative
+    for unrelated data. Needs at least 4 datapoints. Same invariances as :func:`linear_cka`.
+    """
+    x, y = check_pair(X, Y)
+    m = Moments.from_arrays(x, y)
+    sxx, sxy, syy = m._blocks_checked()
+    return cka.debiased_linear_cka_from_data(x, y, m.mean_x, m.mean_y, sxx, sxy, syy)
+
+
+def rbf_cka(X: np.ndarray, Y: np.ndarray, threshold: float = 0.5) -> float:
+    """CKA with Gaussian (RBF) kernels, bandwidth ``threshold`` times the median distance.
+
+    Memory and time ``O(n_datapoints^2)``: for up to a few thousand datapoints. Symmetric;
+    invariant to translation, isotropic scaling (the bandwidth follows the median) and orthogonal maps.
+    """
+    x, y = check_pair(X, Y)
+    return cka.rbf_cka_from_data(x, y, threshold)
+
+
+def _distance(similarity: Callable[..., float]) -> Callable[..., float]:
+    @functools.wraps(similarity)
+    def distance(*args, **kwargs) -> float:
+        return 1.0 - similarity(*args, **kwargs)
+
+    distance.__name__ = distance.__qualname__ = f"{similarity.__name__}_distance"
+    distance.__doc__ = f"``1 - {similarity.__name__}(...)``; same arguments.\n\n" + (similarity.__doc__ or "")
+    return distance
+
+
+mean_cca_distance = _distance(mean_cca)
+svcca_distance = _distance(svcca)
+pwcca_distance = _distance(pwcca)
+linear_cka_distance = _distance(linear_cka)
+debiased_linear_cka_distance = _distance(debiased_linear_cka)
+rbf_cka_distance = _distance(rbf_cka)
+

@@ -1,0 +1,182 @@
+"""The joint first and second moments of two activation sets, accumulated chunk by chunk.
+
+Every measure of the CCA family and linear CKA is a function of the count, the means and the
+centred Gram matrix of ``[X, Y]``. :class:`Moments` accumulates them in float64, one chunk of
+datapoints at a time (two-pass centring inside each chunk, Chan et al. 1979 to combine chunks), so
+one pass over the data gives every measure, data larger than memory can be streamed, and partial
+results from other processes or machines can be merged (``a + b`` or ``a.merge(b)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import canonical, cka
+from ._validation import check_pair
+
+__all__ = ["Moments"]
+
+#: Elements per float64 working buffer (32 MiB): big enough for BLAS to run at full speed.
+CHUNK_ELEMENTS = 1 << 22
+
+
+@dataclass
+class Moments:
+    """Running count, means and centred Gram matrix of ``[X, Y]``, mergeable.
+
+    Parameters
+    ----------
+    n_x, n_y : int
+        Number of neurons of X and of Y.
+
+    Examples
+    --------
+    >>> m = Moments(3, 2)
+    >>> for xb, yb in chunks:          # doctest: +SKIP
+    ...     m.update(xb, yb)
+    >>> m.pwcca(), m.linear_cka()      # doctest: +SKIP
+    """
+
+    n_x: int
+    n_y: int
+    count: int = 0
+    mean: np.ndarray = field(default=None, repr=False)  # (n_x + n_y,)
+    m2: np.ndarray = field(default=None, repr=False)    # sum of centred outer products
+
+    def __post_init__(self) -> None:
+        if int(self.n_x) < 1 or int(self.n_y) < 1:
+            raise ValueError(f"n_x and n_y must be >= 1, got n_x={self.n_x}, n_y={self.n_y}")
+        self.n_x, self.n_y = int(self.n_x), int(self.n_y)
+        d = self.n_x + self.n_y
+        if self.mean is None:
+            self.mean = np.zeros(d)
+        if self.m2 is None:
+            self.m2 = np.zeros((d, d))
+        if self.mean.shape != (d,) or self.m2.shape != (d, d):
+            raise ValueError(f"mean must have shape {(d,)} and m2 {(d, d)}, got "
+                             f"{self.mean.shape} and {self.m2.shape}")
+
+    # ------------------------------------------------------------------ accumulation
+    @classmethod
+    def from_arrays(cls, x: np.ndarray, y: np.ndarray, names: tuple[str, str] = ("X", "Y"),
+                    chunk_size: int | None = None) -> "Moments":
+        """Moments of two in-memory arrays ``(n_datapoints, n_neurons)``, in chunks."""
+        moments = cls(x.shape[1], y.shape[1])
+        return moments.update(x, y, names=names, chunk_size=chunk_size)
+
+    def update(self, x: np.ndarray, y: np.ndarray, names: tuple[str, str] = ("X", "Y"),
+               chunk_size: int | None = None) -> "Moments":
+        """Add datapoints: ``x`` of shape ``(n, n_x)`` and ``y`` of shape ``(n, n_y)``.
+
+        Works through the rows in chunks of about 32 MiB of float64, so float32 input is never
+        copied whole. Returns ``self``.
+        """
+        x, y = check_pair(x, y, names, warn=False)
+        for name, arr, expected in ((names[0], x, self.n_x), (names[1], y, self.n_y)):
+            if arr.shape[1] != expected:
+                raise ValueError(f"{name} has {arr.shape[1]} neurons (shape {arr.shape}) but this "
+                                 f"accumulator was made for {expected}")
+        n, d = x.shape[0], self.n_x + self.n_y
+        rows = chunk_size or max(256, CHUNK_ELEMENTS // d)
+        buf = np.empty((min(rows, n), d))
+        for start in range(0, n, rows):
+            stop = min(start + rows, n)
+            b = buf[: stop - start]
+            b[:, : self.n_x] = x[start:stop]
+            b[:, self.n_x :] = y[start:stop]
+            mu = b.mean(axis=0)
+            b -= mu
+            self._combine(stop - start, mu, b.T @ b)
+        return self
+
+    def _combine(self, n_b: int, mean_b: np.ndarray, m2_b: np.ndarray) -> None:
+        """Chan, Golub & LeVeque's pairwise update, in place."""
+        n_a = self.count
+        n = n_a + n_b
+        delta = mean_b - self.mean
+        self.m2 += m2_b
+        if n_a:
+            self.m2 += np.outer(delta, delta * (n_a * n_b / n))
+        self.mean += delta * (n_b / n)
+        self.count = n
+
+    def merge(self, other: "Moments") -> "Moments":
+        """A new accumulator holding the datapoints of both (order does not matter)."""
+        if not isinstance(other, Moments):
+            raise TypeError(f"can only merge Moments with Moments, not {type(other).__name__}")
+        if (other.n_x, other.n_y) != (self.n_x, self.n_y):
+            raise ValueError(f"cannot merge Moments of ({self.n_x}, {self.n_y}) neurons with "
+                             f"({other.n_x}, {other.n_y})")
+        out = self.copy()
+        if other.count:
+            out._combine(other.count, other.mean, other.m2)
+        return out
+
+    __add__ = merge
+
+    def copy(self) -> "Moments":
+        return Moments(self.n_x, self.n_y, self.count, self.mean.copy(), self.m2.copy())
+
+    def save(self, path: str | Path) -> None:
+        """Write to an ``.npz`` file, to merge later with :meth:`load` (across machines)."""
+        np.savez(path, n_x=self.n_x, n_y=self.n_y, count=self.count, mean=self.mean, m2=self.m2)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Moments":
+        with np.load(path) as f:
+            return cls(int(f["n_x"]), int(f["n_y"]), int(f["count"]), f["mean"], f["m2"])
+
+    # ------------------------------------------------------------------ statistics
+    def covariance(self, ddof: int = 1, center: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The blocks ``(Sxx, Sxy, Syy)`` of the joint covariance (``ddof=1`` as ``np.cov``).
+
+        ``center=False`` gives the blocks of the uncentred second moment ``[X Y]^T [X Y] / (n - ddof)``.
+        """
+        if self.count - ddof <= 0:
+            raise ValueError(f"need more than {ddof} datapoint(s) for a covariance, have {self.count}")
+        m2 = self.m2 if center else self.m2 + self.count * np.outer(self.mean, self.mean)
+        c = m2 / (self.count - ddof)
+        nx = self.n_x
+        return c[:nx, :nx], c[:nx, nx:], c[nx:, nx:]
+
+    @property
+    def mean_x(self) -> np.ndarray:
+        return self.mean[: self.n_x]
+
+    @property
+    def mean_y(self) -> np.ndarray:
+        return self.mean[self.n_x :]
+
+    def _blocks_checked(self, center: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        sxx, sxy, syy = self.covariance(center=center)
+        for name, s, size in (("X", sxx, self.n_x), ("Y", syy, self.n_y)):
+            if not np.any(np.diagonal(s) > 0):
+                raise ValueError(f"{name} has no variance: all {size} neurons are constant over the "
+                                 f"{self.count} datapoints")
+        return sxx, sxy, syy
+
+    # ------------------------------------------------------------------ measures
+    def cca(self, rtol: float | None = None, center: bool = True) -> canonical.CCAResult:
+        """Canonical correlations and weights; see :func:`cca_core.cca`."""
+        return canonical.cca_from_covariances(*self._blocks_checked(center), rtol=rtol)
+
+    def mean_cca(self, squared: bool = False, rtol: float | None = None, center: bool = True) -> float:
+        """Mean canonical correlation (or mean squared); see :func:`cca_core.mean_cca`."""
+        rho = self.cca(rtol, center).correlations
+        return float(np.mean(rho**2 if squared else rho)) if rho.size else 0.0
+
+    def svcca(self, keep: float | int = 0.99, rtol: float | None = None) -> float:
+        """Mean canonical correlation after SVD reduction; see :func:`cca_core.svcca`."""
+        rho = canonical.svcca_from_covariances(*self._blocks_checked(), keep=keep, rtol=rtol).correlations
+        return float(np.mean(rho)) if rho.size else 0.0
+
+    def pwcca(self, rtol: float | None = None) -> float:
+        """Projection-weighted CCA of X against Y; see :func:`cca_core.pwcca`."""
+        return canonical.pwcca_from_covariances(*self._blocks_checked(), rtol=rtol)[0]
+
+    def linear_cka(self) -> float:
+        """Linear CKA; see :func:`cca_core.linear_cka`."""
+        return cka.linear_cka_from_covariances(*self._blocks_checked())
