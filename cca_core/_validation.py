@@ -13,11 +13,12 @@ class RankWarning(UserWarning):
     """Neurons >= datapoints: CCA will find correlations of 1 whatever the data."""
 
 
-def check_activations(name: str, arr: object, datapoint_axis: int = 0) -> np.ndarray:
+def check_activations(name: str, arr: object, datapoint_axis: int = 0, min_datapoints: int = 2) -> np.ndarray:
     """Return ``arr`` as a 2-D real numeric array, without copying.
 
     Datapoints run along ``datapoint_axis``: 0 for this package's ``(n_datapoints, n_neurons)``,
     1 for google/svcca's ``(n_neurons, n_datapoints)``; error messages name the layout expected.
+    ``min_datapoints`` is 2 for a whole dataset; a streamed chunk may have 1 (or 0).
 
     float32 stays float32 (the accumulator converts chunk by chunk); integer and bool arrays
     are accepted as they are. Raises ``TypeError`` for complex, object or string data and
@@ -51,14 +52,14 @@ def check_activations(name: str, arr: object, datapoint_axis: int = 0) -> np.nda
             f"of shape {arr.shape}{hint}"
         )
     n_datapoints, n_neurons = arr.shape[datapoint_axis], arr.shape[1 - datapoint_axis]
-    if n_datapoints < 2:
+    if n_datapoints < min_datapoints:
         raise ValueError(
             f"{name} has {n_datapoints} datapoint(s) (shape {arr.shape}, read as {layout}); "
-            "at least 2 are needed"
+            f"at least {min_datapoints} are needed"
         )
     if n_neurons < 1:
         raise ValueError(f"{name} has no neurons (shape {arr.shape}, read as {layout})")
-    if np.issubdtype(arr.dtype, np.floating):
+    if np.issubdtype(arr.dtype, np.floating) and arr.size:
         _check_finite(name, arr)
     return arr
 
@@ -86,20 +87,22 @@ def _check_finite(name: str, arr: np.ndarray) -> None:
 
 
 def check_pair(x: object, y: object, names: tuple[str, str] = ("X", "Y"),
-               datapoint_axis: int = 0, warn: bool = True) -> tuple[np.ndarray, np.ndarray]:
+               datapoint_axis: int = 0, whole: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Check two activation arrays and that they share their datapoints.
 
-    With ``warn`` (whole datasets, not streamed chunks), warn when a side has neurons >= datapoints.
+    ``whole``: the arrays are whole datasets (at least 2 datapoints; warn when a side has neurons >=
+    datapoints), not streamed chunks (any number of datapoints, no warning).
     """
-    x = check_activations(names[0], x, datapoint_axis)
-    y = check_activations(names[1], y, datapoint_axis)
+    min_datapoints = 2 if whole else 0
+    x = check_activations(names[0], x, datapoint_axis, min_datapoints)
+    y = check_activations(names[1], y, datapoint_axis, min_datapoints)
     if x.shape[datapoint_axis] != y.shape[datapoint_axis]:
         which = "first" if datapoint_axis == 0 else "second"
         raise ValueError(
             f"{names[0]} and {names[1]} must have the same number of datapoints ({which} axis): "
             f"{names[0]} has shape {x.shape}, {names[1]} has shape {y.shape}"
         )
-    for name, arr in zip(names, (x, y) if warn else ()):
+    for name, arr in zip(names, (x, y) if whole else ()):
         n_datapoints, n_neurons = arr.shape[datapoint_axis], arr.shape[1 - datapoint_axis]
         warn_if_underdetermined(name, n_neurons, n_datapoints)
     return x, y

@@ -52,8 +52,9 @@ def debiased_linear_cka_from_data(x: np.ndarray, y: np.ndarray, mean_x: np.ndarr
     hxx = _unbiased_hsic(scale2 * np.sum(sxx * sxx), a, a)
     hyy = _unbiased_hsic(scale2 * np.sum(syy * syy), b, b)
     denom = np.sqrt(hxx * hyy) if hxx > 0 and hyy > 0 else 0.0
-    # The debiased estimate can be slightly negative for unrelated data; it is not clipped.
-    return float(hxy / denom) if denom > 0 else 0.0
+    # The debiased estimate can be slightly negative for unrelated data, so it is only capped at 1
+    # (by Cauchy-Schwarz it cannot exceed 1 but for rounding).
+    return float(min(hxy / denom, 1.0)) if denom > 0 else 0.0
 
 
 def _rbf_gram(x: np.ndarray, threshold: float) -> np.ndarray:

@@ -81,8 +81,9 @@ def pwcca(X: np.ndarray, Y: np.ndarray, rtol: float | None = None) -> float:
     ``sum_i alpha_i rho_i`` with ``alpha_i`` proportional to ``sum_j |<h_i, z_j>|``, where ``h_i``
     are the canonical variates of X and ``z_j`` X's centred neurons: canonical directions that
     account for more of X's activations weigh more. **Not symmetric**: ``pwcca(X, Y)`` weighs by X.
-    Invariant to translation, isotropic scaling, orthogonal maps of either side and invertible
-    linear maps of Y (not of X, whose neurons define the weights).
+    Invariant to translation and isotropic scaling of either side, to any invertible linear map of
+    Y, and to permutations and sign flips of X's neurons; not to general orthogonal or invertible
+    maps of X, since the weights are L1 norms over X's neurons.
 
     Differs from google/svcca's ``compute_pwcca`` (:func:`cca_core.compat.compute_pwcca`), which
     weighs by whichever side has fewer neurons and projects uncentred activations, so that its

@@ -69,17 +69,19 @@ class Moments:
 
     def update(self, x: np.ndarray, y: np.ndarray, names: tuple[str, str] = ("X", "Y"),
                chunk_size: int | None = None) -> "Moments":
-        """Add datapoints: ``x`` of shape ``(n, n_x)`` and ``y`` of shape ``(n, n_y)``.
+        """Add datapoints: ``x`` of shape ``(n, n_x)`` and ``y`` of shape ``(n, n_y)``, any ``n >= 0``.
 
         Works through the rows in chunks of about 32 MiB of float64, so float32 input is never
         copied whole. Returns ``self``.
         """
-        x, y = check_pair(x, y, names, warn=False)
+        x, y = check_pair(x, y, names, whole=False)
         for name, arr, expected in ((names[0], x, self.n_x), (names[1], y, self.n_y)):
             if arr.shape[1] != expected:
                 raise ValueError(f"{name} has {arr.shape[1]} neurons (shape {arr.shape}) but this "
                                  f"accumulator was made for {expected}")
         n, d = x.shape[0], self.n_x + self.n_y
+        if n == 0:
+            return self
         rows = chunk_size or max(256, CHUNK_ELEMENTS // d)
         buf = np.empty((min(rows, n), d))
         for start in range(0, n, rows):

@@ -1,0 +1,65 @@
+"""Keras experiment toolkit shared by the notebooks: datasets, models, cached training, activations, plots.
+
+Importing this package is light: TensorFlow, scikit-learn and matplotlib are imported only when a
+function that needs them is called. Public names are resolved lazily (PEP 562 module ``__getattr__``).
+
+Modules, one job each:
+
+- :mod:`~cca_core.experiments.datasets` -- embedded digits and keras.datasets loaders, true/random labels
+- :mod:`~cca_core.experiments.models` -- the CNN family of Morcos et al. (2018), section 3
+- :mod:`~cca_core.experiments.training` -- deterministic training cached on disk, sweeps through executors
+- :mod:`~cca_core.experiments.activations` -- batched extraction of named layers as (datapoints, neurons)
+- :mod:`~cca_core.experiments.plots` -- matplotlib helpers with consistent group colours
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    # datasets
+    "Dataset": "datasets",
+    "load_dataset": "datasets",
+    "KNOWN_DATASETS": "datasets",
+    "LABEL_MODES": "datasets",
+    "RANDOM_LABEL_SEED": "datasets",
+    # models
+    "build_cnn": "models",
+    "default_strides": "models",
+    "layer_names": "models",
+    # training
+    "TrainConfig": "training",
+    "TrainResult": "training",
+    "cache_key": "training",
+    "code_fingerprint": "training",
+    "load_result": "training",
+    "load_model": "training",
+    "train": "training",
+    "train_many": "training",
+    # activations
+    "get_activations": "activations",
+    # plots
+    "group_colors": "plots",
+    "label_axes": "plots",
+    "errorbar_by_group": "plots",
+}
+
+__all__ = sorted(_EXPORTS) + ["activations", "datasets", "models", "plots", "training"]
+
+_SUBMODULES = {"activations", "datasets", "models", "plots", "training"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module = importlib.import_module(f"{__name__}.{_EXPORTS[name]}")
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,103 @@
+"""Shared matplotlib helpers for the notebooks: labelled axes, mean +- std per group, stable colours.
+
+matplotlib is imported inside the functions, so importing this module stays light.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+
+__all__ = ["GROUP_COLORS", "PALETTE", "group_colors", "label_axes", "errorbar_by_group", "new_axes"]
+
+#: Colour-blind-safe cycle (Okabe & Ito 2008) used for groups in order of appearance.
+PALETTE: tuple[str, ...] = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
+                            "#F0E442", "#000000")
+#: Fixed colours for groups that recur across notebooks, so a figure's legend means the same everywhere.
+GROUP_COLORS: dict[str, str] = {"true": "#0072B2", "random": "#D55E00",
+                                "generalizing": "#0072B2", "memorizing": "#D55E00"}
+
+
+def group_colors(groups: Sequence[str]) -> dict[str, str]:
+    """Colour of each group: :data:`GROUP_COLORS` for known names, then :data:`PALETTE` in order.
+
+    The same list of groups always gets the same colours, whatever the data.
+    """
+    colors: dict[str, str] = {}
+    used = {GROUP_COLORS[g] for g in groups if g in GROUP_COLORS}
+    free = [c for c in PALETTE if c not in used] or list(PALETTE)
+    k = 0
+    for g in groups:
+        if g in colors:
+            continue
+        if g in GROUP_COLORS:
+            colors[g] = GROUP_COLORS[g]
+        else:
+            colors[g] = free[k % len(free)]
+            k += 1
+    return colors
+
+
+def new_axes(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (4.5, 3.5), **kwargs: Any) -> tuple[Any, Any]:
+    """``plt.subplots`` with a figure size scaled per panel and constrained layout."""
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), layout="constrained",
+                        squeeze=False if (ncols > 1 or nrows > 1) else True, **kwargs)
+
+
+def label_axes(ax: "Axes", xlabel: str, ylabel: str, title: str | None = None, legend: bool = False) -> "Axes":
+    """Set axis labels (with units, e.g. ``"epoch"``, ``"PWCCA distance"``), an optional title and legend."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
+    if legend:
+        ax.legend(frameon=False)
+    return ax
+
+
+def errorbar_by_group(ax: "Axes", x: Sequence[float], values: Mapping[str, Any], xlabel: str, ylabel: str,
+                      title: str | None = None, colors: Mapping[str, str] | None = None,
+                      marker: str = "o") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Plot the mean +- standard deviation over runs of each group against ``x``.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    x : sequence of float, length m
+        Positions (layer index, epoch, width, ...).
+    values : mapping group -> array-like (n_runs, m)
+        One row per run (network or pair of networks); NaNs are ignored. A 1-D array is one run.
+    xlabel, ylabel, title : str
+    colors : mapping group -> colour, optional
+        Default :func:`group_colors` of the groups.
+
+    Returns
+    -------
+    dict group -> (mean, std)
+        What was plotted (std with ``ddof=0``; zero for a single run).
+    """
+    x = np.asarray(x, dtype=float)
+    colors = dict(colors) if colors is not None else group_colors(list(values))
+    summary: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for group, v in values.items():
+        v = np.atleast_2d(np.asarray(v, dtype=float))
+        if v.shape[1] != len(x):
+            raise ValueError(f"values[{group!r}] has shape {v.shape}; expected (n_runs, {len(x)}) to match x")
+        counts = np.sum(~np.isnan(v), axis=0)
+        safe = np.where(np.isnan(v), 0.0, v)
+        mean = np.where(counts > 0, safe.sum(axis=0) / np.maximum(counts, 1), np.nan)
+        var = np.where(counts > 0, (np.where(np.isnan(v), 0.0, (v - mean) ** 2)).sum(axis=0) / np.maximum(counts, 1), np.nan)
+        std = np.sqrt(var)
+        n_runs = int(v.shape[0])
+        ax.errorbar(x, mean, yerr=std, color=colors.get(group), marker=marker, capsize=3,
+                    label=f"{group} (n={n_runs})")
+        summary[group] = (mean, std)
+    label_axes(ax, xlabel, ylabel, title, legend=True)
+    return summary

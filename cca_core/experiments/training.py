@@ -1,0 +1,500 @@
+"""Deterministic Keras training, cached on disk, and sweeps through ``concurrent.futures`` executors.
+
+Training is a pure function of a :class:`TrainConfig`. :func:`train` stores its result -- weights at
+every checkpoint epoch (epoch 0 = at initialization), the per-epoch history, final train and test
+accuracy -- in ``cache_dir/<key>.npz``, where the key (:func:`cache_key`) is the SHA-256 of the
+configuration as canonical JSON together with a fingerprint of the source code that defines
+training (:func:`code_fingerprint`: ``datasets.py``, ``models.py``, ``training.py``). Files are
+written to a temporary file in the same directory and renamed with :func:`os.replace`, so a cache
+file is either complete or absent: a rerun retrains nothing it has, and an interrupted sweep loses
+only the networks in flight.
+
+Reproducibility: :func:`train` calls ``keras.utils.set_random_seed(config.seed)`` (Python, NumPy and
+TensorFlow seeds) and ``tf.config.experimental.enable_op_determinism()`` before building the model,
+so training the same configuration twice on the same machine and software gives bitwise identical
+weights. Op determinism is process-wide and stays on once a network has been trained.
+
+Parallel sweeps: :func:`train_many` takes any object with a ``submit(fn, *args)`` method returning a
+future (``concurrent.futures.ProcessPoolExecutor``, ``distributed.Client.get_executor()``, ...).
+With a process pool, prefer ``mp_context=multiprocessing.get_context("spawn")``: TensorFlow is not
+fork-safe once imported in the parent.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+
+from .datasets import KNOWN_DATASETS, LABEL_MODES
+from .models import validate_architecture
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+__all__ = ["TrainConfig", "TrainResult", "OPTIMIZERS", "SequentialExecutor", "cache_key", "cache_path",
+           "code_fingerprint", "load_result", "load_model", "model_from_result", "train", "train_many"]
+
+#: Optimizers understood by :class:`TrainConfig`: plain SGD, SGD with momentum 0.9, Adam.
+OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")
+#: Bumped when the layout of cache files changes.
+CACHE_FORMAT: int = 1
+#: Modules whose source code defines what a cached network is (hashed into every key).
+TRAINING_MODULES: tuple[str, ...] = ("datasets.py", "models.py", "training.py")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a trained network.
+
+    Parameters
+    ----------
+    dataset : str
+        A name from :data:`~cca_core.experiments.datasets.KNOWN_DATASETS`.
+    labels : {"true", "random"}
+        ``"random"``: the fixed permutation of the training labels (memorizing networks).
+    depth, width : int
+        Number of conv layers and filters of the first one (see
+        :func:`~cca_core.experiments.models.build_cnn`).
+    strides : tuple of int, optional
+        1-based indices of strided conv layers; ``None`` becomes the default (every second layer).
+    learning_rate : float
+    optimizer : {"sgd", "momentum", "adam"}
+    epochs : int
+        Number of passes over the training data, >= 0.
+    batch_size : int
+    seed : int
+        Seeds weight initialization and data shuffling (not the random labels, which are fixed).
+    checkpoints : tuple of int, optional
+        Epochs whose weights are stored; 0 is at initialization, -1 means ``epochs``. ``None``
+        becomes ``(0, epochs)``.
+
+    Notes
+    -----
+    Fields are normalized on construction (``strides`` and ``checkpoints`` to sorted tuples with
+    defaults resolved, ``learning_rate`` to float), so configurations that train the same network
+    compare equal and share a cache key.
+    """
+
+    dataset: str = "digits"
+    labels: str = "true"
+    depth: int = 3
+    width: int = 8
+    strides: tuple[int, ...] | None = None
+    learning_rate: float = 0.01
+    optimizer: str = "momentum"
+    epochs: int = 2
+    batch_size: int = 32
+    seed: int = 0
+    checkpoints: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.dataset not in KNOWN_DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; known datasets: {', '.join(KNOWN_DATASETS)}")
+        if self.labels not in LABEL_MODES:
+            raise ValueError(f"unknown label mode {self.labels!r}; known label modes: {', '.join(LABEL_MODES)}")
+        strides = validate_architecture(self.depth, self.width, self.strides)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; known optimizers: {', '.join(OPTIMIZERS)}")
+        lr = float(self.learning_rate)
+        if not np.isfinite(lr) or lr <= 0:
+            raise ValueError(f"learning_rate must be a finite number > 0, got {self.learning_rate!r}")
+        for field in ("epochs", "batch_size", "seed"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"{field} must be an integer, got {value!r}")
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        raw = (0, self.epochs) if self.checkpoints is None else tuple(self.checkpoints)
+        checkpoints = tuple(sorted({self.epochs if int(e) == -1 else int(e) for e in raw}))
+        if not checkpoints or checkpoints[0] < 0 or checkpoints[-1] > self.epochs:
+            raise ValueError(f"checkpoints must be epochs in 0..{self.epochs} (or -1 for the last), "
+                             f"got {self.checkpoints!r}")
+        object.__setattr__(self, "strides", strides)
+        object.__setattr__(self, "learning_rate", lr)
+        object.__setattr__(self, "epochs", int(self.epochs))
+        object.__setattr__(self, "batch_size", int(self.batch_size))
+        object.__setattr__(self, "seed", int(self.seed))
+        object.__setattr__(self, "checkpoints", checkpoints)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as a JSON-serializable dict (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        """Inverse of :meth:`to_dict`."""
+        return cls(**d)
+
+    def short(self) -> str:
+        """A one-line human-readable summary for progress messages."""
+        return (f"{self.dataset}/{self.labels} depth={self.depth} width={self.width} "
+                f"{self.optimizer} lr={self.learning_rate:g} epochs={self.epochs} seed={self.seed}")
+
+
+@dataclass(frozen=True, eq=False)
+class TrainResult:
+    """What :func:`train` stores for one network.
+
+    Attributes
+    ----------
+    config : TrainConfig
+    key : str
+        Cache key (file name stem).
+    path : Path
+        Cache file.
+    weights : dict[int, list of ndarray]
+        ``model.get_weights()`` at each checkpoint epoch (0 = initialization), including the
+        batch-normalization moving statistics.
+    history : dict[str, list of float]
+        Per-epoch training ``loss`` and ``accuracy`` (training mode, as reported by ``fit``).
+    train_accuracy, test_accuracy, train_loss, test_loss : float
+        Final evaluation in inference mode; ``train_*`` on the labels trained on.
+    input_shape : tuple of int
+    num_classes : int
+    train_seconds : float
+        Wall time that training took when it was run.
+    cached : bool
+        True when this call loaded the result instead of training.
+    """
+
+    config: TrainConfig
+    key: str
+    path: Path
+    weights: dict[int, list[np.ndarray]]
+    history: dict[str, list[float]]
+    train_accuracy: float
+    test_accuracy: float
+    train_loss: float
+    test_loss: float
+    input_shape: tuple[int, ...]
+    num_classes: int
+    train_seconds: float
+    cached: bool
+
+
+# ----------------------------------------------------------------------------------------------------
+# cache keys
+
+
+def code_fingerprint(paths: Sequence[str | os.PathLike] | None = None) -> str:
+    """SHA-256 over the source files that define training (default :data:`TRAINING_MODULES`).
+
+    Each file contributes its base name and its bytes, so any edit (even a comment) gives new keys.
+    """
+    if paths is None:
+        here = Path(__file__).resolve().parent
+        paths = [here / name for name in TRAINING_MODULES]
+    h = hashlib.sha256()
+    for p in paths:
+        p = Path(p)
+        data = p.read_bytes()
+        h.update(p.name.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
+    return h.hexdigest()
+
+
+def cache_key(config: TrainConfig) -> str:
+    """SHA-256 hex digest of the canonical JSON of ``config``, the code fingerprint and cache format.
+
+    Canonical JSON: sorted keys, no whitespace, floats by ``repr``. Stable across processes and
+    machines for the same configuration and the same source code; does not import TensorFlow.
+    """
+    payload = {"config": config.to_dict(), "code": code_fingerprint(), "format": CACHE_FORMAT}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def cache_path(config: TrainConfig, cache_dir: str | os.PathLike) -> Path:
+    """File where the result of ``config`` lives: ``cache_dir/<cache_key>.npz``."""
+    return Path(cache_dir) / f"{cache_key(config)}.npz"
+
+
+# ----------------------------------------------------------------------------------------------------
+# storage
+
+
+def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` through ``write(file)`` into a temporary file in the same directory, fsync it and
+    :func:`os.replace` it into place; on any error (including KeyboardInterrupt) remove the
+    temporary file, leaving ``path`` untouched."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _save(path: Path, key: str, config: TrainConfig, weights: dict[int, list[np.ndarray]],
+          meta: dict[str, Any]) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    for epoch, ws in weights.items():
+        for i, w in enumerate(ws):
+            arrays[f"w_e{epoch}_{i:04d}"] = np.asarray(w)
+    meta = dict(meta, key=key, config=config.to_dict(), format=CACHE_FORMAT,
+                n_weights=len(next(iter(weights.values()))) if weights else 0)
+    arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
+    _atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def _load(path: Path, config: TrainConfig) -> TrainResult:
+    with np.load(path, allow_pickle=False) as npz:
+        meta = json.loads(str(npz["meta"]))
+        if meta["config"] != config.to_dict():
+            raise ValueError(f"cache file {path} holds another configuration: {meta['config']}")
+        weights = {e: [npz[f"w_e{e}_{i:04d}"] for i in range(meta["n_weights"])] for e in config.checkpoints}
+    return TrainResult(config=config, key=meta["key"], path=path, weights=weights,
+                       history={k: [float(v) for v in vs] for k, vs in meta["history"].items()},
+                       train_accuracy=meta["train_accuracy"], test_accuracy=meta["test_accuracy"],
+                       train_loss=meta["train_loss"], test_loss=meta["test_loss"],
+                       input_shape=tuple(meta["input_shape"]), num_classes=meta["num_classes"],
+                       train_seconds=meta["train_seconds"], cached=True)
+
+
+def load_result(config: TrainConfig, cache_dir: str | os.PathLike) -> TrainResult | None:
+    """The cached result of ``config`` in ``cache_dir``, or ``None`` when it has not been trained."""
+    path = cache_path(config, cache_dir)
+    if not path.exists():
+        return None
+    return _load(path, config)
+
+
+# ----------------------------------------------------------------------------------------------------
+# training
+
+
+def _make_optimizer(config: TrainConfig) -> Any:
+    import keras
+
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=config.learning_rate)
+    if config.optimizer == "momentum":
+        return keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=0.9)
+    return keras.optimizers.Adam(learning_rate=config.learning_rate)
+
+
+def _fit(config: TrainConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, Any]]:
+    import keras
+    import tensorflow as tf
+
+    from .datasets import load_dataset
+    from .models import build_cnn
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    data = load_dataset(config.dataset, config.labels)
+    model = build_cnn(config.depth, config.width, config.strides, data.input_shape, data.num_classes)
+    model.compile(optimizer=_make_optimizer(config), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+
+    snapshots: dict[int, list[np.ndarray]] = {}
+
+    def snapshot(epoch: int) -> None:
+        if epoch in config.checkpoints:
+            snapshots[epoch] = [np.array(w, copy=True) for w in model.get_weights()]
+
+    class _Checkpoints(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            snapshot(epoch + 1)
+
+    snapshot(0)
+    history: dict[str, list[float]] = {"loss": [], "accuracy": []}
+    if config.epochs > 0:
+        fitted = model.fit(data.x_train, data.y_train, batch_size=config.batch_size, epochs=config.epochs,
+                           shuffle=True, verbose=0, callbacks=[_Checkpoints()])
+        history = {k: [float(v) for v in vs] for k, vs in fitted.history.items()}
+    eval_bs = max(256, config.batch_size)
+    train_eval = model.evaluate(data.x_train, data.y_train, batch_size=eval_bs, verbose=0, return_dict=True)
+    test_eval = model.evaluate(data.x_test, data.y_test, batch_size=eval_bs, verbose=0, return_dict=True)
+    meta = {"history": history,
+            "train_accuracy": float(train_eval["accuracy"]), "train_loss": float(train_eval["loss"]),
+            "test_accuracy": float(test_eval["accuracy"]), "test_loss": float(test_eval["loss"]),
+            "input_shape": list(data.input_shape), "num_classes": int(data.num_classes),
+            "weight_paths": [w.path for w in model.weights],
+            "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__}}
+    return snapshots, meta
+
+
+def train(config: TrainConfig, cache_dir: str | os.PathLike) -> TrainResult:
+    """Train ``config`` (or load it from ``cache_dir`` if it is there) and return its result.
+
+    Deterministic: seeds everything from ``config.seed`` and enables TensorFlow op determinism.
+    The loss is sparse categorical cross-entropy on the softmax output; the optimizer is
+    ``config.optimizer`` with ``config.learning_rate``; the training set is reshuffled every epoch.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    cache_dir : path
+        Directory of the cache (created if needed).
+
+    Returns
+    -------
+    TrainResult
+        ``cached`` tells whether it was loaded rather than trained.
+    """
+    path = cache_path(config, cache_dir)
+    if path.exists():
+        return _load(path, config)
+    start = time.perf_counter()
+    weights, meta = _fit(config)
+    meta["train_seconds"] = time.perf_counter() - start
+    key = path.stem
+    _save(path, key, config, weights, meta)
+    result = _load(path, config)
+    return dataclasses.replace(result, cached=False)
+
+
+def model_from_result(result: TrainResult, epoch: int | None = None) -> "keras.Model":
+    """Rebuild the Keras model of ``result`` with its weights at checkpoint ``epoch``.
+
+    ``epoch=None`` (or -1) takes the last checkpoint. Raises ``ValueError`` for an epoch that was
+    not checkpointed, listing those that were.
+    """
+    from .models import build_cnn
+
+    if epoch is None or epoch == -1:
+        epoch = max(result.weights)
+    if epoch not in result.weights:
+        raise ValueError(f"epoch {epoch} was not checkpointed; available checkpoints: {sorted(result.weights)}")
+    c = result.config
+    model = build_cnn(c.depth, c.width, c.strides, result.input_shape, result.num_classes)
+    model.set_weights(result.weights[epoch])
+    return model
+
+
+def load_model(config: TrainConfig, cache_dir: str | os.PathLike, epoch: int | None = None) -> "keras.Model":
+    """Rebuild the trained model of ``config`` at checkpoint ``epoch`` from the cache.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``config`` is not in ``cache_dir`` (call :func:`train` first).
+    ValueError
+        ``epoch`` was not checkpointed.
+    """
+    result = load_result(config, cache_dir)
+    if result is None:
+        raise FileNotFoundError(f"{config.short()} is not in cache {cache_dir} "
+                                f"(expected {cache_path(config, cache_dir).name}); call train(config, cache_dir) first")
+    return model_from_result(result, epoch)
+
+
+# ----------------------------------------------------------------------------------------------------
+# sweeps
+
+
+class SequentialExecutor:
+    """The default executor of :func:`train_many`: runs each job immediately, in the caller."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
+        """Run ``fn(*args, **kwargs)`` now; return a completed future (exceptions are stored in it,
+        ``KeyboardInterrupt`` and other non-``Exception`` errors propagate at once)."""
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - stored like a real executor would
+            future.set_exception(exc)
+        return future
+
+
+def train_many(configs: Iterable[TrainConfig], cache_dir: str | os.PathLike, executor: Any = None, *,
+               progress: bool = True, stream: IO[str] | None = None) -> list[TrainResult]:
+    """Train (or load) many independent networks, optionally in parallel.
+
+    Cached networks are loaded in the caller; the others are submitted as ``train(config,
+    cache_dir)`` to ``executor``. Each network is written to the cache as soon as it finishes, so an
+    interrupted sweep loses only the networks in flight and a rerun trains only those.
+
+    Parameters
+    ----------
+    configs : iterable of TrainConfig
+    cache_dir : path
+    executor : object with ``submit(fn, *args)``, optional
+        ``concurrent.futures.ProcessPoolExecutor`` (spawn context recommended), a Dask client's
+        ``get_executor()``, ... Default :class:`SequentialExecutor` (one after another, in-process).
+    progress : bool
+        Print one line per network and a sweep summary to ``stream`` (default ``sys.stderr``), e.g.
+        ``[3/10] training digits/true depth=3 ... done in 12.3 s, test acc 0.97`` or ``... cached``.
+
+    Returns
+    -------
+    list of TrainResult
+        In the order of ``configs``.
+    """
+    configs = list(configs)
+    n = len(configs)
+    out = stream if stream is not None else sys.stderr
+    executor = SequentialExecutor() if executor is None else executor
+
+    def log(msg: str, end: str = "\n") -> None:
+        if progress:
+            print(msg, end=end, file=out, flush=True)
+
+    def done_msg(result: TrainResult) -> str:
+        if result.cached:
+            return "cached"
+        return f"done in {result.train_seconds:.1f} s, test acc {result.test_accuracy:.3f}"
+
+    start = time.perf_counter()
+    results: list[TrainResult | None] = [None] * n
+    todo = []
+    for i, config in enumerate(configs):
+        cached = load_result(config, cache_dir)
+        if cached is None:
+            todo.append(i)
+        else:
+            results[i] = cached
+    log(f"sweep: {n} networks, {n - len(todo)} cached, {len(todo)} to train (cache {cache_dir})")
+    for i, config in enumerate(configs):
+        if results[i] is not None:
+            log(f"[{i + 1}/{n}] {config.short()} ... cached")
+
+    pending: dict[Any, int] = {}
+    for i in todo:
+        label = f"[{i + 1}/{n}] training {configs[i].short()} ..."
+        log(label, end="")
+        future = executor.submit(train, configs[i], cache_dir)
+        if future.done():
+            results[i] = future.result()
+            log(f" {done_msg(results[i])}")
+        else:
+            log(" submitted")
+            pending[future] = i
+
+    if pending:
+        futures = list(pending)
+        if all(isinstance(f, concurrent.futures.Future) for f in futures):
+            ordered: Iterable[Any] = concurrent.futures.as_completed(futures)
+        else:
+            ordered = futures
+        for future in ordered:
+            i = pending[future]
+            results[i] = future.result()
+            log(f"[{i + 1}/{n}] {configs[i].short()} ... {done_msg(results[i])}")
+
+    trained = sum(1 for r in results if r is not None and not r.cached)
+    log(f"sweep done: {trained} trained, {n - trained} cached, {time.perf_counter() - start:.1f} s")
+    return results  # type: ignore[return-value]
