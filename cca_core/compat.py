@@ -28,6 +28,7 @@ What is fixed:
   ``max(n, 10) * eps``, as ``numpy.linalg.pinv``), which gives the same matrix on full-rank input.
   Orthonormalization in ``compute_pwcca`` gives directions that add nothing new a weight of 0.
 * Coefficients are clipped to [0, 1]; rounding no longer pushes them above 1.
+* ``threshold=0`` gave a NaN ``mean`` (mean of no coefficients); here it is the first coefficient.
 * Input with all neurons constant raises ``ValueError`` instead of dividing by zero; neurons >=
   datapoints gives a :class:`~cca_core.RankWarning` instead of an ``AssertionError``.
 
@@ -49,7 +50,11 @@ __all__ = ["get_cca_similarity", "compute_pwcca", "sum_threshold"]
 
 
 def sum_threshold(coefs: np.ndarray, threshold: float) -> int:
-    """First index ``i`` with ``sum(coefs[:i]) >= threshold * sum(coefs)``, else ``len(coefs)``."""
+    """First index ``i`` with ``sum(coefs[:i]) >= threshold * sum(coefs)``, else ``len(coefs)``.
+
+    google/svcca's rule; ``mean`` averages ``coefs[:i]``. With ``threshold=0`` that slice is empty
+    (google returns NaN); ``get_cca_similarity`` then averages the first coefficient alone.
+    """
     coefs = np.asarray(coefs, dtype=np.float64)
     total = coefs.sum()
     if coefs.size == 0 or total <= 0:
@@ -95,7 +100,8 @@ def _similarity(acts1, acts2, epsilon, threshold, compute_coefs, compute_dirns, 
     if verbose:
         print(f"cca_core.compat: covariance of {numx} + {numy} neurons over {acts1.shape[1]} datapoints")
     moments = Moments.from_arrays(acts1.T, acts2.T, names=("acts1", "acts2"))
-    sxx, sxy, syy = moments._blocks_checked()  # ValueError if a side has no variance at all
+    # ValueError if a side has no variance at all
+    sxx, sxy, syy = moments._blocks_checked(names=("acts1", "acts2"))
     xmax, ymax = np.max(np.abs(sxx)), np.max(np.abs(syy))
     sxx, syy, sxy = sxx / xmax, syy / ymax, sxy / np.sqrt(xmax * ymax)
     x_idxs = np.abs(np.diagonal(sxx)) >= epsilon
@@ -123,7 +129,7 @@ def _similarity(acts1, acts2, epsilon, threshold, compute_coefs, compute_dirns, 
         out["full_invsqrt_yy"] = _embed(invsqrt_yy, y_idxs)
         out["neuron_means1"] = means1
         out["neuron_means2"] = means2
-    idx = sum_threshold(s, threshold)
+    idx = max(sum_threshold(s, threshold), 1)
     out["cca_coef1"] = s
     out["cca_coef2"] = s
     out["x_idxs"] = x_idxs
@@ -170,14 +176,15 @@ def get_cca_similarity(acts1: np.ndarray, acts2: np.ndarray, epsilon: float = 0.
 def _orthonormal_projections(gram: np.ndarray, cross: np.ndarray) -> np.ndarray:
     """``Q.T @ A.T`` where ``D.T = Q R`` (QR of the directions) from ``G = D D^T`` and ``H = D A^T``.
 
-    ``G = R^T R`` (Cholesky), so ``Q.T A.T = R^-T H``. Rows whose direction adds nothing new
-    (pivot below ``default_rtol * its norm``) are 0: modified Cholesky, done row by row only then.
+    ``G = R^T R`` (Cholesky), so ``Q.T A.T = R^-T H``. A direction whose Gram-Schmidt pivot is below
+    1000 times the rounding error of the Cholesky pivots (``k * eps * max(diag G)``) adds nothing
+    new: its row of R and its weight are 0 (modified Cholesky, row by row, only then).
     """
     k = gram.shape[0]
-    tol = default_rtol(k)
+    floor = 1e3 * k * np.finfo(np.float64).eps * np.max(np.diagonal(gram))
     try:
         r = scipy.linalg.cholesky(gram, lower=False)
-        if np.all(np.diagonal(r) ** 2 > tol * np.diagonal(gram)):
+        if np.all(np.diagonal(r) ** 2 > floor):
             return scipy.linalg.solve_triangular(r, cross, trans="T", lower=False)
     except np.linalg.LinAlgError:
         pass
@@ -185,7 +192,7 @@ def _orthonormal_projections(gram: np.ndarray, cross: np.ndarray) -> np.ndarray:
     proj = np.zeros_like(cross)
     for i in range(k):
         pivot = gram[i, i] - r[:i, i] @ r[:i, i]
-        if not pivot > tol * gram[i, i]:
+        if not pivot > floor:
             continue  # dependent direction: zero row of R, weight 0
         r[i, i] = np.sqrt(pivot)
         r[i, i + 1:] = (gram[i, i + 1:] - r[:i, i] @ r[:i, i + 1:]) / r[i, i]

@@ -152,9 +152,11 @@ class Moments:
     def mean_y(self) -> np.ndarray:
         return self.mean[self.n_x :]
 
-    def _blocks_checked(self, center: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _blocks_checked(self, center: bool = True, names: tuple[str, str] = ("X", "Y")
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Covariance blocks; ``ValueError`` naming the side when all its neurons are constant."""
         sxx, sxy, syy = self.covariance(center=center)
-        for name, s, size in (("X", sxx, self.n_x), ("Y", syy, self.n_y)):
+        for name, s, size in ((names[0], sxx, self.n_x), (names[1], syy, self.n_y)):
             if not np.any(np.diagonal(s) > 0):
                 raise ValueError(f"{name} has no variance: all {size} neurons are constant over the "
                                  f"{self.count} datapoints")

@@ -14,6 +14,7 @@ Layer names are stable so analyses can ask for them by name::
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Integral
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,9 +42,9 @@ def validate_architecture(depth: int, width: int, strides: Sequence[int] | None 
     ValueError
         ``depth < 1``, ``width <= 0``, or a strided layer outside ``1 .. depth``.
     """
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+    if isinstance(depth, bool) or not isinstance(depth, Integral) or depth < 1:
         raise ValueError(f"depth must be an integer >= 1 (number of conv layers), got {depth!r}")
-    if isinstance(width, bool) or not isinstance(width, int) or width <= 0:
+    if isinstance(width, bool) or not isinstance(width, Integral) or width <= 0:
         raise ValueError(f"width must be an integer > 0 (filters in the first conv layer), got {width!r}")
     if strides is None:
         return default_strides(depth)
@@ -58,7 +59,7 @@ def validate_architecture(depth: int, width: int, strides: Sequence[int] | None 
 def layer_widths(depth: int, width: int, strides: Sequence[int] | None = None) -> list[int]:
     """Number of filters of ``conv_1 .. conv_depth``: ``width``, doubled at each strided layer."""
     strides = validate_architecture(depth, width, strides)
-    widths, w = [], width
+    widths, w = [], int(width)
     for i in range(1, depth + 1):
         if i in strides and i > 1:
             w *= 2
@@ -112,10 +113,11 @@ def build_cnn(depth: int = 3, width: int = 8, strides: Sequence[int] | None = No
         is not ``(H, W, C)``.
     """
     strides = validate_architecture(depth, width, strides)
+    depth, width, num_classes = int(depth), int(width), int(num_classes)
     input_shape = tuple(int(s) for s in input_shape)
     if len(input_shape) != 3 or min(input_shape) < 1:
         raise ValueError(f"input_shape must be (H, W, C) with positive sizes, got {input_shape!r}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
 
     import keras

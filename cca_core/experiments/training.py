@@ -125,6 +125,8 @@ class TrainConfig:
             raise ValueError(f"checkpoints must be epochs in 0..{self.epochs} (or -1 for the last), "
                              f"got {self.checkpoints!r}")
         object.__setattr__(self, "strides", strides)
+        object.__setattr__(self, "depth", int(self.depth))
+        object.__setattr__(self, "width", int(self.width))
         object.__setattr__(self, "learning_rate", lr)
         object.__setattr__(self, "epochs", int(self.epochs))
         object.__setattr__(self, "batch_size", int(self.batch_size))
