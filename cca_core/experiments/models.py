@@ -113,12 +113,12 @@ def build_cnn(depth: int = 3, width: int = 8, strides: Sequence[int] | None = No
         is not ``(H, W, C)``.
     """
     strides = validate_architecture(depth, width, strides)
-    depth, width, num_classes = int(depth), int(width), int(num_classes)
     input_shape = tuple(int(s) for s in input_shape)
     if len(input_shape) != 3 or min(input_shape) < 1:
         raise ValueError(f"input_shape must be (H, W, C) with positive sizes, got {input_shape!r}")
     if isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    depth, width, num_classes = int(depth), int(width), int(num_classes)
 
     import keras
     from keras import layers

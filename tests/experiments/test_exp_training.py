@@ -1,0 +1,274 @@
+"""Cached, deterministic training: keys, atomic writes, resume after interruption, determinism."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import importlib.util
+import io
+import multiprocessing
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from cca_core.experiments import (TrainConfig, cache_key, code_fingerprint, load_model, load_result, train,
+                                  train_many)
+from cca_core.experiments import training as training_module
+from cca_core.experiments.datasets import load_dataset
+
+TINY = dict(dataset="digits", depth=2, width=4, epochs=1, batch_size=64)  # as conftest.TINY
+needs_tf = pytest.mark.skipif(
+    not all(importlib.util.find_spec(m) for m in ("tensorflow", "sklearn")),
+    reason="needs the 'experiments' extra (tensorflow, scikit-learn)")
+
+# ------------------------------------------------------------------------------------------------
+# cache keys
+
+BASE = TrainConfig(dataset="digits", labels="true", depth=3, width=8, strides=(2,), learning_rate=0.01,
+                   optimizer="momentum", epochs=2, batch_size=32, seed=0, checkpoints=(0, 2))
+
+# One changed value per field. Adding a field to TrainConfig without adding it here fails the test.
+ALTERNATIVES = {
+    "dataset": "mnist", "labels": "random", "depth": 4, "width": 9, "strides": (1, 2),
+    "learning_rate": 0.02, "optimizer": "adam", "epochs": 3, "batch_size": 16, "seed": 1,
+    "checkpoints": (0, 1, 2),
+}
+
+
+def test_key_is_sensitive_to_every_field():
+    fields = [f.name for f in dataclasses.fields(TrainConfig)]
+    assert set(fields) == set(ALTERNATIVES), "update ALTERNATIVES for new TrainConfig fields"
+    keys = {cache_key(BASE)}
+    for name in fields:
+        changed = dataclasses.replace(BASE, **{name: ALTERNATIVES[name]})
+        assert getattr(changed, name) != getattr(BASE, name)
+        key = cache_key(changed)
+        assert key not in keys, f"changing {name} did not change the key"
+        keys.add(key)
+
+
+def test_key_is_stable_across_processes():
+    code = ("from cca_core.experiments import TrainConfig, cache_key; import sys; "
+            "print(cache_key(TrainConfig(dataset='digits', labels='true', depth=3, width=8, strides=(2,), "
+            "learning_rate=0.01, optimizer='momentum', epochs=2, batch_size=32, seed=0, checkpoints=(0, 2)))); "
+            "assert 'tensorflow' not in sys.modules")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={"PYTHONHASHSEED": "12345", "PATH": ""})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == cache_key(BASE)
+    assert len(cache_key(BASE)) == 64
+
+
+def test_equivalent_configs_share_a_key():
+    a = TrainConfig(depth=3, epochs=2, strides=None, checkpoints=None, learning_rate=1)
+    b = TrainConfig(depth=3, epochs=2, strides=[2], checkpoints=(2, -1, 0), learning_rate=1.0)
+    assert a == b and cache_key(a) == cache_key(b)
+    assert a.strides == (2,) and a.checkpoints == (0, 2) and isinstance(a.learning_rate, float)
+    assert TrainConfig.from_dict(a.to_dict()) == a
+
+
+def test_key_depends_on_code(tmp_path, monkeypatch):
+    files = []
+    for name in ("datasets.py", "models.py", "training.py"):
+        p = tmp_path / name
+        p.write_text(f"# {name}\n")
+        files.append(p)
+    before = code_fingerprint(files)
+    files[1].write_text("# models.py \n")
+    assert code_fingerprint(files) != before
+    key = cache_key(BASE)
+    monkeypatch.setattr(training_module, "code_fingerprint", lambda paths=None: "edited")
+    assert cache_key(BASE) != key
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(dataset="imagenet"), "unknown dataset 'imagenet'; known datasets: digits, mnist"),
+    (dict(labels="noisy"), "unknown label mode"),
+    (dict(width=0), "width must be an integer > 0"),
+    (dict(width=-1), "width must be an integer > 0"),
+    (dict(depth=0), "depth must be an integer >= 1"),
+    (dict(optimizer="lbfgs"), "unknown optimizer"),
+    (dict(learning_rate=0.0), "learning_rate"),
+    (dict(epochs=-1), "epochs"),
+    (dict(batch_size=0), "batch_size"),
+    (dict(epochs=2, checkpoints=(0, 3)), "checkpoints"),
+    (dict(depth=2, strides=(3,)), "strides"),
+])
+def test_bad_config(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)
+
+
+# ------------------------------------------------------------------------------------------------
+# atomic writes
+
+
+@pytest.mark.parametrize("error", [OSError, KeyboardInterrupt])
+def test_atomic_write_leaves_nothing_on_failure(tmp_path, error):
+    target = tmp_path / "result.npz"
+
+    def failing(f):
+        f.write(b"partial")
+        raise error("boom")
+
+    with pytest.raises(error):
+        training_module._atomic_write(target, failing)
+    assert list(tmp_path.iterdir()) == []
+
+    target.write_bytes(b"old")
+    with pytest.raises(error):
+        training_module._atomic_write(target, failing)
+    assert target.read_bytes() == b"old" and list(tmp_path.iterdir()) == [target]
+
+    training_module._atomic_write(target, lambda f: f.write(b"new"))
+    assert target.read_bytes() == b"new" and list(tmp_path.iterdir()) == [target]
+
+
+# ------------------------------------------------------------------------------------------------
+# training, caching, rebuilding
+
+
+@needs_tf
+def test_train_stores_checkpoints_history_accuracy(tiny_result, tiny_config):
+    r = tiny_result
+    assert r.config == tiny_config and r.key == cache_key(tiny_config) and r.path.exists()
+    assert sorted(r.weights) == [0, 1]
+    assert len(r.weights[0]) == len(r.weights[1]) > 0
+    assert any(not np.array_equal(a, b) for a, b in zip(r.weights[0], r.weights[1]))
+    assert set(r.history) == {"loss", "accuracy"} and len(r.history["loss"]) == 1
+    assert 0.0 <= r.test_accuracy <= 1.0 and 0.0 <= r.train_accuracy <= 1.0
+    assert r.input_shape == (8, 8, 1) and r.num_classes == 10
+
+
+@needs_tf
+def test_rerun_loads_from_cache_and_trains_nothing(tiny_result, tiny_config, tiny_cache, monkeypatch):
+    def no_training(config):
+        raise AssertionError("trained although cached")
+
+    monkeypatch.setattr(training_module, "_fit", no_training)
+    again = train(tiny_config, tiny_cache)
+    assert again.cached and not tiny_result.cached
+    assert again.test_accuracy == tiny_result.test_accuracy
+    for e in tiny_result.weights:
+        assert all(np.array_equal(a, b) for a, b in zip(again.weights[e], tiny_result.weights[e]))
+
+
+@needs_tf
+def test_load_model_at_checkpoints(tiny_result, tiny_config, tiny_cache):
+    final = load_model(tiny_config, tiny_cache)
+    init = load_model(tiny_config, tiny_cache, epoch=0)
+    assert all(np.array_equal(a, b) for a, b in zip(init.get_weights(), tiny_result.weights[0]))
+    assert all(np.array_equal(a, b) for a, b in zip(final.get_weights(), tiny_result.weights[1]))
+    data = load_dataset("digits")
+    probs = final.predict(data.x_test, batch_size=256, verbose=0)
+    assert np.mean(probs.argmax(axis=1) == data.y_test) == pytest.approx(tiny_result.test_accuracy, abs=1e-6)
+    with pytest.raises(ValueError, match=r"available checkpoints: \[0, 1\]"):
+        load_model(tiny_config, tiny_cache, epoch=5)
+
+
+@needs_tf
+def test_load_model_not_in_cache(tmp_path):
+    with pytest.raises(FileNotFoundError, match="call train"):
+        load_model(TrainConfig(**TINY, seed=99), tmp_path)
+    assert load_result(TrainConfig(**TINY, seed=99), tmp_path) is None
+
+
+@needs_tf
+def test_training_is_deterministic(tmp_path):
+    config = TrainConfig(**dict(TINY, epochs=2), seed=7, checkpoints=(0, 1, 2))
+    a = train(config, tmp_path / "a")
+    b = train(config, tmp_path / "b")
+    assert not a.cached and not b.cached
+    for epoch in (0, 1, 2):
+        assert all(np.array_equal(x, y) for x, y in zip(a.weights[epoch], b.weights[epoch]))
+    assert a.history == b.history
+    assert a.test_accuracy == b.test_accuracy
+    other = train(dataclasses.replace(config, seed=8, epochs=0, checkpoints=(0,)), tmp_path / "a")
+    assert other.history == {"loss": [], "accuracy": []}
+    assert not all(np.array_equal(x, y) for x, y in zip(a.weights[0], other.weights[0]))
+
+
+@needs_tf
+def test_training_is_deterministic_across_processes(tiny_result, tiny_config, tmp_path):
+    code = ("import os, sys; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '2'; "
+            "from cca_core.experiments import TrainConfig, train; "
+            f"train(TrainConfig(**{TINY!r}, seed={tiny_config.seed}), sys.argv[1])")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    fresh = load_result(tiny_config, tmp_path)
+    assert fresh is not None and fresh.key == tiny_result.key
+    for epoch in tiny_result.weights:
+        assert all(np.array_equal(x, y) for x, y in zip(fresh.weights[epoch], tiny_result.weights[epoch]))
+    assert fresh.history == tiny_result.history
+
+
+# ------------------------------------------------------------------------------------------------
+# sweeps
+
+
+class CountingExecutor:
+    """Executor-like: runs jobs immediately, counts submissions, optionally interrupts the n-th."""
+
+    def __init__(self, interrupt_at: int | None = None):
+        self.submitted = 0
+        self.interrupt_at = interrupt_at
+
+    def submit(self, fn, *args, **kwargs):
+        self.submitted += 1
+        if self.submitted == self.interrupt_at:
+            raise KeyboardInterrupt
+        future = concurrent.futures.Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+@needs_tf
+def test_interrupted_sweep_resumes(tmp_path):
+    configs = [TrainConfig(**TINY, seed=10), TrainConfig(**TINY, seed=11),
+               TrainConfig(**TINY, seed=10, labels="random")]
+    log = io.StringIO()
+    with pytest.raises(KeyboardInterrupt):
+        train_many(configs, tmp_path, executor=CountingExecutor(interrupt_at=2), stream=log)
+    files = sorted(tmp_path.iterdir())
+    assert [f.name for f in files] == [f"{cache_key(configs[0])}.npz"]  # complete file only, no temp
+    mtime = files[0].stat().st_mtime_ns
+    assert "[1/3] training digits/true" in log.getvalue() and "done in" in log.getvalue()
+
+    executor = CountingExecutor()
+    log = io.StringIO()
+    results = train_many(configs, tmp_path, executor=executor, stream=log)
+    assert executor.submitted == 2  # only the missing networks
+    assert [r.cached for r in results] == [True, False, False]
+    assert [r.config for r in results] == configs
+    assert files[0].stat().st_mtime_ns == mtime
+    assert "[1/3]" in log.getvalue() and "cached" in log.getvalue() and "sweep done: 2 trained" in log.getvalue()
+
+    executor = CountingExecutor()
+    results = train_many(configs, tmp_path, executor=executor, progress=False)
+    assert executor.submitted == 0 and all(r.cached for r in results)
+    assert len(list(tmp_path.iterdir())) == 3
+
+
+@needs_tf
+def test_sweep_default_executor_and_thread_pool(tiny_result, tiny_config, tiny_cache, capsys):
+    new = TrainConfig(**TINY, seed=21)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        results = train_many([tiny_config, new], tiny_cache, executor=pool)
+    assert [r.cached for r in results] == [True, False]
+    err = capsys.readouterr().err
+    assert "[1/2]" in err and "cached" in err and "[2/2]" in err and "test acc" in err
+    results = train_many([new, tiny_config], tiny_cache)  # sequential default, all cached
+    assert all(r.cached for r in results)
+
+
+@needs_tf
+def test_sweep_in_spawned_process_pool(tmp_path):
+    config = TrainConfig(**TINY, seed=31)
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        (result,) = train_many([config], tmp_path, executor=pool, progress=False)
+    assert not result.cached and result.path.exists()
+    assert load_result(config, tmp_path).test_accuracy == result.test_accuracy
