@@ -6,19 +6,22 @@ import warnings
 
 import numpy as np
 
-__all__ = ["RankWarning", "check_activations", "check_pair"]
+__all__ = ["RankWarning", "check_activations", "check_finite_values", "check_pair"]
 
 
 class RankWarning(UserWarning):
     """Neurons >= datapoints: CCA will find correlations of 1 whatever the data."""
 
 
-def check_activations(name: str, arr: object, datapoint_axis: int = 0, min_datapoints: int = 2) -> np.ndarray:
+def check_activations(name: str, arr: object, datapoint_axis: int = 0, min_datapoints: int = 2,
+                      check_finite: bool = True) -> np.ndarray:
     """Return ``arr`` as a 2-D real numeric array, without copying.
 
     Datapoints run along ``datapoint_axis``: 0 for this package's ``(n_datapoints, n_neurons)``,
     1 for google/svcca's ``(n_neurons, n_datapoints)``; error messages name the layout expected.
     ``min_datapoints`` is 2 for a whole dataset; a streamed chunk may have 1 (or 0).
+    ``check_finite=False`` leaves the NaN/Inf check to the caller (:func:`check_finite`), e.g. to
+    the accumulator, which sees non-finite values in its Gram matrix without another pass.
 
     float32 stays float32 (the accumulator converts chunk by chunk); integer and bool arrays
     are accepted as they are. Raises ``TypeError`` for complex, object or string data and
@@ -59,17 +62,22 @@ def check_activations(name: str, arr: object, datapoint_axis: int = 0, min_datap
         )
     if n_neurons < 1:
         raise ValueError(f"{name} has no neurons (shape {arr.shape}, read as {layout})")
-    if np.issubdtype(arr.dtype, np.floating) and arr.size:
-        _check_finite(name, arr)
+    if check_finite and np.issubdtype(arr.dtype, np.floating) and arr.size:
+        check_finite_values(name, arr)
     return arr
 
 
-def _check_finite(name: str, arr: np.ndarray) -> None:
-    # One reduction, no temporary of the array's size: NaN or Inf anywhere makes the sum non-finite.
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = arr.sum(dtype=np.float64)
-    if np.isfinite(total):
-        return
+def check_finite_values(name: str, arr: np.ndarray, known_bad: bool = False) -> None:
+    """``ValueError`` with the number of NaN and Inf values when ``arr`` has any.
+
+    One reduction and no temporary of the array's size: NaN or Inf anywhere makes the sum
+    non-finite. ``known_bad`` skips that test (the caller saw a non-finite result already).
+    """
+    if not known_bad:
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = arr.sum(dtype=np.float64)
+        if np.isfinite(total):
+            return
     n_nan = n_inf = 0
     for start in range(0, arr.shape[0], 4096):
         block = arr[start : start + 4096]  # counts without an array-sized temporary
@@ -81,21 +89,22 @@ def _check_finite(name: str, arr: np.ndarray) -> None:
             "remove or impute them first"
         )
     raise ValueError(
-        f"{name} (shape {arr.shape}) has values so large that their sum overflows float64; "
-        "rescale the activations"
+        f"{name} (shape {arr.shape}) has values so large that their sums or squares overflow "
+        "float64; rescale the activations"
     )
 
 
 def check_pair(x: object, y: object, names: tuple[str, str] = ("X", "Y"),
-               datapoint_axis: int = 0, whole: bool = True) -> tuple[np.ndarray, np.ndarray]:
+               datapoint_axis: int = 0, whole: bool = True,
+               check_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Check two activation arrays and that they share their datapoints.
 
     ``whole``: the arrays are whole datasets (at least 2 datapoints; warn when a side has neurons >=
     datapoints), not streamed chunks (any number of datapoints, no warning).
     """
     min_datapoints = 2 if whole else 0
-    x = check_activations(names[0], x, datapoint_axis, min_datapoints)
-    y = check_activations(names[1], y, datapoint_axis, min_datapoints)
+    x = check_activations(names[0], x, datapoint_axis, min_datapoints, check_finite)
+    y = check_activations(names[1], y, datapoint_axis, min_datapoints, check_finite)
     if x.shape[datapoint_axis] != y.shape[datapoint_axis]:
         which = "first" if datapoint_axis == 0 else "second"
         raise ValueError(

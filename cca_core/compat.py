@@ -99,7 +99,7 @@ def _similarity(acts1, acts2, epsilon, threshold, compute_coefs, compute_dirns, 
     numx, numy = acts1.shape[0], acts2.shape[0]
     if verbose:
         print(f"cca_core.compat: covariance of {numx} + {numy} neurons over {acts1.shape[1]} datapoints")
-    moments = Moments.from_arrays(acts1.T, acts2.T, names=("acts1", "acts2"))
+    moments = Moments(numx, numy)._accumulate(acts1.T, acts2.T)
     # ValueError if a side has no variance at all
     sxx, sxy, syy = moments._blocks_checked(names=("acts1", "acts2"))
     xmax, ymax = np.max(np.abs(sxx)), np.max(np.abs(syy))

@@ -24,7 +24,6 @@ __all__ = [
 
 
 def _moments(x: np.ndarray, y: np.ndarray) -> Moments:
-    x, y = check_pair(x, y)
     return Moments.from_arrays(x, y)
 
 
@@ -108,7 +107,7 @@ def debiased_linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
     for unrelated data. Needs at least 4 datapoints. Same invariances as :func:`linear_cka`.
     """
     x, y = check_pair(X, Y)
-    m = Moments.from_arrays(x, y)
+    m = Moments(x.shape[1], y.shape[1])._accumulate(x, y)
     sxx, sxy, syy = m._blocks_checked()
     return cka.debiased_linear_cka_from_data(x, y, m.mean_x, m.mean_y, sxx, sxy, syy)
 

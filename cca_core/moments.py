@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.linalg.blas import dsyrk as _syrk
 
 from . import canonical, cka
-from ._validation import check_pair
+from ._validation import check_finite_values, check_pair
 
 __all__ = ["Moments"]
 
@@ -63,9 +64,13 @@ class Moments:
     @classmethod
     def from_arrays(cls, x: np.ndarray, y: np.ndarray, names: tuple[str, str] = ("X", "Y"),
                     chunk_size: int | None = None) -> "Moments":
-        """Moments of two in-memory arrays ``(n_datapoints, n_neurons)``, in chunks."""
-        moments = cls(x.shape[1], y.shape[1])
-        return moments.update(x, y, names=names, chunk_size=chunk_size)
+        """Moments of two whole in-memory datasets ``(n_datapoints, n_neurons)``.
+
+        Checks them as whole datasets (at least 2 datapoints; :class:`~cca_core.RankWarning` when
+        neurons >= datapoints), then makes one chunked pass.
+        """
+        x, y = check_pair(x, y, names, check_finite=False)
+        return cls(x.shape[1], y.shape[1])._accumulate(x, y, chunk_size, names)
 
     def update(self, x: np.ndarray, y: np.ndarray, names: tuple[str, str] = ("X", "Y"),
                chunk_size: int | None = None) -> "Moments":
@@ -74,24 +79,52 @@ class Moments:
         Works through the rows in chunks of about 32 MiB of float64, so float32 input is never
         copied whole. Returns ``self``.
         """
-        x, y = check_pair(x, y, names, whole=False)
+        x, y = check_pair(x, y, names, whole=False, check_finite=False)
         for name, arr, expected in ((names[0], x, self.n_x), (names[1], y, self.n_y)):
             if arr.shape[1] != expected:
                 raise ValueError(f"{name} has {arr.shape[1]} neurons (shape {arr.shape}) but this "
                                  f"accumulator was made for {expected}")
-        n, d = x.shape[0], self.n_x + self.n_y
+        return self._accumulate(x, y, chunk_size, names)
+
+    def _accumulate(self, x: np.ndarray, y: np.ndarray, chunk_size: int | None = None,
+                    names: tuple[str, str] = ("X", "Y")) -> "Moments":
+        """One pass over checked arrays; the batch's moments are then merged in (Chan et al.).
+
+        Each chunk is shifted by the first chunk's mean while it is copied into a float64 buffer
+        whose last column is 1, so that one symmetric rank-k update (BLAS ``syrk``) of
+        ``[Z - s, 1]^T [Z - s, 1]`` accumulates the shifted Gram matrix, the column sums and the count
+        together. Shifting by a value near the mean keeps the final centring
+        ``M2 = G - n (m - s)(m - s)^T`` free of cancellation even for large offsets. NaN or Inf in
+        the data make the Gram diagonal non-finite: only then are they counted, for the error, and
+        the accumulator is left as it was.
+        """
+        n, nx = x.shape[0], self.n_x
+        d = nx + self.n_y
         if n == 0:
             return self
-        rows = chunk_size or max(256, CHUNK_ELEMENTS // d)
-        buf = np.empty((min(rows, n), d))
-        for start in range(0, n, rows):
-            stop = min(start + rows, n)
-            b = buf[: stop - start]
-            b[:, : self.n_x] = x[start:stop]
-            b[:, self.n_x :] = y[start:stop]
-            mu = b.mean(axis=0)
-            b -= mu
-            self._combine(stop - start, mu, b.T @ b)
+        # NaN/Inf may pass through the arithmetic below; they are reported right after it.
+        with np.errstate(invalid="ignore", over="ignore"):
+            rows = min(chunk_size or max(256, CHUNK_ELEMENTS // d), n)
+            shift = np.concatenate([x[:rows].mean(axis=0, dtype=np.float64),
+                                    y[:rows].mean(axis=0, dtype=np.float64)])
+            buf = np.empty((rows, d + 1))
+            buf[:, d] = 1.0
+            gram = np.zeros((d + 1, d + 1), order="F")
+            for start in range(0, n, rows):
+                stop = min(start + rows, n)
+                b = buf[: stop - start]
+                np.subtract(x[start:stop], shift[:nx], out=b[:, :nx])
+                np.subtract(y[start:stop], shift[nx:], out=b[:, nx:d])
+                # b.T is Fortran-ordered: syrk reads it without a copy and adds into gram in place.
+                gram = _syrk(1.0, b.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
+        diagonal = np.diagonal(gram)
+        for name, arr, cols in ((names[0], x, slice(0, nx)), (names[1], y, slice(nx, d))):
+            if not np.all(np.isfinite(diagonal[cols])):
+                check_finite_values(name, arr, known_bad=True)
+        gram = np.triu(gram) + np.triu(gram, 1).T
+        offset = gram[:d, d] / n
+        m2 = gram[:d, :d] - n * np.outer(offset, offset)
+        self._combine(n, shift + offset, m2)
         return self
 
     def _combine(self, n_b: int, mean_b: np.ndarray, m2_b: np.ndarray) -> None:

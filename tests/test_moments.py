@@ -100,7 +100,7 @@ def test_streaming_one_datapoint_at_a_time():
 def test_merge_order_does_not_matter(seed):
     x, y = pair(seed)
     cuts = [37, 39, 150]  # parts of 37, 2, 111 and 90 datapoints
-    parts = [Moments.from_arrays(xb, yb) for xb, yb in zip(np.split(x, cuts), np.split(y, cuts))]
+    parts = [Moments(DX, DY).update(xb, yb) for xb, yb in zip(np.split(x, cuts), np.split(y, cuts))]
     a, b, c, d = parts
     left = a + b + c + d
     right = d + (c.merge(b + a))
