@@ -45,7 +45,7 @@ class CCAResult:
         Canonical weights ``a_i``: the canonical variates are ``(X - X.mean(0)) @ x_weights``; they
         have unit variance (``ddof=1``) and are mutually uncorrelated. Rows of constant neurons are 0.
     y_weights : ndarray, shape (n_neurons_y, k)
-        Same for Y.
+        Same for Y (shape ``(n_neurons_y, 0)`` when computed with ``y_weights=False``, as for PWCCA).
     x_rank, y_rank : int
         Dimensions kept on each side after dropping constant neurons and rank truncation.
     rtol : float
