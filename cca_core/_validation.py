@@ -20,7 +20,7 @@ def check_activations(name: str, arr: object, datapoint_axis: int = 0, min_datap
     Datapoints run along ``datapoint_axis``: 0 for this package's ``(n_datapoints, n_neurons)``,
     1 for google/svcca's ``(n_neurons, n_datapoints)``; error messages name the layout expected.
     ``min_datapoints`` is 2 for a whole dataset; a streamed chunk may have 1 (or 0).
-    ``check_finite=False`` leaves the NaN/Inf check to the caller (:func:`check_finite`), e.g. to
+    ``check_finite=False`` leaves the NaN/Inf check to the caller (:func:`check_finite_values`), e.g. to
     the accumulator, which sees non-finite values in its Gram matrix without another pass.
 
     float32 stays float32 (the accumulator converts chunk by chunk); integer and bool arrays

@@ -23,10 +23,6 @@ __all__ = [
 ]
 
 
-def _moments(x: np.ndarray, y: np.ndarray) -> Moments:
-    return Moments.from_arrays(x, y)
-
-
 def cca(X: np.ndarray, Y: np.ndarray, rtol: float | None = None, center: bool = True) -> CCAResult:
     """Canonical correlation analysis of ``X`` against ``Y``.
 
@@ -46,7 +42,7 @@ def cca(X: np.ndarray, Y: np.ndarray, rtol: float | None = None, center: bool = 
         ``correlations`` (descending, in [0, 1]), ``x_weights``, ``y_weights``, ``x_rank``,
         ``y_rank`` and ``rtol``.
     """
-    return _moments(X, Y).cca(rtol, center)
+    return Moments.from_arrays(X, Y).cca(rtol, center)
 
 
 def mean_cca(X: np.ndarray, Y: np.ndarray, squared: bool = False, rtol: float | None = None,
@@ -58,7 +54,7 @@ def mean_cca(X: np.ndarray, Y: np.ndarray, squared: bool = False, rtol: float | 
     to translation, scale and any invertible linear map of either side. ``center`` as in :func:`cca`
     (uncentred CCA is not translation-invariant).
     """
-    return _moments(X, Y).mean_cca(squared, rtol, center)
+    return Moments.from_arrays(X, Y).mean_cca(squared, rtol, center)
 
 
 def svcca(X: np.ndarray, Y: np.ndarray, keep: float | int = 0.99, rtol: float | None = None) -> float:
@@ -71,7 +67,7 @@ def svcca(X: np.ndarray, Y: np.ndarray, keep: float | int = 0.99, rtol: float | 
     Symmetric; invariant to translation, isotropic scaling and orthogonal maps (not to general
     invertible maps, which change the singular directions).
     """
-    return _moments(X, Y).svcca(keep, rtol)
+    return Moments.from_arrays(X, Y).svcca(keep, rtol)
 
 
 def pwcca(X: np.ndarray, Y: np.ndarray, rtol: float | None = None) -> float:
@@ -88,7 +84,7 @@ def pwcca(X: np.ndarray, Y: np.ndarray, rtol: float | None = None) -> float:
     weighs by whichever side has fewer neurons and projects uncentred activations, so that its
     value changes when a constant is added to the activations.
     """
-    return _moments(X, Y).pwcca(rtol)
+    return Moments.from_arrays(X, Y).pwcca(rtol)
 
 
 def linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
@@ -97,7 +93,7 @@ def linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
     Symmetric; invariant to translation, isotropic scaling and orthogonal maps, not to general
     invertible linear maps.
     """
-    return _moments(X, Y).linear_cka()
+    return Moments.from_arrays(X, Y).linear_cka()
 
 
 def debiased_linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
@@ -106,7 +102,7 @@ def debiased_linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
     Less biased upward when neurons are many compared with datapoints; may be slightly negative
     for unrelated data. Needs at least 4 datapoints. Same invariances as :func:`linear_cka`.
     """
-    x, y = check_pair(X, Y)
+    x, y = check_pair(X, Y, check_finite=False)  # the accumulator finds NaN/Inf in its pass
     m = Moments(x.shape[1], y.shape[1])._accumulate(x, y)
     sxx, sxy, syy = m._blocks_checked()
     return cka.debiased_linear_cka_from_data(x, y, m.mean_x, m.mean_y, sxx, sxy, syy)
