@@ -10,11 +10,18 @@ Modules, one job each:
 - :mod:`~cca_core.experiments.training` -- deterministic training cached on disk, sweeps through executors
 - :mod:`~cca_core.experiments.activations` -- batched extraction of named layers as (datapoints, neurons)
 - :mod:`~cca_core.experiments.plots` -- matplotlib helpers with consistent group colours
+- :mod:`~cca_core.experiments.compare` -- distances within and between groups of networks
+- :mod:`~cca_core.experiments.findings` -- a notebook's claims vs the paper's, as a table and JSON
+- :mod:`~cca_core.experiments.paths` -- the cache and data directories (environment variables)
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+
+# TensorFlow prints C++ INFO/WARNING lines at import (oneDNN, CPU features); keep notebooks readable.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
@@ -39,15 +46,26 @@ _EXPORTS: dict[str, str] = {
     "train_many": "training",
     # activations
     "get_activations": "activations",
+    # compare
+    "pairwise_matrix": "compare",
+    "within_pairs": "compare",
+    "between_pairs": "compare",
+    # findings
+    "Finding": "findings",
+    "report_findings": "findings",
+    # paths
+    "default_cache_dir": "paths",
+    "resolve_cache_dir": "paths",
+    "data_dir": "paths",
     # plots
     "group_colors": "plots",
     "label_axes": "plots",
     "errorbar_by_group": "plots",
 }
 
-__all__ = sorted(_EXPORTS) + ["activations", "datasets", "models", "plots", "training"]
+__all__ = sorted(_EXPORTS) + ["activations", "compare", "datasets", "findings", "models", "paths", "plots", "training"]
 
-_SUBMODULES = {"activations", "datasets", "models", "plots", "training"}
+_SUBMODULES = {"activations", "compare", "datasets", "findings", "models", "paths", "plots", "training"}
 
 
 def __getattr__(name: str) -> Any:
