@@ -1,29 +1,40 @@
-# `make test` and `make book` each create and fill their own virtual environment (.venv).
+# `make book` and `make test` each create and fill their own virtual environment (.venv).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Where datasets and the svcca activations are looked for (see README); CI points it at ../shared/data.
+# Where datasets (and the svcca activations used by tests) are looked for; CI points it at ../shared/data.
 export CCA_CORE_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
+# Trained networks, shared by the notebooks, the book and the tests (delete it to retrain everything).
+export CCA_CORE_CACHE_DIR ?= $(abspath .experiment-cache)
 
-.PHONY: test book bench clean
+.PHONY: test book page bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,bench,experiments]'
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,experiments,book]'
 	touch $@
 
-test: $(VENV)/.test-installed
-	$(BIN)/python -m pytest
+# Unit and property tests, the notebook templates at their defaults (nbval), the book's freshness,
+# its HTML build and the browser checks of the built pages.
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest --nbval-lax tests notebooks
 
-bench: $(VENV)/.test-installed
+# Execute the pages whose template, parameters or cca_core code changed, then build the HTML
+# (book/_build/html/index.html).
+book: $(VENV)/.installed
+	$(BIN)/python book/pipeline.py build
+
+# Rerun one notebook with other parameters into book/reruns/, e.g.
+#   make page NB=memorization P="n_networks=3 epochs=20"
+page: $(VENV)/.installed
+	@test -n "$(NB)" || { echo 'usage: make page NB=<notebook> P="key=value ..."'; exit 2; }
+	$(BIN)/python book/pipeline.py run $(NB) $(foreach p,$(P),-p $(p))
+
+bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run.py
 
-book: $(VENV)/.test-installed
-	@echo "The book is not built yet: its pipeline comes with the notebooks (issues 3-5)."
-	@echo "Until then, 'make bench' prints the measures' speed and memory figures."
-
 clean:
-	rm -rf $(VENV) .pytest_cache book/_build
+	rm -rf $(VENV) .pytest_cache book/_build book/_failed

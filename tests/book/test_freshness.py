@@ -1,0 +1,53 @@
+"""Every executed page in book/ matches its template, its parameter set and the cca_core code.
+
+When one of these tests fails, regenerate the page it names with
+``python book/pipeline.py build --only <page>`` (or ``make book``) and commit the result.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import nbformat
+import pytest
+
+from pipeline_module import load_pipeline
+
+PIPELINE = load_pipeline()
+PAGES = PIPELINE.load_pages()
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_page_is_fresh(page: object, pipeline: ModuleType) -> None:
+    why = pipeline.staleness(page)
+    assert not why, (f"book/{page.name}.ipynb is stale ({'; '.join(why)}); regenerate it with "
+                     f"`python book/pipeline.py build --only {page.name}` and commit it")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_page_cells_are_the_templates(page: object) -> None:
+    """Independent of the recorded hashes: the executed code and prose are the template's, cell by cell,
+    with only papermill's injected-parameters cell added."""
+    if not page.output_path.exists():
+        pytest.fail(f"book/{page.name}.ipynb does not exist; run `python book/pipeline.py build --only {page.name}`")
+    executed = nbformat.read(page.output_path, as_version=4)
+    template = nbformat.read(page.template_path, as_version=4)
+    cells = [(c.cell_type, c.source) for c in executed.cells
+             if "injected-parameters" not in c.metadata.get("tags", [])]
+    assert cells == [(c.cell_type, c.source) for c in template.cells], (
+        f"book/{page.name}.ipynb's cells differ from {page.template_path.name}; regenerate the page")
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    if page.parameters:
+        assert len(injected) == 1, f"book/{page.name}.ipynb should have one injected-parameters cell"
+        for key in page.parameters:
+            assert f"{key} = " in injected[0].source, f"parameter {key} is not in book/{page.name}.ipynb"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_page_ran_without_errors(page: object) -> None:
+    if not page.output_path.exists():
+        pytest.skip("reported by test_page_cells_are_the_templates")
+    executed = nbformat.read(page.output_path, as_version=4)
+    for i, cell in enumerate(executed.cells):
+        for out in cell.get("outputs", []):
+            assert out.get("output_type") != "error", f"book/{page.name}.ipynb cell {i} holds an error: {out.get('ename')}"
