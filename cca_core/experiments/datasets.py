@@ -1,8 +1,10 @@
 """Image classification datasets with true or randomly permuted training labels.
 
 The embedded default is scikit-learn's bundled 8x8 ``digits`` (no network needed). ``mnist``,
-``fashion_mnist`` and ``cifar10`` come through ``keras.datasets``, which downloads them once into
-``$KERAS_HOME/datasets`` (default ``~/.keras/datasets``); put a mirror there on offline machines.
+``fashion_mnist`` and ``cifar10`` are read from the data directory when it has them
+(``$CCA_CORE_DATA_DIR/<name>/<name>.npz`` with arrays ``x_train, y_train, x_test, y_test`` -- the
+layout of keras' own ``mnist.npz``, so that file can be copied there as it is), and otherwise come
+through ``keras.datasets``, which downloads them once into ``$KERAS_HOME/datasets``.
 
 Every dataset is returned as float32 images ``(N, H, W, C)`` standardized with statistics of the
 training split only (one mean and one standard deviation per channel, so spatial structure is
@@ -16,12 +18,15 @@ labels, independently of its own seed, and the label histogram is unchanged. Tes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Literal
 
 import numpy as np
 
+from .paths import data_dir
+
 __all__ = ["Dataset", "load_dataset", "KNOWN_DATASETS", "LABEL_MODES", "RANDOM_LABEL_SEED",
-           "DIGITS_SPLIT_SEED", "DIGITS_TEST_FRACTION"]
+           "DIGITS_SPLIT_SEED", "DIGITS_TEST_FRACTION", "mirror_path"]
 
 LabelMode = Literal["true", "random"]
 
@@ -89,11 +94,33 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]
     return x[train], y[train], x[test], y[test], 10
 
 
+def mirror_path(name: str) -> Path | None:
+    """``$CCA_CORE_DATA_DIR/<name>/<name>.npz`` when the data directory is set, else ``None``."""
+    root = data_dir()
+    return None if root is None else root / name / f"{name}.npz"
+
+
 def _keras_loader(module: str, num_classes: int) -> Callable[[], tuple]:
     def load() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-        import keras
+        mirror = mirror_path(module)
+        if mirror is not None and mirror.exists():
+            with np.load(mirror, allow_pickle=False) as npz:
+                missing = {"x_train", "y_train", "x_test", "y_test"} - set(npz.files)
+                if missing:
+                    raise ValueError(f"{mirror} lacks arrays {sorted(missing)}; expected x_train, y_train, "
+                                     f"x_test, y_test (the layout of keras' mnist.npz)")
+                x_train, y_train, x_test, y_test = (npz[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+        else:
+            import keras
 
-        (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, module).load_data()
+            try:
+                (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, module).load_data()
+            except Exception as err:  # network errors come in many types (URLError, OSError, ...)
+                where = (f"{mirror}" if mirror is not None
+                         else f"$CCA_CORE_DATA_DIR/{module}/{module}.npz (CCA_CORE_DATA_DIR is not set)")
+                raise RuntimeError(f"could not load {module!r} through keras.datasets ({type(err).__name__}: {err}); "
+                                   f"on an offline machine put a copy at {where} with arrays "
+                                   f"x_train, y_train, x_test, y_test") from err
         x_train = np.asarray(x_train, dtype=np.float64)
         x_test = np.asarray(x_test, dtype=np.float64)
         if x_train.ndim == 3:  # grayscale (N, H, W) -> (N, H, W, 1)
@@ -112,7 +139,7 @@ _LOADERS: dict[str, Callable[[], tuple]] = {
 }
 
 #: Dataset names understood by :func:`load_dataset`; ``"digits"`` is embedded, the others need
-#: network access (or a mirror in keras' dataset cache) the first time.
+#: network access the first time, or a copy in the data directory (:func:`mirror_path`).
 KNOWN_DATASETS: tuple[str, ...] = tuple(_LOADERS)
 
 

@@ -55,3 +55,27 @@ def test_unknown_dataset_lists_known_ones():
 def test_unknown_label_mode():
     with pytest.raises(ValueError, match="label mode 'shuffled'.*true, random"):
         load_dataset("digits", "shuffled")
+
+
+def test_image_datasets_are_read_from_the_data_directory(tmp_path, monkeypatch):
+    """A copy at $CCA_CORE_DATA_DIR/<name>/<name>.npz (keras' mnist.npz layout) is used as it is."""
+    rng = np.random.default_rng(0)
+    x_train = rng.integers(0, 256, size=(20, 5, 5), dtype=np.uint8)
+    x_test = rng.integers(0, 256, size=(7, 5, 5), dtype=np.uint8)
+    y_train, y_test = rng.integers(0, 10, 20), rng.integers(0, 10, 7)
+    (tmp_path / "mnist").mkdir()
+    np.savez(tmp_path / "mnist" / "mnist.npz", x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    monkeypatch.setenv("CCA_CORE_DATA_DIR", str(tmp_path))
+    data = load_dataset("mnist")
+    assert data.x_train.shape == (20, 5, 5, 1) and data.x_test.shape == (7, 5, 5, 1)
+    mean, std = x_train.astype(float).mean(), x_train.astype(float).std()
+    np.testing.assert_allclose(data.x_test[..., 0], (x_test - mean) / std, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(data.y_train, y_train)
+
+
+def test_incomplete_data_directory_copy_is_named(tmp_path, monkeypatch):
+    (tmp_path / "cifar10").mkdir()
+    np.savez(tmp_path / "cifar10" / "cifar10.npz", x_train=np.zeros((2, 2, 2, 3)))
+    monkeypatch.setenv("CCA_CORE_DATA_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match=r"cifar10\.npz lacks arrays \['x_test', 'y_test', 'y_train'\]"):
+        load_dataset("cifar10")
