@@ -11,6 +11,7 @@ Modules, one job each:
 - :mod:`~cca_core.experiments.activations` -- batched extraction of named layers as (datapoints, neurons)
 - :mod:`~cca_core.experiments.plots` -- matplotlib helpers with consistent group colours
 - :mod:`~cca_core.experiments.compare` -- distances within and between groups of networks
+- :mod:`~cca_core.experiments.synthetic` -- the signal-plus-noise data of the paper's Figure 2
 - :mod:`~cca_core.experiments.findings` -- a notebook's claims vs the paper's, as a table and JSON
 - :mod:`~cca_core.experiments.paths` -- the cache and data directories (environment variables)
 """
@@ -63,9 +64,9 @@ _EXPORTS: dict[str, str] = {
     "errorbar_by_group": "plots",
 }
 
-__all__ = sorted(_EXPORTS) + ["activations", "compare", "datasets", "findings", "models", "paths", "plots", "training"]
+__all__ = sorted(_EXPORTS) + ["activations", "compare", "datasets", "findings", "models", "paths", "plots", "synthetic", "training"]
 
-_SUBMODULES = {"activations", "compare", "datasets", "findings", "models", "paths", "plots", "training"}
+_SUBMODULES = {"activations", "compare", "datasets", "findings", "models", "paths", "plots", "synthetic", "training"}
 
 
 def __getattr__(name: str) -> Any:
