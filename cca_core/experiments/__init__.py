@@ -10,6 +10,7 @@ Modules, one job each:
 - :mod:`~cca_core.experiments.training` -- deterministic training cached on disk, sweeps through executors
 - :mod:`~cca_core.experiments.activations` -- batched extraction of named layers as (datapoints, neurons)
 - :mod:`~cca_core.experiments.plots` -- matplotlib helpers with consistent group colours
+- :mod:`~cca_core.experiments.clustering` -- clusters of networks from a distance matrix, with permutation tests
 - :mod:`~cca_core.experiments.compare` -- distances within and between groups of networks
 - :mod:`~cca_core.experiments.synthetic` -- the signal-plus-noise data of the paper's Figure 2
 - :mod:`~cca_core.experiments.findings` -- a notebook's claims vs the paper's, as a table and JSON
@@ -47,6 +48,11 @@ _EXPORTS: dict[str, str] = {
     "train_many": "training",
     # activations
     "get_activations": "activations",
+    # clustering
+    "cluster_matrix": "clustering",
+    "permutation_ari": "clustering",
+    "separation_test": "clustering",
+    "within_between": "clustering",
     # compare
     "pairwise_matrix": "compare",
     "within_pairs": "compare",
@@ -64,9 +70,9 @@ _EXPORTS: dict[str, str] = {
     "errorbar_by_group": "plots",
 }
 
-__all__ = sorted(_EXPORTS) + ["activations", "compare", "datasets", "findings", "models", "paths", "plots", "synthetic", "training"]
+__all__ = sorted(_EXPORTS) + ["activations", "clustering", "compare", "datasets", "findings", "models", "paths", "plots", "synthetic", "training"]
 
-_SUBMODULES = {"activations", "compare", "datasets", "findings", "models", "paths", "plots", "synthetic", "training"}
+_SUBMODULES = {"activations", "clustering", "compare", "datasets", "findings", "models", "paths", "plots", "synthetic", "training"}
 
 
 def __getattr__(name: str) -> Any:
