@@ -98,9 +98,12 @@ def get_activations(model: "keras.Model", x: np.ndarray, layers: str | Sequence[
     row: dict[str, int] = {}
     for start in range(0, n, batch_size):
         batch = x[start:start + batch_size]
-        values = sub.predict_on_batch(batch)  # inference mode, compiled once
+        # An eager call in inference mode: no tf.function to trace per model, so extracting from
+        # many small models (a sweep) costs no retracing.
+        values = sub(batch, training=False)
         if not isinstance(values, (list, tuple)):
             values = [values]
+        values = [keras.ops.convert_to_numpy(v) for v in values]
         for name, value in zip(unique, values):
             flat = reduce_to_2d(np.asarray(value), conv_mode)
             if name not in out:
