@@ -205,7 +205,10 @@ def execute(template: Path, output: Path, findings: Path, parameters: dict[str, 
     try:
         papermill.execute_notebook(str(template), str(scratch_nb), parameters=params, cwd=str(scratch),
                                    kernel_name="python3", progress_bar=True,
-                                   request_save_on_cell_execute=False, log_output=False)
+                                   request_save_on_cell_execute=False, log_output=False,
+                                   # C-level stderr (TensorFlow's start-up banner) goes to this terminal,
+                                   # not into the page; Python-level output is captured as usual.
+                                   extra_arguments=["--IPKernelApp.capture_fd_output=False"])
     except PapermillExecutionError as err:
         FAILED.mkdir(parents=True, exist_ok=True)
         kept = FAILED / output.name
