@@ -125,7 +125,8 @@ def test_scorecard_lists_every_finding_with_its_chapter(book: ModuleType) -> Non
     (page,) = book.load_pages()
     book.build_pages([page])
     text = book.scorecard_markdown([page])
-    assert "| two times scale | 2 | 2 | scale 1 | **reproduced** | [Tiny](tiny.ipynb) |" in text
+    assert "| two times scale | 2 | 2 | **reproduced** |" in text
+    assert "| [Tiny](tiny.ipynb) | 1 | 0 | 0 |" in text and "Scale: scale 1." in text
     assert "1 claims: 1 reproduced, 0 partly, 0 not reproduced" in text
 
 
