@@ -8,6 +8,8 @@ Modules, one job each:
 - :mod:`~cca_core.experiments.datasets` -- embedded digits and keras.datasets loaders, true/random labels
 - :mod:`~cca_core.experiments.models` -- the CNN family of Morcos et al. (2018), section 3
 - :mod:`~cca_core.experiments.training` -- deterministic training cached on disk, sweeps through executors
+- :mod:`~cca_core.experiments.text` -- Penn Treebank, WikiText-2, Tiny Shakespeare: checked files, vocabularies, BPTT batches
+- :mod:`~cca_core.experiments.language_model` -- the cached LSTM language model and its hidden states
 - :mod:`~cca_core.experiments.activations` -- batched extraction of named layers as (datapoints, neurons)
 - :mod:`~cca_core.experiments.plots` -- matplotlib helpers with consistent group colours
 - :mod:`~cca_core.experiments.clustering` -- clusters of networks from a distance matrix, with permutation tests
@@ -46,6 +48,29 @@ _EXPORTS: dict[str, str] = {
     "load_model": "training",
     "train": "training",
     "train_many": "training",
+    # text corpora
+    "load_corpus": "text",
+    "Corpus": "text",
+    "KNOWN_CORPORA": "text",
+    "corpus_file": "text",
+    "batchify": "text",
+    "bptt_windows": "text",
+    "ChecksumError": "text",
+    "CorpusUnavailableError": "text",
+    # language model
+    "LMConfig": "language_model",
+    "LMResult": "language_model",
+    "train_lm": "language_model",
+    "train_lm_many": "language_model",
+    "load_lm_result": "language_model",
+    "lm_from_result": "language_model",
+    "lm_cache_key": "language_model",
+    "build_lm": "language_model",
+    "lstm_layer_names": "language_model",
+    "hidden_states": "language_model",
+    "tokens_as_datapoints": "language_model",
+    "step_states": "language_model",
+    "eval_windows": "language_model",
     # activations
     "get_activations": "activations",
     # clustering
@@ -70,9 +95,9 @@ _EXPORTS: dict[str, str] = {
     "errorbar_by_group": "plots",
 }
 
-__all__ = sorted(_EXPORTS) + ["activations", "clustering", "compare", "datasets", "findings", "models", "paths", "plots", "synthetic", "training"]
+__all__ = sorted(_EXPORTS) + ["activations", "clustering", "compare", "datasets", "findings", "language_model", "models", "paths", "plots", "synthetic", "text", "training"]
 
-_SUBMODULES = {"activations", "clustering", "compare", "datasets", "findings", "models", "paths", "plots", "synthetic", "training"}
+_SUBMODULES = {"activations", "clustering", "compare", "datasets", "findings", "language_model", "models", "paths", "plots", "synthetic", "text", "training"}
 
 
 def __getattr__(name: str) -> Any:

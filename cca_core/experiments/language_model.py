@@ -1,0 +1,636 @@
+"""LSTM language models trained deterministically and cached on disk, and their hidden states.
+
+The model (:func:`build_lm`) is the word-level LSTM language model of Zaremba et al. (2014), as used
+by Morcos, Raghu & Bengio (2018, section 4), at a configurable size::
+
+    tokens (batch, T) -> Embedding "embedding" -> [Dropout] -> LSTM "lstm_1" -> [Dropout] -> ...
+                      -> LSTM "lstm_L" -> [Dropout] -> Dense "logits" -> softmax "softmax"
+
+Every LSTM returns its whole sequence of hidden states ``h_t`` (``return_sequences=True``); dropout
+(layers ``dropout_0`` .. ``dropout_L``, when ``dropout > 0``) acts only in training.
+
+Training (:func:`train_lm`) is a pure function of an :class:`LMConfig`, cached like
+:func:`cca_core.experiments.training.train`: ``cache_dir/lm-<key>.npz`` holds the weights at the
+checkpoint epochs (0 = initialization), per-epoch history and the vocabulary size; the key is the
+SHA-256 of the configuration as canonical JSON, a fingerprint of ``text.py`` and
+``language_model.py`` and :data:`LM_CACHE_FORMAT`. Files are written atomically.
+
+Simplifications, at the scale of the notebooks:
+
+- **Stateless** LSTM: every training window of ``seq_len`` tokens starts from a zero state (Zaremba
+  et al. carry the state across windows). The windows are those of
+  :func:`cca_core.experiments.text.bptt_windows`; rows (sequences) are reshuffled every epoch,
+  which a stateless model allows.
+- The validation perplexity recorded at every epoch is ``exp`` of the mean cross-entropy per token
+  on the first ``eval_tokens`` tokens of the validation split, cut into windows of ``seq_len``
+  (each starting from a zero state), in inference mode.
+
+Determinism: ``keras.utils.set_random_seed(config.seed)`` and
+``tf.config.experimental.enable_op_determinism()`` before the model is built, so the same
+configuration gives bitwise identical weights on the same machine and software.
+
+Hidden states: :func:`hidden_states` runs a model over ``(n_sequences, T)`` token windows and returns
+each LSTM layer's ``h_t`` as ``(n_sequences, T, hidden)``; :func:`tokens_as_datapoints` makes every
+token a datapoint, :func:`step_states` every sequence at one timestep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+
+from .text import KNOWN_CORPORA, load_corpus, window_arrays
+from .training import OPTIMIZERS, SequentialExecutor, _atomic_write, code_fingerprint
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+__all__ = ["LMConfig", "LMResult", "LM_CACHE_FORMAT", "LM_MODULES", "lm_cache_key", "lm_cache_path",
+           "build_lm", "lstm_layer_names", "train_lm", "train_lm_many", "load_lm_result", "lm_from_result",
+           "eval_windows", "hidden_states", "tokens_as_datapoints", "step_states", "perplexity",
+           "random_rotation", "linear_rnn_states", "mean_cosine_distance", "mean_euclidean_distance"]
+
+#: Bumped when the layout of LM cache files changes.
+LM_CACHE_FORMAT: int = 1
+#: Modules whose source defines what a cached language model is (hashed into every key).
+LM_MODULES: tuple[str, ...] = ("text.py", "language_model.py")
+
+
+def _is_int(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
+
+
+@dataclass(frozen=True)
+class LMConfig:
+    """Everything that determines a trained language model.
+
+    Parameters
+    ----------
+    corpus : {"ptb", "wikitext2", "tinyshakespeare"}
+    max_tokens : int or None
+        Train on the first ``max_tokens`` tokens of the training split only; ``None``: all.
+    embedding_size, hidden_size : int
+        Width of the embedding and of every LSTM layer.
+    n_layers : int
+        Number of stacked LSTM layers (``lstm_1`` .. ``lstm_L``).
+    dropout : float
+        Dropout rate in [0, 1) after the embedding and after every LSTM (0: no dropout layers).
+    seq_len : int
+        Length of the training windows (truncated backpropagation through time).
+    batch_size : int
+        Rows of the :func:`~cca_core.experiments.text.batchify` layout = sequences per step.
+    learning_rate : float
+    optimizer : {"sgd", "momentum", "adam"}
+        Plain SGD, SGD with momentum 0.9, or Adam.
+    epochs : int
+        Passes over the (capped) training tokens, >= 0.
+    seed : int
+        Seeds initialization, dropout and shuffling.
+    checkpoints : tuple of int, optional
+        Epochs whose weights are stored; 0 = at initialization, -1 = ``epochs``. ``None``:
+        ``(0, epochs)``.
+    grad_clip : float
+        Clip the global norm of the gradient to this value (Zaremba et al. use 5); 0: no clipping.
+    eval_tokens : int or None
+        Validation tokens used for the per-epoch perplexity; ``None``: the whole validation split.
+
+    Notes
+    -----
+    Fields are normalized on construction (``checkpoints`` to a sorted tuple with -1 resolved,
+    floats to float, ``max_tokens``/``eval_tokens`` beyond a split's length are kept as given), so
+    equal configurations share a cache key.
+    """
+
+    corpus: str = "ptb"
+    max_tokens: int | None = 50_000
+    embedding_size: int = 64
+    hidden_size: int = 64
+    n_layers: int = 3
+    dropout: float = 0.0
+    seq_len: int = 20
+    batch_size: int = 20
+    learning_rate: float = 0.002
+    optimizer: str = "adam"
+    epochs: int = 4
+    seed: int = 0
+    checkpoints: tuple[int, ...] | None = None
+    grad_clip: float = 5.0
+    eval_tokens: int | None = 10_000
+
+    def __post_init__(self) -> None:
+        if self.corpus not in KNOWN_CORPORA:
+            raise ValueError(f"unknown corpus {self.corpus!r}; known corpora: {', '.join(KNOWN_CORPORA)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; known optimizers: {', '.join(OPTIMIZERS)}")
+        for field in ("embedding_size", "hidden_size", "n_layers", "seq_len", "batch_size", "epochs", "seed"):
+            value = getattr(self, field)
+            if not _is_int(value):
+                raise ValueError(f"{field} must be an integer, got {value!r}")
+            minimum = 0 if field in ("epochs", "seed") else 1
+            if value < minimum:
+                raise ValueError(f"{field} must be >= {minimum}, got {value}")
+        for field, minimum in (("max_tokens", 2), ("eval_tokens", 2)):
+            value = getattr(self, field)
+            if value is not None and (not _is_int(value) or value < minimum):
+                raise ValueError(f"{field} must be None or an integer >= {minimum}, got {value!r}")
+        if self.eval_tokens is not None and self.eval_tokens < self.seq_len + 1:
+            raise ValueError(f"eval_tokens={self.eval_tokens} is too few for one validation window: need at least "
+                             f"seq_len + 1 = {self.seq_len + 1}")
+        if self.max_tokens is not None and self.max_tokens < self.batch_size * (self.seq_len + 1):
+            raise ValueError(f"max_tokens={self.max_tokens} is too few for one window: need at least "
+                             f"batch_size * (seq_len + 1) = {self.batch_size * (self.seq_len + 1)}")
+        for field in ("learning_rate", "dropout", "grad_clip"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(value):
+                raise ValueError(f"{field} must be a finite number, got {value!r}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if self.grad_clip < 0:
+            raise ValueError(f"grad_clip must be >= 0 (0 = no clipping), got {self.grad_clip!r}")
+        raw = (0, self.epochs) if self.checkpoints is None else tuple(self.checkpoints)
+        if not all(_is_int(e) for e in raw):
+            raise ValueError(f"checkpoints must be integers, got {self.checkpoints!r}")
+        checkpoints = tuple(sorted({int(self.epochs) if int(e) == -1 else int(e) for e in raw}))
+        if not checkpoints or checkpoints[0] < 0 or checkpoints[-1] > self.epochs:
+            raise ValueError(f"checkpoints must be epochs in 0..{self.epochs} (or -1 for the last), "
+                             f"got {self.checkpoints!r}")
+        for field in ("embedding_size", "hidden_size", "n_layers", "seq_len", "batch_size", "epochs", "seed"):
+            object.__setattr__(self, field, int(getattr(self, field)))
+        for field in ("max_tokens", "eval_tokens"):
+            value = getattr(self, field)
+            object.__setattr__(self, field, None if value is None else int(value))
+        for field in ("learning_rate", "dropout", "grad_clip"):
+            object.__setattr__(self, field, float(getattr(self, field)))
+        object.__setattr__(self, "checkpoints", checkpoints)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as a JSON-serializable dict (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "LMConfig":
+        """Inverse of :meth:`to_dict`."""
+        return cls(**d)
+
+    def short(self) -> str:
+        """A one-line summary for progress messages."""
+        tokens = "all" if self.max_tokens is None else f"{self.max_tokens}"
+        return (f"{self.corpus}[{tokens} tokens] {self.n_layers}x LSTM({self.hidden_size}) "
+                f"{self.optimizer} lr={self.learning_rate:g} epochs={self.epochs} seed={self.seed}")
+
+
+@dataclass(frozen=True, eq=False)
+class LMResult:
+    """What :func:`train_lm` stores for one language model.
+
+    Attributes
+    ----------
+    config : LMConfig
+    key : str
+        Cache key.
+    path : Path
+        Cache file.
+    weights : dict[int, list of ndarray]
+        ``model.get_weights()`` at each checkpoint epoch (0 = initialization).
+    history : dict[str, list of float]
+        ``train_loss`` (mean cross-entropy per token in training mode, nats, one per epoch),
+        ``valid_loss`` and ``valid_perplexity`` (inference mode, epochs 0 .. ``epochs``).
+    vocab_size : int
+    train_seconds : float
+    cached : bool
+        True when this call loaded the result instead of training.
+    """
+
+    config: LMConfig
+    key: str
+    path: Path
+    weights: dict[int, list[np.ndarray]]
+    history: dict[str, list[float]]
+    vocab_size: int
+    train_seconds: float
+    cached: bool
+
+    @property
+    def valid_perplexity(self) -> dict[int, float]:
+        """Validation perplexity by epoch (0 .. ``epochs``)."""
+        return dict(enumerate(self.history["valid_perplexity"]))
+
+
+# ----------------------------------------------------------------------------------------------------
+# cache
+
+
+def lm_cache_key(config: LMConfig) -> str:
+    """SHA-256 of the canonical JSON of ``config``, the code fingerprint of :data:`LM_MODULES` and
+    :data:`LM_CACHE_FORMAT` (sorted keys, no whitespace). Does not import TensorFlow."""
+    here = Path(__file__).resolve().parent
+    payload = {"config": config.to_dict(), "code": code_fingerprint([here / m for m in LM_MODULES]),
+               "format": LM_CACHE_FORMAT, "kind": "lstm-lm"}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def lm_cache_path(config: LMConfig, cache_dir: str | os.PathLike) -> Path:
+    """File where the result of ``config`` lives: ``cache_dir/lm-<key>.npz``."""
+    return Path(cache_dir) / f"lm-{lm_cache_key(config)}.npz"
+
+
+def _save(path: Path, config: LMConfig, weights: dict[int, list[np.ndarray]], meta: dict[str, Any]) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    for epoch, ws in weights.items():
+        for i, w in enumerate(ws):
+            arrays[f"w_e{epoch}_{i:04d}"] = np.asarray(w)
+    meta = dict(meta, key=path.stem[3:], config=config.to_dict(), format=LM_CACHE_FORMAT,
+                n_weights=len(next(iter(weights.values()))))
+    arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
+    _atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def _load(path: Path, config: LMConfig) -> LMResult:
+    with np.load(path, allow_pickle=False) as npz:
+        meta = json.loads(str(npz["meta"]))
+        if meta["config"] != config.to_dict():
+            raise ValueError(f"cache file {path} holds another configuration: {meta['config']}")
+        weights = {e: [npz[f"w_e{e}_{i:04d}"] for i in range(meta["n_weights"])] for e in config.checkpoints}
+    return LMResult(config=config, key=meta["key"], path=path, weights=weights,
+                    history={k: [float(v) for v in vs] for k, vs in meta["history"].items()},
+                    vocab_size=int(meta["vocab_size"]), train_seconds=float(meta["train_seconds"]), cached=True)
+
+
+def load_lm_result(config: LMConfig, cache_dir: str | os.PathLike) -> LMResult | None:
+    """The cached result of ``config`` in ``cache_dir``, or ``None`` when it has not been trained."""
+    path = lm_cache_path(config, cache_dir)
+    return _load(path, config) if path.exists() else None
+
+
+# ----------------------------------------------------------------------------------------------------
+# model
+
+
+def lstm_layer_names(n_layers: int) -> list[str]:
+    """Names of the LSTM layers of :func:`build_lm`: ``["lstm_1", ..., "lstm_L"]``."""
+    return [f"lstm_{i}" for i in range(1, int(n_layers) + 1)]
+
+
+def build_lm(config: LMConfig, vocab_size: int) -> "keras.Model":
+    """The (uncompiled) Keras language model of ``config`` over ``vocab_size`` tokens.
+
+    Input: int token ids ``(batch, T)`` with any ``T``; output: next-token probabilities
+    ``(batch, T, vocab_size)``. Layers are named as in the module docstring; the output layer is a
+    Dense layer ``logits`` followed by a softmax activation layer ``softmax`` (training uses the
+    logits with the fused softmax cross-entropy, about twice as fast on CPU as going through the
+    probabilities).
+    """
+    import keras
+
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+    h = keras.layers.Embedding(vocab_size, config.embedding_size, name="embedding")(tokens)
+    if config.dropout > 0:
+        h = keras.layers.Dropout(config.dropout, name="dropout_0")(h)
+    for i, name in enumerate(lstm_layer_names(config.n_layers), start=1):
+        h = keras.layers.LSTM(config.hidden_size, return_sequences=True, name=name)(h)
+        if config.dropout > 0:
+            h = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(h)
+    logits = keras.layers.Dense(vocab_size, name="logits")(h)
+    probs = keras.layers.Activation("softmax", name="softmax")(logits)
+    return keras.Model(tokens, probs, name=f"lstm_lm_{config.n_layers}x{config.hidden_size}")
+
+
+def _optimizer(config: LMConfig) -> Any:
+    import keras
+
+    clip = {"global_clipnorm": config.grad_clip} if config.grad_clip > 0 else {}
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=config.learning_rate, **clip)
+    if config.optimizer == "momentum":
+        return keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=0.9, **clip)
+    return keras.optimizers.Adam(learning_rate=config.learning_rate, **clip)
+
+
+def eval_windows(ids: np.ndarray, seq_len: int, max_tokens: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Consecutive non-overlapping windows of a token stream and their next tokens.
+
+    ``x[i] = ids[i*seq_len:(i+1)*seq_len]`` and ``y[i] = ids[i*seq_len+1:(i+1)*seq_len+1]`` for
+    ``i < (n - 1) // seq_len``, where ``n = min(len(ids), max_tokens)``.
+
+    Returns
+    -------
+    x, y : ndarray of int32, shape (n_windows, seq_len)
+    """
+    ids = np.asarray(ids)
+    if ids.ndim != 1:
+        raise ValueError(f"ids must be 1-D, got shape {ids.shape}")
+    if isinstance(seq_len, bool) or not isinstance(seq_len, (int, np.integer)) or seq_len < 1:
+        raise ValueError(f"seq_len must be an integer >= 1, got {seq_len!r}")
+    n = len(ids) if max_tokens is None else min(len(ids), int(max_tokens))
+    count = (n - 1) // seq_len
+    if count < 1:
+        raise ValueError(f"{n} tokens are too few for one window of seq_len={seq_len} (+1 target)")
+    x = ids[:count * seq_len].reshape(count, seq_len)
+    y = ids[1:count * seq_len + 1].reshape(count, seq_len)
+    return x.astype(np.int32), y.astype(np.int32)
+
+
+def perplexity(model: "keras.Model", x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> float:
+    """``exp`` of the mean cross-entropy per token (nats) of ``model`` predicting ``y`` from ``x``,
+    in inference mode (computed here from the predicted probabilities, float64 accumulation)."""
+    total, count = 0.0, 0
+    for s in range(0, len(x), batch_size):
+        p = np.asarray(model.predict_on_batch(x[s:s + batch_size]), dtype=np.float64)
+        picked = np.take_along_axis(p, y[s:s + batch_size, :, None].astype(np.int64), axis=-1)[..., 0]
+        total += float(-np.log(np.maximum(picked, 1e-300)).sum())
+        count += picked.size
+    return float(np.exp(total / count))
+
+
+def _fit(config: LMConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, Any]]:
+    import keras
+    import tensorflow as tf
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    corpus = load_corpus(config.corpus, config.max_tokens)
+    x, y = window_arrays(corpus.train, config.batch_size, config.seq_len)
+    vx, vy = eval_windows(corpus.valid, config.seq_len, config.eval_tokens)
+    model = build_lm(config, corpus.vocab_size)
+    # Same layers (same weights) up to the logits: trained with the fused softmax cross-entropy.
+    train_model = keras.Model(model.inputs, model.get_layer("logits").output, name="lm_logits")
+    train_model.compile(optimizer=_optimizer(config), jit_compile=False,
+                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+    snapshots: dict[int, list[np.ndarray]] = {}
+
+    def snapshot(epoch: int) -> None:
+        if epoch in config.checkpoints:
+            snapshots[epoch] = [np.array(w, copy=True) for w in model.get_weights()]
+
+    class _Checkpoints(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            snapshot(epoch + 1)
+
+    eval_bs = max(64, config.batch_size)
+    snapshot(0)
+    valid_loss = [float(train_model.evaluate(vx, vy, batch_size=eval_bs, verbose=0))]
+    train_loss: list[float] = []
+    if config.epochs > 0:
+        fitted = train_model.fit(x, y, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
+                           validation_data=(vx, vy), validation_batch_size=eval_bs, verbose=0,
+                           callbacks=[_Checkpoints()])
+        train_loss = [float(v) for v in fitted.history["loss"]]
+        valid_loss += [float(v) for v in fitted.history["val_loss"]]
+    history = {"train_loss": train_loss, "valid_loss": valid_loss,
+               "valid_perplexity": [float(np.exp(v)) for v in valid_loss]}
+    meta = {"history": history, "vocab_size": int(corpus.vocab_size), "train_tokens": int(len(corpus.train)),
+            "train_windows": int(len(x)), "valid_windows": int(len(vx)),
+            "weight_paths": [w.path for w in model.weights],
+            "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__}}
+    return snapshots, meta
+
+
+def train_lm(config: LMConfig, cache_dir: str | os.PathLike) -> LMResult:
+    """Train the language model of ``config`` (or load it from ``cache_dir``) and return its result.
+
+    Loss: sparse categorical cross-entropy of the next token at every position of the training
+    windows; optimizer ``config.optimizer`` with global-norm gradient clipping ``config.grad_clip``.
+    See the module docstring for what is cached and how determinism is obtained.
+    """
+    path = lm_cache_path(config, cache_dir)
+    if path.exists():
+        return _load(path, config)
+    start = time.perf_counter()
+    weights, meta = _fit(config)
+    meta["train_seconds"] = time.perf_counter() - start
+    _save(path, config, weights, meta)
+    return dataclasses.replace(_load(path, config), cached=False)
+
+
+def train_lm_many(configs: Iterable[LMConfig], cache_dir: str | os.PathLike, executor: Any = None, *,
+                  progress: bool = True, stream: IO[str] | None = None) -> list[LMResult]:
+    """Train (or load) several language models, one progress line each; see
+    :func:`cca_core.experiments.training.train_many` for ``executor`` (default: one after another
+    in this process). Returns the results in the order of ``configs``."""
+    configs = list(configs)
+    out = stream if stream is not None else sys.stderr
+    executor = SequentialExecutor() if executor is None else executor
+    n = len(configs)
+
+    def log(msg: str) -> None:
+        if progress:
+            print(msg, file=out, flush=True)
+
+    start = time.perf_counter()
+    results: list[LMResult | None] = [load_lm_result(c, cache_dir) for c in configs]
+    futures = {}
+    for i, c in enumerate(configs):
+        if results[i] is not None:
+            log(f"[{i + 1}/{n}] {c.short()} ... cached")
+        else:
+            log(f"[{i + 1}/{n}] training {c.short()} ...")
+            futures[i] = executor.submit(train_lm, c, cache_dir)
+    for i, future in futures.items():
+        r = future.result()
+        results[i] = r
+        log(f"[{i + 1}/{n}] {configs[i].short()} ... done in {r.train_seconds:.1f} s, "
+            f"valid perplexity {r.history['valid_perplexity'][-1]:.1f}")
+    log(f"language models: {len(futures)} trained, {n - len(futures)} cached, {time.perf_counter() - start:.1f} s")
+    return results  # type: ignore[return-value]
+
+
+def lm_from_result(result: LMResult, epoch: int | None = None) -> "keras.Model":
+    """Rebuild the model of ``result`` with its weights at checkpoint ``epoch`` (``None``/-1: last).
+
+    Raises ``ValueError`` for an epoch that was not checkpointed, listing those that were.
+    """
+    if epoch is None or epoch == -1:
+        epoch = max(result.weights)
+    if epoch not in result.weights:
+        raise ValueError(f"epoch {epoch} was not checkpointed; available checkpoints: {sorted(result.weights)}")
+    model = build_lm(result.config, result.vocab_size)
+    model.set_weights(result.weights[epoch])
+    return model
+
+
+# ----------------------------------------------------------------------------------------------------
+# hidden states
+
+
+def hidden_states(model: "keras.Model", tokens: np.ndarray, layers: str | Sequence[str],
+                  batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Hidden states ``h_t`` of the named layers for every sequence and timestep, in inference mode.
+
+    Parameters
+    ----------
+    model : keras.Model
+        E.g. from :func:`lm_from_result`.
+    tokens : ndarray of int, shape (n_sequences, T)
+        Token windows (e.g. :func:`eval_windows` ``(corpus.valid, T)[0]``); each starts from a zero state.
+    layers : str or sequence of str
+        Layer names, e.g. ``lstm_layer_names(L)``.
+    batch_size : int
+        Sequences per forward pass.
+
+    Returns
+    -------
+    dict[str, ndarray of float32]
+        Layer -> ``(n_sequences, T, units)``, in the order of ``layers``.
+    """
+    names = [layers] if isinstance(layers, str) else list(layers)
+    if not names:
+        raise ValueError("layers must name at least one layer")
+    tokens = np.asarray(tokens)
+    if tokens.ndim != 2 or tokens.shape[0] == 0 or tokens.shape[1] == 0:
+        raise ValueError(f"tokens must be a non-empty (n_sequences, T) array, got shape {tokens.shape}")
+    if not np.issubdtype(tokens.dtype, np.integer):
+        raise ValueError(f"tokens must be integer ids, got dtype {tokens.dtype}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    available = [layer.name for layer in model.layers]
+    missing = [n for n in names if n not in available]
+    if missing:
+        raise ValueError(f"layer(s) {missing} not in model {model.name!r}; available layers: {available}")
+
+    import keras
+
+    unique = list(dict.fromkeys(names))
+    sub = keras.Model(model.inputs, [model.get_layer(n).output for n in unique], name=f"{model.name}_states")
+    out: dict[str, np.ndarray] = {}
+    n = tokens.shape[0]
+    for s in range(0, n, batch_size):
+        values = sub.predict_on_batch(tokens[s:s + batch_size].astype(np.int32))
+        if not isinstance(values, (list, tuple)):
+            values = [values]
+        for name, v in zip(unique, values):
+            v = np.asarray(v)
+            if v.ndim != 3:
+                raise ValueError(f"layer {name!r} gives outputs of shape {v.shape}, not (batch, T, units)")
+            if name not in out:
+                out[name] = np.empty((n,) + v.shape[1:], dtype=np.float32)
+            out[name][s:s + len(v)] = v
+    return {name: out[name] for name in names}
+
+
+def tokens_as_datapoints(states: np.ndarray, skip_first: int = 0) -> np.ndarray:
+    """``(n_sequences, T, units)`` -> ``(n_sequences * (T - skip_first), units)``: every token a datapoint.
+
+    Rows are sequence-major (sequence 0's timesteps first). ``skip_first`` drops each window's first
+    timesteps (whose state has seen little context).
+    """
+    states = np.asarray(states)
+    if states.ndim != 3:
+        raise ValueError(f"states must be (n_sequences, T, units), got shape {states.shape}")
+    if not 0 <= skip_first < states.shape[1]:
+        raise ValueError(f"skip_first must be in 0..{states.shape[1] - 1}, got {skip_first}")
+    kept = states[:, skip_first:, :]
+    return kept.reshape(-1, kept.shape[-1])
+
+
+def step_states(states: np.ndarray, step: int) -> np.ndarray:
+    """``(n_sequences, units)``: every sequence's state at timestep ``step`` (negative counts from the end)."""
+    states = np.asarray(states)
+    if states.ndim != 3:
+        raise ValueError(f"states must be (n_sequences, T, units), got shape {states.shape}")
+    if not -states.shape[1] <= step < states.shape[1]:
+        raise ValueError(f"step {step} is outside 0..{states.shape[1] - 1}")
+    return states[:, step, :]
+
+
+# ----------------------------------------------------------------------------------------------------
+# sequence dynamics: a linear RNN and the naive (not linearly invariant) distances
+
+
+def random_rotation(n: int, seed: int = 0) -> np.ndarray:
+    """A random ``n x n`` rotation (orthogonal, determinant +1), Haar-distributed.
+
+    QR of a standard Gaussian matrix with the signs of ``R``'s diagonal moved into ``Q``
+    (Mezzadri 2007), then one column negated if needed so that ``det = +1``.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    rng = np.random.default_rng(seed)
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    q = q * np.sign(np.diag(r))
+    if np.linalg.det(q) < 0:
+        q[:, 0] = -q[:, 0]
+    return q
+
+
+def linear_rnn_states(recurrent: np.ndarray, h0: np.ndarray, n_steps: int) -> np.ndarray:
+    """States of the input-free linear RNN ``h_{t+1} = W h_t`` from initial states ``h0``.
+
+    Parameters
+    ----------
+    recurrent : ndarray (n, n)
+        ``W``.
+    h0 : ndarray (n_sequences, n)
+        One initial state per row (state at step 0).
+    n_steps : int
+        Number of states returned per sequence (steps ``0 .. n_steps - 1``).
+
+    Returns
+    -------
+    ndarray (n_sequences, n_steps, n)
+        ``out[:, t] = h0 @ (W^t)^T``. For a rotation ``W`` every step is an orthogonal transform of
+        step 0, so any linearly invariant similarity (CCA) between two steps is exactly 1.
+    """
+    w = np.asarray(recurrent, dtype=np.float64)
+    h = np.asarray(h0, dtype=np.float64)
+    if w.ndim != 2 or w.shape[0] != w.shape[1]:
+        raise ValueError(f"recurrent must be a square matrix, got shape {w.shape}")
+    if h.ndim != 2 or h.shape[1] != w.shape[0]:
+        raise ValueError(f"h0 must be (n_sequences, {w.shape[0]}), got shape {h.shape}")
+    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
+        raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
+    out = np.empty((h.shape[0], int(n_steps), h.shape[1]))
+    for t in range(int(n_steps)):
+        out[:, t] = h
+        h = h @ w.T
+    return out
+
+
+def _paired(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
+    if x.ndim != 2 or x.shape != y.shape:
+        raise ValueError(f"X and Y must be 2-D arrays of the same shape (datapoints, neurons), "
+                         f"got {x.shape} and {y.shape}")
+    return x, y
+
+
+def mean_cosine_distance(X: np.ndarray, Y: np.ndarray) -> float:
+    """``mean_i (1 - cos(x_i, y_i))`` over datapoints (rows): a naive distance in neuron coordinates.
+
+    0 when every ``x_i`` points along ``y_i``; not invariant to rotations of one side. Rows with zero
+    norm count as cosine 0.
+    """
+    x, y = _paired(X, Y)
+    nx, ny = np.linalg.norm(x, axis=1), np.linalg.norm(y, axis=1)
+    denom = nx * ny
+    cos = np.divide(np.einsum("ij,ij->i", x, y), denom, out=np.zeros_like(denom), where=denom > 0)
+    return float(np.mean(1.0 - cos))
+
+
+def mean_euclidean_distance(X: np.ndarray, Y: np.ndarray, relative: bool = True) -> float:
+    """``mean_i ||x_i - y_i||`` over datapoints, divided by ``mean_i ||y_i||`` when ``relative``.
+
+    A naive distance in neuron coordinates; not invariant to rotations or scaling of one side.
+    """
+    x, y = _paired(X, Y)
+    d = float(np.mean(np.linalg.norm(x - y, axis=1)))
+    if not relative:
+        return d
+    scale = float(np.mean(np.linalg.norm(y, axis=1)))
+    return d / scale if scale > 0 else float("inf") if d > 0 else 0.0

@@ -1,0 +1,277 @@
+"""LSTM language models: configuration, cache keys, deterministic cached training, hidden states,
+and the sequence-dynamics helpers (linear RNN, naive distances)."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cca_core import mean_cca
+from cca_core.experiments import language_model as lm
+from cca_core.experiments.language_model import (LMConfig, eval_windows, hidden_states, lm_cache_key,
+                                                 lm_from_result, load_lm_result, lstm_layer_names, step_states,
+                                                 tokens_as_datapoints, train_lm, train_lm_many)
+from cca_core.experiments.text import SHA256
+
+HAVE_TF = importlib.util.find_spec("tensorflow") is not None
+
+
+def _mirror() -> Path | None:
+    env = os.environ.get("CCA_CORE_DATA_DIR", "").strip()
+    for c in ([Path(env)] if env else []) + [Path(__file__).resolve().parents[3] / "shared" / "data"]:
+        if all((c / rel).is_file() for rel in SHA256):
+            return c
+    return None
+
+
+MIRROR = _mirror()
+needs_training = pytest.mark.skipif(not HAVE_TF or MIRROR is None,
+                                    reason="needs TensorFlow and the text data mirror (set CCA_CORE_DATA_DIR)")
+
+#: A language model that trains in about a second: characters (65-way softmax), 2 x LSTM(8).
+TINY = LMConfig(corpus="tinyshakespeare", max_tokens=3000, embedding_size=8, hidden_size=8, n_layers=2,
+                seq_len=10, batch_size=16, learning_rate=0.01, optimizer="adam", epochs=1, seed=3,
+                checkpoints=(0, 1), eval_tokens=1000)
+
+
+@pytest.fixture(scope="module")
+def data_env():
+    if MIRROR is None:
+        pytest.skip("text data mirror not found (set CCA_CORE_DATA_DIR)")
+    old = os.environ.get("CCA_CORE_DATA_DIR")
+    os.environ["CCA_CORE_DATA_DIR"] = str(MIRROR)
+    yield MIRROR
+    if old is None:
+        del os.environ["CCA_CORE_DATA_DIR"]
+    else:
+        os.environ["CCA_CORE_DATA_DIR"] = old
+
+
+@pytest.fixture(scope="module")
+def tiny_result(data_env, tmp_path_factory):
+    if not HAVE_TF:
+        pytest.skip("needs TensorFlow")
+    return train_lm(TINY, tmp_path_factory.mktemp("lm_cache"))
+
+
+# ------------------------------------------------------------------------------------------------
+# configuration
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"corpus": "enwik8"}, "unknown corpus"), ({"optimizer": "rmsprop"}, "unknown optimizer"),
+    ({"hidden_size": 0}, "hidden_size must be >= 1"), ({"n_layers": 2.0}, "n_layers must be an integer"),
+    ({"embedding_size": True}, "embedding_size must be an integer"), ({"epochs": -1}, "epochs must be >= 0"),
+    ({"seq_len": 0}, "seq_len"), ({"batch_size": 0}, "batch_size"),
+    ({"max_tokens": 1}, "max_tokens"), ({"max_tokens": 100}, "too few for one window"),
+    ({"eval_tokens": 1.5}, "eval_tokens"), ({"eval_tokens": 20}, "too few for one validation window"), ({"learning_rate": 0}, "learning_rate must be > 0"),
+    ({"learning_rate": float("nan")}, "learning_rate must be a finite"), ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
+    ({"grad_clip": -1}, "grad_clip must be >= 0"), ({"checkpoints": (0, 9)}, "checkpoints must be epochs in 0..4"),
+    ({"checkpoints": ()}, "checkpoints"), ({"checkpoints": (0.5,)}, "checkpoints must be integers"),
+])
+def test_config_validation(changes, match):
+    with pytest.raises(ValueError, match=match):
+        LMConfig(**{**dict(epochs=4), **changes})
+
+
+def test_config_normalization_and_round_trip():
+    a = LMConfig(epochs=3, checkpoints=[3, 0, -1, 1], learning_rate=1, dropout=0, grad_clip=5)
+    assert a.checkpoints == (0, 1, 3) and isinstance(a.learning_rate, float) and isinstance(a.dropout, float)
+    assert LMConfig(epochs=3, checkpoints=None).checkpoints == (0, 3)
+    assert LMConfig.from_dict(a.to_dict()) == a
+    assert "ptb" in a.short() and "LSTM(64)" in a.short()
+
+
+# ------------------------------------------------------------------------------------------------
+# cache keys
+
+BASE = LMConfig(corpus="ptb", max_tokens=50_000, embedding_size=64, hidden_size=64, n_layers=3, dropout=0.0,
+                seq_len=20, batch_size=20, learning_rate=0.002, optimizer="adam", epochs=4, seed=0,
+                checkpoints=(0, 4), grad_clip=5.0, eval_tokens=10_000)
+ALTERNATIVES = {"corpus": "wikitext2", "max_tokens": None, "embedding_size": 32, "hidden_size": 32, "n_layers": 2,
+                "dropout": 0.1, "seq_len": 35, "batch_size": 32, "learning_rate": 0.001, "optimizer": "sgd",
+                "epochs": 5, "seed": 1, "checkpoints": (0, 2, 4), "grad_clip": 0.0, "eval_tokens": None}
+
+
+def test_key_is_sensitive_to_every_field():
+    fields = [f.name for f in dataclasses.fields(LMConfig)]
+    assert set(fields) == set(ALTERNATIVES), "update ALTERNATIVES for new LMConfig fields"
+    keys = {lm_cache_key(BASE)}
+    for name in fields:
+        changed = dataclasses.replace(BASE, **{name: ALTERNATIVES[name]})
+        assert getattr(changed, name) != getattr(BASE, name)
+        key = lm_cache_key(changed)
+        assert key not in keys, f"changing {name} did not change the key"
+        keys.add(key)
+
+
+def test_key_is_stable_across_processes_and_light():
+    code = ("from cca_core.experiments.language_model import LMConfig, lm_cache_key; import sys; "
+            f"print(lm_cache_key(LMConfig.from_dict({BASE.to_dict()!r}))); "
+            "assert 'tensorflow' not in sys.modules")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={"PYTHONHASHSEED": "4321", "PATH": ""})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == lm_cache_key(BASE) and len(lm_cache_key(BASE)) == 64
+    assert lm_cache_key(LMConfig(epochs=4, checkpoints=(4, 0))) == lm_cache_key(LMConfig(epochs=4, checkpoints=(0, -1)))
+
+
+def test_key_depends_on_the_code(monkeypatch, tmp_path):
+    before = lm_cache_key(BASE)
+    for name in lm.LM_MODULES:
+        (tmp_path / name).write_text(f"# {name}\n")
+    monkeypatch.setattr(lm, "__file__", str(tmp_path / "language_model.py"))
+    assert lm_cache_key(BASE) != before
+
+
+# ------------------------------------------------------------------------------------------------
+# training
+
+
+@needs_training
+def test_training_is_deterministic_and_cached(tiny_result, data_env, tmp_path):
+    again = train_lm(TINY, tmp_path)
+    assert not again.cached and not tiny_result.cached
+    for epoch in (0, 1):
+        assert len(again.weights[epoch]) == len(tiny_result.weights[epoch])
+        for a, b in zip(again.weights[epoch], tiny_result.weights[epoch]):
+            assert np.array_equal(a, b), "same configuration must give bitwise identical weights"
+    assert any(not np.array_equal(a, b) for a, b in zip(again.weights[0], again.weights[1])), "training changed nothing"
+    loaded = train_lm(TINY, tmp_path)
+    assert loaded.cached and loaded.history == again.history
+    assert all(np.array_equal(a, b) for a, b in zip(loaded.weights[1], again.weights[1]))
+    assert [p.name for p in tmp_path.iterdir()] == [f"lm-{lm_cache_key(TINY)}.npz"], "no temporary files left"
+    other = train_lm(dataclasses.replace(TINY, seed=4), tmp_path)
+    assert not np.array_equal(other.weights[0][0], again.weights[0][0]), "the seed must change initialization"
+
+
+@needs_training
+def test_history_and_initial_perplexity(tiny_result, data_env, tmp_path):
+    h = tiny_result.history
+    assert len(h["train_loss"]) == TINY.epochs and len(h["valid_perplexity"]) == TINY.epochs + 1
+    assert np.all(np.isfinite(h["valid_perplexity"]))
+    assert np.allclose(h["valid_perplexity"], np.exp(h["valid_loss"]))
+    # At initialization the output is close to uniform: perplexity close to the vocabulary size.
+    assert tiny_result.vocab_size == 65
+    assert 65 / 1.2 < h["valid_perplexity"][0] < 65 * 1.2
+    assert h["valid_perplexity"][1] < h["valid_perplexity"][0], "one epoch of Adam must lower the perplexity"
+    # Keras's evaluate agrees with exp(mean -log p) computed directly from the predicted probabilities.
+    from cca_core.experiments.text import load_corpus
+
+    vx, vy = eval_windows(load_corpus("tinyshakespeare").valid, TINY.seq_len, TINY.eval_tokens)
+    for epoch in (0, 1):
+        model = lm_from_result(tiny_result, epoch)
+        assert np.isclose(lm.perplexity(model, vx, vy), h["valid_perplexity"][epoch], rtol=1e-4)
+    ptb0 = train_lm(LMConfig(corpus="ptb", max_tokens=2000, embedding_size=8, hidden_size=8, n_layers=1,
+                             epochs=0, eval_tokens=2000), tmp_path)
+    assert ptb0.vocab_size == 10_000 and 10_000 / 1.2 < ptb0.history["valid_perplexity"][0] < 10_000 * 1.2
+
+
+@needs_training
+def test_train_lm_many_and_load(tiny_result, data_env, tmp_path):
+    cache = tiny_result.path.parent
+    configs = [TINY, dataclasses.replace(TINY, epochs=0, checkpoints=(0,))]
+    stream = io.StringIO()
+    results = train_lm_many(configs, cache, stream=stream)
+    assert results[0].cached and not results[1].cached
+    assert np.array_equal(results[1].weights[0][0], tiny_result.weights[0][0]), "epoch 0 = same initialization"
+    assert "cached" in stream.getvalue() and "1 trained, 1 cached" in stream.getvalue()
+    assert load_lm_result(dataclasses.replace(TINY, seed=99), cache) is None
+    with pytest.raises(ValueError, match=r"available checkpoints: \[0, 1\]"):
+        lm_from_result(tiny_result, 2)
+
+
+# ------------------------------------------------------------------------------------------------
+# hidden states
+
+
+@needs_training
+def test_hidden_state_shapes_batching_and_causality(tiny_result):
+    model = lm_from_result(tiny_result)
+    names = lstm_layer_names(TINY.n_layers)
+    assert names == ["lstm_1", "lstm_2"]
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 65, (7, 12))
+    states = hidden_states(model, tokens, names, batch_size=3)
+    assert list(states) == names
+    for s in states.values():
+        assert s.shape == (7, 12, TINY.hidden_size) and s.dtype == np.float32
+        assert np.all(np.abs(s) < 1), "LSTM outputs o * tanh(c) lie in (-1, 1)"
+    one = hidden_states(model, tokens[4:5], "lstm_2")["lstm_2"]
+    np.testing.assert_allclose(one[0], states["lstm_2"][4], rtol=1e-5, atol=1e-6)
+    changed = tokens.copy()
+    changed[:, 8] = (changed[:, 8] + 1) % 65
+    after = hidden_states(model, changed, names)
+    for name in names:  # h_t depends on tokens up to t only
+        np.testing.assert_array_equal(after[name][:, :8], states[name][:, :8])
+        assert not np.allclose(after[name][:, 8:], states[name][:, 8:])
+    probs = model.predict_on_batch(tokens.astype(np.int32))
+    np.testing.assert_allclose(np.asarray(probs).sum(-1), 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="not in model"):
+        hidden_states(model, tokens, ["lstm_9"])
+    with pytest.raises(ValueError, match="integer ids"):
+        hidden_states(model, tokens.astype(float), names)
+
+
+def test_flattening_helpers_against_loops():
+    states = np.random.default_rng(1).normal(size=(4, 5, 3))
+    flat = tokens_as_datapoints(states)
+    assert flat.shape == (20, 3)
+    for s in range(4):
+        for t in range(5):
+            np.testing.assert_array_equal(flat[s * 5 + t], states[s, t])
+    skipped = tokens_as_datapoints(states, skip_first=2)
+    assert skipped.shape == (12, 3) and np.array_equal(skipped[0], states[0, 2])
+    np.testing.assert_array_equal(step_states(states, -1), states[:, 4])
+    with pytest.raises(ValueError, match="outside"):
+        step_states(states, 5)
+    with pytest.raises(ValueError, match="skip_first"):
+        tokens_as_datapoints(states, skip_first=5)
+
+
+def test_eval_windows_against_direct_slicing():
+    ids = np.arange(103)
+    x, y = eval_windows(ids, 10)
+    assert x.shape == y.shape == (10, 10)
+    for i in range(10):
+        assert x[i].tolist() == list(range(10 * i, 10 * i + 10)) and y[i].tolist() == list(range(10 * i + 1, 10 * i + 11))
+    assert eval_windows(ids, 10, max_tokens=31)[0].shape == (3, 10)
+    with pytest.raises(ValueError, match="too few"):
+        eval_windows(ids, 10, max_tokens=10)
+
+
+# ------------------------------------------------------------------------------------------------
+# sequence dynamics helpers
+
+
+def test_random_rotation_and_linear_rnn():
+    w = lm.random_rotation(6, seed=2)
+    np.testing.assert_allclose(w @ w.T, np.eye(6), atol=1e-12)
+    assert np.isclose(np.linalg.det(w), 1.0)
+    h0 = np.random.default_rng(3).normal(size=(50, 6))
+    states = lm.linear_rnn_states(w, h0, 4)
+    assert states.shape == (50, 4, 6)
+    np.testing.assert_allclose(states[:, 3], h0 @ np.linalg.matrix_power(w, 3).T, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(states, axis=2), np.linalg.norm(h0, axis=1)[:, None] * np.ones(4))
+    assert np.isclose(mean_cca(states[:, 0], states[:, 3]), 1.0)  # a rotation is an invertible linear map
+
+
+def test_naive_distances_against_formulas():
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(30, 5)), rng.normal(size=(30, 5))
+    cos = [1 - x[i] @ y[i] / (np.linalg.norm(x[i]) * np.linalg.norm(y[i])) for i in range(30)]
+    assert np.isclose(lm.mean_cosine_distance(x, y), np.mean(cos))
+    assert np.isclose(lm.mean_cosine_distance(x, 3 * x), 0) and np.isclose(lm.mean_cosine_distance(x, -x), 2)
+    eu = np.mean([np.linalg.norm(x[i] - y[i]) for i in range(30)])
+    assert np.isclose(lm.mean_euclidean_distance(x, y, relative=False), eu)
+    assert np.isclose(lm.mean_euclidean_distance(x, y), eu / np.mean(np.linalg.norm(y, axis=1)))
+    with pytest.raises(ValueError, match="same shape"):
+        lm.mean_cosine_distance(x, y[:3])
