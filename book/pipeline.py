@@ -317,6 +317,9 @@ def build_html(pages: list[Page], build_dir: Path | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Kernels inherit this: TensorFlow's C++ log lines (tf.data attribute notices at every epoch) would
+    # otherwise flood the progress on the terminal; Python-level errors are unaffected.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = argparse.ArgumentParser(prog="book/pipeline.py", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="execute stale pages, then build the HTML")
