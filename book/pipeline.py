@@ -178,11 +178,18 @@ def parse_overrides(pairs: list[str], template: Path) -> dict[str, Any]:
     return params
 
 
-def _mark_parameter_cells(nb: nbformat.NotebookNode) -> None:
+def _prepare_for_book(nb: nbformat.NotebookNode, template: str, page: str) -> None:
+    """Hide the parameter cells, and give figures labels unique to the page: a template executed for
+    two pages (two corpora, say) would otherwise define each figure label twice in the book."""
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if ("parameters" in tags or "injected-parameters" in tags) and HIDE_TAG not in tags:
             cell.metadata["tags"] = [*tags, HIDE_TAG]
+        figure = cell.metadata.get("mystnb", {}).get("figure", {})
+        name = figure.get("name")
+        if name and page != template:
+            base = name[len(template) + 1:] if name.startswith(f"{template}-") else name
+            figure["name"] = f"{page}-{base}"
 
 
 def execute(template: Path, output: Path, findings: Path, parameters: dict[str, Any],
@@ -224,7 +231,7 @@ def execute(template: Path, output: Path, findings: Path, parameters: dict[str, 
         raise PageFailed(f"{label}: {template.relative_to(ROOT)} ran but wrote no findings; its last cells must call "
                          f"report_findings(..., path=findings_path)")
     nb = nbformat.read(scratch_nb, as_version=4)
-    _mark_parameter_cells(nb)
+    _prepare_for_book(nb, template.stem, output.stem)
     if record is not None:
         nb.metadata[METADATA_KEY] = dict(record, seconds=round(seconds, 1))
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -135,3 +135,20 @@ def test_experiments_yml_names_existing_templates(pipeline: ModuleType) -> None:
     assert len({p.name for p in pages}) == len(pages)
     for p in pages:
         assert p.template_path.exists()
+
+
+def test_figure_labels_are_unique_per_page(pipeline: ModuleType) -> None:
+    """One template executed for two pages must not define the same figure label twice in the book."""
+    def executed() -> nbformat.NotebookNode:
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell("plot()")
+        cell.metadata["mystnb"] = {"figure": {"name": "tiny-curve", "caption": "A curve."}}
+        nb.cells = [cell]
+        return nb
+
+    same, other = executed(), executed()
+    pipeline._prepare_for_book(same, "tiny", "tiny")
+    pipeline._prepare_for_book(other, "tiny", "tiny_wikitext2")
+    assert same.cells[0].metadata["mystnb"]["figure"]["name"] == "tiny-curve"
+    assert other.cells[0].metadata["mystnb"]["figure"]["name"] == "tiny_wikitext2-curve"
+    assert other.cells[0].metadata["mystnb"]["figure"]["caption"] == "A curve."
