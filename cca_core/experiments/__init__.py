@@ -7,6 +7,7 @@ Modules, one job each:
 
 - :mod:`~cca_core.experiments.datasets` -- embedded digits and keras.datasets loaders, true/random labels
 - :mod:`~cca_core.experiments.models` -- the CNN family of Morcos et al. (2018), section 3
+- :mod:`~cca_core.experiments.runs` -- what both kinds of cached training share: keys, checkpoint files, sweeps
 - :mod:`~cca_core.experiments.training` -- deterministic training cached on disk, sweeps through executors
 - :mod:`~cca_core.experiments.text` -- Penn Treebank, WikiText-2, Tiny Shakespeare: checked files, vocabularies, BPTT batches
 - :mod:`~cca_core.experiments.language_model` -- the cached LSTM language model and its hidden states
@@ -95,9 +96,9 @@ _EXPORTS: dict[str, str] = {
     "errorbar_by_group": "plots",
 }
 
-__all__ = sorted(_EXPORTS) + ["activations", "clustering", "compare", "datasets", "findings", "language_model", "models", "paths", "plots", "synthetic", "text", "training"]
+__all__ = sorted(_EXPORTS) + ["activations", "clustering", "compare", "datasets", "findings", "language_model", "models", "paths", "plots", "runs", "synthetic", "text", "training"]
 
-_SUBMODULES = {"activations", "clustering", "compare", "datasets", "findings", "language_model", "models", "paths", "plots", "synthetic", "text", "training"}
+_SUBMODULES = {"activations", "clustering", "compare", "datasets", "findings", "language_model", "models", "paths", "plots", "runs", "synthetic", "text", "training"}
 
 
 def __getattr__(name: str) -> Any:

@@ -12,8 +12,9 @@ Every LSTM returns its whole sequence of hidden states ``h_t`` (``return_sequenc
 Training (:func:`train_lm`) is a pure function of an :class:`LMConfig`, cached like
 :func:`cca_core.experiments.training.train`: ``cache_dir/lm-<key>.npz`` holds the weights at the
 checkpoint epochs (0 = initialization), per-epoch history and the vocabulary size; the key is the
-SHA-256 of the configuration as canonical JSON, a fingerprint of ``text.py`` and
-``language_model.py`` and :data:`LM_CACHE_FORMAT`. Files are written atomically.
+SHA-256 of the configuration as canonical JSON, a fingerprint of :data:`LM_MODULES` and
+:data:`LM_CACHE_FORMAT`. Files are written atomically; keys, storage and sweeps are shared with the
+CNNs in :mod:`~cca_core.experiments.runs`.
 
 Simplifications, at the scale of the notebooks:
 
@@ -37,10 +38,7 @@ token a datapoint, :func:`step_states` every sequence at one timestep.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
-import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -49,8 +47,10 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
+from .activations import layer_outputs
+from .runs import (OPTIMIZERS, config_dict, digest, load_checkpoints, make_optimizer, normalize_checkpoints,
+                   record_checkpoints, save_checkpoints, source_fingerprint, sweep)
 from .text import KNOWN_CORPORA, load_corpus, window_arrays
-from .training import OPTIMIZERS, SequentialExecutor, _atomic_write, code_fingerprint
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -63,7 +63,7 @@ __all__ = ["LMConfig", "LMResult", "LM_CACHE_FORMAT", "LM_MODULES", "lm_cache_ke
 #: Bumped when the layout of LM cache files changes.
 LM_CACHE_FORMAT: int = 1
 #: Modules whose source defines what a cached language model is (hashed into every key).
-LM_MODULES: tuple[str, ...] = ("text.py", "language_model.py")
+LM_MODULES: tuple[str, ...] = ("runs.py", "text.py", "language_model.py")
 
 
 def _is_int(value: object) -> bool:
@@ -160,13 +160,9 @@ class LMConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.grad_clip < 0:
             raise ValueError(f"grad_clip must be >= 0 (0 = no clipping), got {self.grad_clip!r}")
-        raw = (0, self.epochs) if self.checkpoints is None else tuple(self.checkpoints)
-        if not all(_is_int(e) for e in raw):
+        if self.checkpoints is not None and not all(_is_int(e) for e in self.checkpoints):
             raise ValueError(f"checkpoints must be integers, got {self.checkpoints!r}")
-        checkpoints = tuple(sorted({int(self.epochs) if int(e) == -1 else int(e) for e in raw}))
-        if not checkpoints or checkpoints[0] < 0 or checkpoints[-1] > self.epochs:
-            raise ValueError(f"checkpoints must be epochs in 0..{self.epochs} (or -1 for the last), "
-                             f"got {self.checkpoints!r}")
+        checkpoints = normalize_checkpoints(self.checkpoints, int(self.epochs))
         for field in ("embedding_size", "hidden_size", "n_layers", "seq_len", "batch_size", "epochs", "seed"):
             object.__setattr__(self, field, int(getattr(self, field)))
         for field in ("max_tokens", "eval_tokens"):
@@ -178,7 +174,7 @@ class LMConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as a JSON-serializable dict (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        return config_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "LMConfig":
@@ -237,10 +233,8 @@ def lm_cache_key(config: LMConfig) -> str:
     """SHA-256 of the canonical JSON of ``config``, the code fingerprint of :data:`LM_MODULES` and
     :data:`LM_CACHE_FORMAT` (sorted keys, no whitespace). Does not import TensorFlow."""
     here = Path(__file__).resolve().parent
-    payload = {"config": config.to_dict(), "code": code_fingerprint([here / m for m in LM_MODULES]),
-               "format": LM_CACHE_FORMAT, "kind": "lstm-lm"}
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return digest({"config": config.to_dict(), "code": source_fingerprint([here / m for m in LM_MODULES]),
+                   "format": LM_CACHE_FORMAT, "kind": "lstm-lm"})
 
 
 def lm_cache_path(config: LMConfig, cache_dir: str | os.PathLike) -> Path:
@@ -249,22 +243,11 @@ def lm_cache_path(config: LMConfig, cache_dir: str | os.PathLike) -> Path:
 
 
 def _save(path: Path, config: LMConfig, weights: dict[int, list[np.ndarray]], meta: dict[str, Any]) -> None:
-    arrays: dict[str, np.ndarray] = {}
-    for epoch, ws in weights.items():
-        for i, w in enumerate(ws):
-            arrays[f"w_e{epoch}_{i:04d}"] = np.asarray(w)
-    meta = dict(meta, key=path.stem[3:], config=config.to_dict(), format=LM_CACHE_FORMAT,
-                n_weights=len(next(iter(weights.values()))))
-    arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
-    _atomic_write(path, lambda f: np.savez(f, **arrays))
+    save_checkpoints(path, weights, dict(meta, key=path.stem[3:], config=config.to_dict(), format=LM_CACHE_FORMAT))
 
 
 def _load(path: Path, config: LMConfig) -> LMResult:
-    with np.load(path, allow_pickle=False) as npz:
-        meta = json.loads(str(npz["meta"]))
-        if meta["config"] != config.to_dict():
-            raise ValueError(f"cache file {path} holds another configuration: {meta['config']}")
-        weights = {e: [npz[f"w_e{e}_{i:04d}"] for i in range(meta["n_weights"])] for e in config.checkpoints}
+    meta, weights = load_checkpoints(path, config.to_dict(), config.checkpoints)
     return LMResult(config=config, key=meta["key"], path=path, weights=weights,
                     history={k: [float(v) for v in vs] for k, vs in meta["history"].items()},
                     vocab_size=int(meta["vocab_size"]), train_seconds=float(meta["train_seconds"]), cached=True)
@@ -307,17 +290,6 @@ def build_lm(config: LMConfig, vocab_size: int) -> "keras.Model":
     logits = keras.layers.Dense(vocab_size, name="logits")(h)
     probs = keras.layers.Activation("softmax", name="softmax")(logits)
     return keras.Model(tokens, probs, name=f"lstm_lm_{config.n_layers}x{config.hidden_size}")
-
-
-def _optimizer(config: LMConfig) -> Any:
-    import keras
-
-    clip = {"global_clipnorm": config.grad_clip} if config.grad_clip > 0 else {}
-    if config.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=config.learning_rate, **clip)
-    if config.optimizer == "momentum":
-        return keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=0.9, **clip)
-    return keras.optimizers.Adam(learning_rate=config.learning_rate, **clip)
 
 
 def eval_windows(ids: np.ndarray, seq_len: int, max_tokens: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -370,27 +342,18 @@ def _fit(config: LMConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, Any]]
     model = build_lm(config, corpus.vocab_size)
     # Same layers (same weights) up to the logits: trained with the fused softmax cross-entropy.
     train_model = keras.Model(model.inputs, model.get_layer("logits").output, name="lm_logits")
-    train_model.compile(optimizer=_optimizer(config), jit_compile=False,
+    train_model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate, config.grad_clip),
+                        jit_compile=False,
                         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
-    snapshots: dict[int, list[np.ndarray]] = {}
-
-    def snapshot(epoch: int) -> None:
-        if epoch in config.checkpoints:
-            snapshots[epoch] = [np.array(w, copy=True) for w in model.get_weights()]
-
-    class _Checkpoints(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            snapshot(epoch + 1)
-
     eval_bs = max(64, config.batch_size)
-    snapshot(0)
+    snapshots, recorder = record_checkpoints(model, config.checkpoints)
     valid_loss = [float(train_model.evaluate(vx, vy, batch_size=eval_bs, verbose=0))]
     train_loss: list[float] = []
     if config.epochs > 0:
         fitted = train_model.fit(x, y, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
                            validation_data=(vx, vy), validation_batch_size=eval_bs, verbose=0,
-                           callbacks=[_Checkpoints()])
+                           callbacks=[recorder])
         train_loss = [float(v) for v in fitted.history["loss"]]
         valid_loss += [float(v) for v in fitted.history["val_loss"]]
     history = {"train_loss": train_loss, "valid_loss": valid_loss,
@@ -424,31 +387,10 @@ def train_lm_many(configs: Iterable[LMConfig], cache_dir: str | os.PathLike, exe
     """Train (or load) several language models, one progress line each; see
     :func:`cca_core.experiments.training.train_many` for ``executor`` (default: one after another
     in this process). Returns the results in the order of ``configs``."""
-    configs = list(configs)
-    out = stream if stream is not None else sys.stderr
-    executor = SequentialExecutor() if executor is None else executor
-    n = len(configs)
+    def done_message(result: LMResult) -> str:
+        return f"done in {result.train_seconds:.1f} s, valid perplexity {result.history['valid_perplexity'][-1]:.1f}"
 
-    def log(msg: str) -> None:
-        if progress:
-            print(msg, file=out, flush=True)
-
-    start = time.perf_counter()
-    results: list[LMResult | None] = [load_lm_result(c, cache_dir) for c in configs]
-    futures = {}
-    for i, c in enumerate(configs):
-        if results[i] is not None:
-            log(f"[{i + 1}/{n}] {c.short()} ... cached")
-        else:
-            log(f"[{i + 1}/{n}] training {c.short()} ...")
-            futures[i] = executor.submit(train_lm, c, cache_dir)
-    for i, future in futures.items():
-        r = future.result()
-        results[i] = r
-        log(f"[{i + 1}/{n}] {configs[i].short()} ... done in {r.train_seconds:.1f} s, "
-            f"valid perplexity {r.history['valid_perplexity'][-1]:.1f}")
-    log(f"language models: {len(futures)} trained, {n - len(futures)} cached, {time.perf_counter() - start:.1f} s")
-    return results  # type: ignore[return-value]
+    return sweep(configs, cache_dir, train_lm, load_lm_result, done_message, executor, progress=progress, stream=stream)
 
 
 def lm_from_result(result: LMResult, epoch: int | None = None) -> "keras.Model":
@@ -490,37 +432,21 @@ def hidden_states(model: "keras.Model", tokens: np.ndarray, layers: str | Sequen
         Layer -> ``(n_sequences, T, units)``, in the order of ``layers``.
     """
     names = [layers] if isinstance(layers, str) else list(layers)
-    if not names:
-        raise ValueError("layers must name at least one layer")
     tokens = np.asarray(tokens)
     if tokens.ndim != 2 or tokens.shape[0] == 0 or tokens.shape[1] == 0:
         raise ValueError(f"tokens must be a non-empty (n_sequences, T) array, got shape {tokens.shape}")
     if not np.issubdtype(tokens.dtype, np.integer):
         raise ValueError(f"tokens must be integer ids, got dtype {tokens.dtype}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    available = [layer.name for layer in model.layers]
-    missing = [n for n in names if n not in available]
-    if missing:
-        raise ValueError(f"layer(s) {missing} not in model {model.name!r}; available layers: {available}")
-
-    import keras
-
-    unique = list(dict.fromkeys(names))
-    sub = keras.Model(model.inputs, [model.get_layer(n).output for n in unique], name=f"{model.name}_states")
     out: dict[str, np.ndarray] = {}
-    n = tokens.shape[0]
-    for s in range(0, n, batch_size):
-        values = sub.predict_on_batch(tokens[s:s + batch_size].astype(np.int32))
-        if not isinstance(values, (list, tuple)):
-            values = [values]
-        for name, v in zip(unique, values):
-            v = np.asarray(v)
+    n, s = tokens.shape[0], 0
+    for batch_len, values in layer_outputs(model, tokens.astype(np.int32), names, batch_size):
+        for name, v in values.items():
             if v.ndim != 3:
                 raise ValueError(f"layer {name!r} gives outputs of shape {v.shape}, not (batch, T, units)")
             if name not in out:
                 out[name] = np.empty((n,) + v.shape[1:], dtype=np.float32)
-            out[name][s:s + len(v)] = v
+            out[name][s:s + batch_len] = v
+        s += batch_len
     return {name: out[name] for name in names}
 
 

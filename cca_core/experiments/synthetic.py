@@ -17,6 +17,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from ..canonical import svd_keep_count
+
 __all__ = ["signal_noise_pair", "random_orthogonal", "pca_reduce", "pca_keep_count"]
 
 
@@ -114,11 +116,9 @@ def pca_keep_count(variances: np.ndarray, fraction: float) -> int:
         raise ValueError("variances must not be empty")
     if isinstance(fraction, bool) or not isinstance(fraction, Real) or not 0.0 < fraction <= 1.0:
         raise ValueError(f"fraction must be a number in (0, 1], got {fraction!r}")
-    total = v.sum()
-    if total <= 0:
-        return 1
-    cum = np.cumsum(v) / total
-    return int(min(np.searchsorted(cum, fraction - 1e-12) + 1, v.size))
+    # The cumulative rule of SVCCA's keep count, applied to variances instead of singular values;
+    # all-zero variances keep one component.
+    return max(1, svd_keep_count(v, float(fraction)))
 
 
 def pca_reduce(X: np.ndarray, fraction: float = 0.99) -> np.ndarray:

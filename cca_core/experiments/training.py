@@ -4,10 +4,11 @@ Training is a pure function of a :class:`TrainConfig`. :func:`train` stores its 
 every checkpoint epoch (epoch 0 = at initialization), the per-epoch history, final train and test
 accuracy -- in ``cache_dir/<key>.npz``, where the key (:func:`cache_key`) is the SHA-256 of the
 configuration as canonical JSON together with a fingerprint of the source code that defines
-training (:func:`code_fingerprint`: ``datasets.py``, ``models.py``, ``training.py``). Files are
-written to a temporary file in the same directory and renamed with :func:`os.replace`, so a cache
-file is either complete or absent: a rerun retrains nothing it has, and an interrupted sweep loses
-only the networks in flight.
+training (:func:`code_fingerprint`: ``datasets.py``, ``models.py``, ``runs.py``, ``training.py``).
+Files are written to a temporary file in the same directory and renamed with :func:`os.replace`, so
+a cache file is either complete or absent: a rerun retrains nothing it has, and an interrupted sweep
+loses only the networks in flight. The storage, key and sweep mechanics are shared with the language
+models in :mod:`~cca_core.experiments.runs`.
 
 Reproducibility: :func:`train` calls ``keras.utils.set_random_seed(config.seed)`` (Python, NumPy and
 TensorFlow seeds) and ``tf.config.experimental.enable_op_determinism()`` before building the model,
@@ -22,16 +23,10 @@ fork-safe once imported in the parent.
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextlib
 import dataclasses
-import hashlib
-import json
 import os
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -40,6 +35,8 @@ import numpy as np
 
 from .datasets import KNOWN_DATASETS, LABEL_MODES
 from .models import validate_architecture
+from .runs import (OPTIMIZERS, SequentialExecutor, config_dict, digest, load_checkpoints, make_optimizer,
+                   normalize_checkpoints, record_checkpoints, save_checkpoints, source_fingerprint, sweep)
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -47,12 +44,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["TrainConfig", "TrainResult", "OPTIMIZERS", "SequentialExecutor", "cache_key", "cache_path",
            "code_fingerprint", "load_result", "load_model", "model_from_result", "train", "train_many"]
 
-#: Optimizers understood by :class:`TrainConfig`: plain SGD, SGD with momentum 0.9, Adam.
-OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")
 #: Bumped when the layout of cache files changes.
 CACHE_FORMAT: int = 1
 #: Modules whose source code defines what a cached network is (hashed into every key).
-TRAINING_MODULES: tuple[str, ...] = ("datasets.py", "models.py", "training.py")
+TRAINING_MODULES: tuple[str, ...] = ("datasets.py", "models.py", "runs.py", "training.py")
 
 
 @dataclass(frozen=True)
@@ -119,11 +114,7 @@ class TrainConfig:
             raise ValueError(f"epochs must be >= 0, got {self.epochs}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        raw = (0, self.epochs) if self.checkpoints is None else tuple(self.checkpoints)
-        checkpoints = tuple(sorted({self.epochs if int(e) == -1 else int(e) for e in raw}))
-        if not checkpoints or checkpoints[0] < 0 or checkpoints[-1] > self.epochs:
-            raise ValueError(f"checkpoints must be epochs in 0..{self.epochs} (or -1 for the last), "
-                             f"got {self.checkpoints!r}")
+        checkpoints = normalize_checkpoints(self.checkpoints, self.epochs)
         object.__setattr__(self, "strides", strides)
         object.__setattr__(self, "depth", int(self.depth))
         object.__setattr__(self, "width", int(self.width))
@@ -135,7 +126,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as a JSON-serializable dict (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        return config_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
@@ -194,19 +185,12 @@ class TrainResult:
 
 
 def code_fingerprint(paths: Sequence[str | os.PathLike] | None = None) -> str:
-    """SHA-256 over the source files that define training (default :data:`TRAINING_MODULES`).
-
-    Each file contributes its base name and its bytes, so any edit (even a comment) gives new keys.
-    """
+    """SHA-256 over the source files that define training (default :data:`TRAINING_MODULES`); see
+    :func:`~cca_core.experiments.runs.source_fingerprint`."""
     if paths is None:
         here = Path(__file__).resolve().parent
         paths = [here / name for name in TRAINING_MODULES]
-    h = hashlib.sha256()
-    for p in paths:
-        p = Path(p)
-        data = p.read_bytes()
-        h.update(p.name.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
-    return h.hexdigest()
+    return source_fingerprint(paths)
 
 
 def cache_key(config: TrainConfig) -> str:
@@ -215,9 +199,7 @@ def cache_key(config: TrainConfig) -> str:
     Canonical JSON: sorted keys, no whitespace, floats by ``repr``. Stable across processes and
     machines for the same configuration and the same source code; does not import TensorFlow.
     """
-    payload = {"config": config.to_dict(), "code": code_fingerprint(), "format": CACHE_FORMAT}
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return digest({"config": config.to_dict(), "code": code_fingerprint(), "format": CACHE_FORMAT})
 
 
 def cache_path(config: TrainConfig, cache_dir: str | os.PathLike) -> Path:
@@ -229,42 +211,13 @@ def cache_path(config: TrainConfig, cache_dir: str | os.PathLike) -> Path:
 # storage
 
 
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write ``path`` through ``write(file)`` into a temporary file in the same directory, fsync it and
-    :func:`os.replace` it into place; on any error (including KeyboardInterrupt) remove the
-    temporary file, leaving ``path`` untouched."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def _save(path: Path, key: str, config: TrainConfig, weights: dict[int, list[np.ndarray]],
           meta: dict[str, Any]) -> None:
-    arrays: dict[str, np.ndarray] = {}
-    for epoch, ws in weights.items():
-        for i, w in enumerate(ws):
-            arrays[f"w_e{epoch}_{i:04d}"] = np.asarray(w)
-    meta = dict(meta, key=key, config=config.to_dict(), format=CACHE_FORMAT,
-                n_weights=len(next(iter(weights.values()))) if weights else 0)
-    arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
-    _atomic_write(path, lambda f: np.savez(f, **arrays))
+    save_checkpoints(path, weights, dict(meta, key=key, config=config.to_dict(), format=CACHE_FORMAT))
 
 
 def _load(path: Path, config: TrainConfig) -> TrainResult:
-    with np.load(path, allow_pickle=False) as npz:
-        meta = json.loads(str(npz["meta"]))
-        if meta["config"] != config.to_dict():
-            raise ValueError(f"cache file {path} holds another configuration: {meta['config']}")
-        weights = {e: [npz[f"w_e{e}_{i:04d}"] for i in range(meta["n_weights"])] for e in config.checkpoints}
+    meta, weights = load_checkpoints(path, config.to_dict(), config.checkpoints)
     return TrainResult(config=config, key=meta["key"], path=path, weights=weights,
                        history={k: [float(v) for v in vs] for k, vs in meta["history"].items()},
                        train_accuracy=meta["train_accuracy"], test_accuracy=meta["test_accuracy"],
@@ -285,16 +238,6 @@ def load_result(config: TrainConfig, cache_dir: str | os.PathLike) -> TrainResul
 # training
 
 
-def _make_optimizer(config: TrainConfig) -> Any:
-    import keras
-
-    if config.optimizer == "sgd":
-        return keras.optimizers.SGD(learning_rate=config.learning_rate)
-    if config.optimizer == "momentum":
-        return keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=0.9)
-    return keras.optimizers.Adam(learning_rate=config.learning_rate)
-
-
 def _fit(config: TrainConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, Any]]:
     import keras
     import tensorflow as tf
@@ -308,24 +251,13 @@ def _fit(config: TrainConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, An
 
     data = load_dataset(config.dataset, config.labels)
     model = build_cnn(config.depth, config.width, config.strides, data.input_shape, data.num_classes)
-    model.compile(optimizer=_make_optimizer(config), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-
-    snapshots: dict[int, list[np.ndarray]] = {}
-
-    def snapshot(epoch: int) -> None:
-        if epoch in config.checkpoints:
-            snapshots[epoch] = [np.array(w, copy=True) for w in model.get_weights()]
-
-    class _Checkpoints(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            snapshot(epoch + 1)
-
-    snapshot(0)
+    model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    snapshots, recorder = record_checkpoints(model, config.checkpoints)
     history: dict[str, list[float]] = {"loss": [], "accuracy": []}
     if config.epochs > 0:
         fitted = model.fit(data.x_train, data.y_train, batch_size=config.batch_size, epochs=config.epochs,
-                           shuffle=True, verbose=0, callbacks=[_Checkpoints()])
+                           shuffle=True, verbose=0, callbacks=[recorder])
         history = {k: [float(v) for v in vs] for k, vs in fitted.history.items()}
     eval_bs = max(256, config.batch_size)
     train_eval = model.evaluate(data.x_train, data.y_train, batch_size=eval_bs, verbose=0, return_dict=True)
@@ -408,20 +340,6 @@ def load_model(config: TrainConfig, cache_dir: str | os.PathLike, epoch: int | N
 # sweeps
 
 
-class SequentialExecutor:
-    """The default executor of :func:`train_many`: runs each job immediately, in the caller."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
-        """Run ``fn(*args, **kwargs)`` now; return a completed future (exceptions are stored in it,
-        ``KeyboardInterrupt`` and other non-``Exception`` errors propagate at once)."""
-        future: concurrent.futures.Future = concurrent.futures.Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except Exception as exc:  # noqa: BLE001 - stored like a real executor would
-            future.set_exception(exc)
-        return future
-
-
 def train_many(configs: Iterable[TrainConfig], cache_dir: str | os.PathLike, executor: Any = None, *,
                progress: bool = True, stream: IO[str] | None = None) -> list[TrainResult]:
     """Train (or load) many independent networks, optionally in parallel.
@@ -446,57 +364,7 @@ def train_many(configs: Iterable[TrainConfig], cache_dir: str | os.PathLike, exe
     list of TrainResult
         In the order of ``configs``.
     """
-    configs = list(configs)
-    n = len(configs)
-    out = stream if stream is not None else sys.stderr
-    executor = SequentialExecutor() if executor is None else executor
-
-    def log(msg: str, end: str = "\n") -> None:
-        if progress:
-            print(msg, end=end, file=out, flush=True)
-
-    def done_msg(result: TrainResult) -> str:
-        if result.cached:
-            return "cached"
+    def done_message(result: TrainResult) -> str:
         return f"done in {result.train_seconds:.1f} s, test acc {result.test_accuracy:.3f}"
 
-    start = time.perf_counter()
-    results: list[TrainResult | None] = [None] * n
-    todo = []
-    for i, config in enumerate(configs):
-        cached = load_result(config, cache_dir)
-        if cached is None:
-            todo.append(i)
-        else:
-            results[i] = cached
-    log(f"sweep: {n} networks, {n - len(todo)} cached, {len(todo)} to train (cache {cache_dir})")
-    for i, config in enumerate(configs):
-        if results[i] is not None:
-            log(f"[{i + 1}/{n}] {config.short()} ... cached")
-
-    pending: dict[Any, int] = {}
-    for i in todo:
-        label = f"[{i + 1}/{n}] training {configs[i].short()} ..."
-        log(label, end="")
-        future = executor.submit(train, configs[i], cache_dir)
-        if future.done():
-            results[i] = future.result()
-            log(f" {done_msg(results[i])}")
-        else:
-            log(" submitted")
-            pending[future] = i
-
-    if pending:
-        futures = list(pending)
-        if all(isinstance(f, concurrent.futures.Future) for f in futures):
-            ordered: Iterable[Any] = concurrent.futures.as_completed(futures)
-        else:
-            ordered = futures
-        for future in ordered:
-            i = pending[future]
-            results[i] = future.result()
-            log(f"[{i + 1}/{n}] {configs[i].short()} ... {done_msg(results[i])}")
-
-    trained = sum(1 for r in results if r is not None and not r.cached)
-    log(f"sweep done: {trained} trained, {n - trained} cached, {time.perf_counter() - start:.1f} s")
-    return results  # type: ignore[return-value]
+    return sweep(configs, cache_dir, train, load_result, done_message, executor, progress=progress, stream=stream)

@@ -16,6 +16,7 @@ import pytest
 from cca_core.experiments import (TrainConfig, cache_key, code_fingerprint, load_model, load_result, train,
                                   train_many)
 from cca_core.experiments import training as training_module
+from cca_core.experiments.runs import atomic_write
 from cca_core.experiments.datasets import load_dataset
 
 TINY = dict(dataset="digits", depth=2, width=4, epochs=1, batch_size=64)  # as conftest.TINY
@@ -114,15 +115,15 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path, error):
         raise error("boom")
 
     with pytest.raises(error):
-        training_module._atomic_write(target, failing)
+        atomic_write(target, failing)
     assert list(tmp_path.iterdir()) == []
 
     target.write_bytes(b"old")
     with pytest.raises(error):
-        training_module._atomic_write(target, failing)
+        atomic_write(target, failing)
     assert target.read_bytes() == b"old" and list(tmp_path.iterdir()) == [target]
 
-    training_module._atomic_write(target, lambda f: f.write(b"new"))
+    atomic_write(target, lambda f: f.write(b"new"))
     assert target.read_bytes() == b"new" and list(tmp_path.iterdir()) == [target]
 
 

@@ -1,0 +1,234 @@
+"""What every cached training run shares: keys, checkpointed weights on disk, optimizers, sweeps.
+
+:mod:`~cca_core.experiments.training` (CNNs) and :mod:`~cca_core.experiments.language_model`
+(LSTMs) each define a configuration dataclass and a ``_fit``; the rest is here, once:
+
+- cache keys: :func:`config_dict` (a configuration as canonical JSON-ready data), :func:`source_fingerprint`
+  (SHA-256 of the source files that define a result) and :func:`digest` (SHA-256 of canonical JSON);
+- storage: :func:`atomic_write`, :func:`save_checkpoints` / :func:`load_checkpoints` (weights at the
+  checkpoint epochs and a JSON ``meta`` record in one ``.npz`` file);
+- training: :func:`normalize_checkpoints`, :func:`make_optimizer`, :func:`record_checkpoints`;
+- sweeps: :func:`sweep` through any ``concurrent.futures``-style executor (:class:`SequentialExecutor`
+  by default), with a progress line per run.
+
+This module is part of the code fingerprint of both kinds of cached results: editing it gives new keys.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+__all__ = ["OPTIMIZERS", "SequentialExecutor", "atomic_write", "config_dict", "digest", "load_checkpoints",
+           "make_optimizer", "normalize_checkpoints", "record_checkpoints", "save_checkpoints",
+           "source_fingerprint", "sweep"]
+
+#: Optimizers understood by the configurations: plain SGD, SGD with momentum 0.9, Adam.
+OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")
+
+
+# ----------------------------------------------------------------------------------------------------
+# keys
+
+
+def config_dict(config: Any) -> dict[str, Any]:
+    """A configuration dataclass as a JSON-serializable dict (tuples become lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+
+
+def source_fingerprint(paths: Sequence[str | os.PathLike]) -> str:
+    """SHA-256 over source files: each contributes its base name and its bytes, so any edit (even a
+    comment) gives a new fingerprint."""
+    h = hashlib.sha256()
+    for p in paths:
+        p = Path(p)
+        data = p.read_bytes()
+        h.update(p.name.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
+    return h.hexdigest()
+
+
+def digest(payload: dict[str, Any]) -> str:
+    """SHA-256 hex digest of ``payload`` as canonical JSON (sorted keys, no whitespace, floats by ``repr``)."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def normalize_checkpoints(checkpoints: Iterable[int] | None, epochs: int) -> tuple[int, ...]:
+    """Checkpoint epochs as a sorted tuple: ``None`` -> ``(0, epochs)``, -1 -> ``epochs``.
+
+    Raises ``ValueError`` when an epoch falls outside ``0 .. epochs`` or none is left."""
+    raw = (0, epochs) if checkpoints is None else tuple(checkpoints)
+    normalized = tuple(sorted({int(epochs) if int(e) == -1 else int(e) for e in raw}))
+    if not normalized or normalized[0] < 0 or normalized[-1] > epochs:
+        raise ValueError(f"checkpoints must be epochs in 0..{epochs} (or -1 for the last), got {checkpoints!r}")
+    return normalized
+
+
+# ----------------------------------------------------------------------------------------------------
+# storage
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` through ``write(file)`` into a temporary file in the same directory, fsync it and
+    :func:`os.replace` it into place; on any error (including KeyboardInterrupt) remove the
+    temporary file, leaving ``path`` untouched."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def save_checkpoints(path: Path, weights: dict[int, list[np.ndarray]], meta: dict[str, Any]) -> None:
+    """Write the weights of every checkpoint epoch and ``meta`` (JSON; ``n_weights`` is added) atomically."""
+    arrays: dict[str, np.ndarray] = {}
+    for epoch, ws in weights.items():
+        for i, w in enumerate(ws):
+            arrays[f"w_e{epoch}_{i:04d}"] = np.asarray(w)
+    meta = dict(meta, n_weights=len(next(iter(weights.values()))) if weights else 0)
+    arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load_checkpoints(path: Path, config: dict[str, Any],
+                     epochs: Iterable[int]) -> tuple[dict[str, Any], dict[int, list[np.ndarray]]]:
+    """``meta`` and the weights at ``epochs`` from a file of :func:`save_checkpoints`.
+
+    Raises ``ValueError`` when the file's ``meta["config"]`` is not ``config``."""
+    with np.load(path, allow_pickle=False) as npz:
+        meta = json.loads(str(npz["meta"]))
+        if meta["config"] != config:
+            raise ValueError(f"cache file {path} holds another configuration: {meta['config']}")
+        weights = {e: [npz[f"w_e{e}_{i:04d}"] for i in range(meta["n_weights"])] for e in epochs}
+    return meta, weights
+
+
+# ----------------------------------------------------------------------------------------------------
+# training
+
+
+def make_optimizer(name: str, learning_rate: float, global_clipnorm: float = 0.0) -> Any:
+    """The Keras optimizer ``name`` (see :data:`OPTIMIZERS`), clipping the gradient's global norm
+    when ``global_clipnorm > 0``."""
+    import keras
+
+    clip = {"global_clipnorm": global_clipnorm} if global_clipnorm > 0 else {}
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=learning_rate, **clip)
+    if name == "momentum":
+        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9, **clip)
+    return keras.optimizers.Adam(learning_rate=learning_rate, **clip)
+
+
+def record_checkpoints(model: Any, checkpoints: Sequence[int]) -> tuple[dict[int, list[np.ndarray]], Any]:
+    """Copy ``model``'s weights now (epoch 0, if asked for) and return ``(snapshots, callback)``: the
+    Keras callback adds the weights at the end of every epoch in ``checkpoints`` to ``snapshots``."""
+    import keras
+
+    snapshots: dict[int, list[np.ndarray]] = {}
+
+    def snapshot(epoch: int) -> None:
+        if epoch in checkpoints:
+            snapshots[epoch] = [np.array(w, copy=True) for w in model.get_weights()]
+
+    class _Checkpoints(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            snapshot(epoch + 1)
+
+    snapshot(0)
+    return snapshots, _Checkpoints()
+
+
+# ----------------------------------------------------------------------------------------------------
+# sweeps
+
+
+class SequentialExecutor:
+    """The default executor of :func:`sweep`: runs each job immediately, in the caller."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
+        """Run ``fn(*args, **kwargs)`` now; return a completed future (exceptions are stored in it,
+        ``KeyboardInterrupt`` and other non-``Exception`` errors propagate at once)."""
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - stored like a real executor would
+            future.set_exception(exc)
+        return future
+
+
+def sweep(configs: Iterable[Any], cache_dir: str | os.PathLike, train: Callable[[Any, Any], Any],
+          load: Callable[[Any, Any], Any], done_message: Callable[[Any], str], executor: Any = None, *,
+          progress: bool = True, stream: IO[str] | None = None) -> list[Any]:
+    """Train (or load) many independent runs, optionally in parallel.
+
+    Cached runs (``load(config, cache_dir)`` is not ``None``) are loaded in the caller; the others are
+    submitted as ``train(config, cache_dir)`` to ``executor``, which writes each to the cache as soon
+    as it finishes, so an interrupted sweep loses only the runs in flight. With ``progress``, one
+    line per run (``config.short()``, then ``done_message(result)`` or ``cached``) and a summary go to
+    ``stream`` (default ``sys.stderr``). Returns the results in the order of ``configs``.
+    """
+    configs = list(configs)
+    n = len(configs)
+    out = stream if stream is not None else sys.stderr
+    executor = SequentialExecutor() if executor is None else executor
+
+    def log(msg: str, end: str = "\n") -> None:
+        if progress:
+            print(msg, end=end, file=out, flush=True)
+
+    def outcome(result: Any) -> str:
+        return "cached" if result.cached else done_message(result)
+
+    start = time.perf_counter()
+    results: list[Any] = [load(config, cache_dir) for config in configs]
+    todo = [i for i, r in enumerate(results) if r is None]
+    log(f"sweep: {n} networks, {n - len(todo)} cached, {len(todo)} to train (cache {cache_dir})")
+    for i, config in enumerate(configs):
+        if results[i] is not None:
+            log(f"[{i + 1}/{n}] {config.short()} ... cached")
+
+    pending: dict[Any, int] = {}
+    for i in todo:
+        log(f"[{i + 1}/{n}] training {configs[i].short()} ...", end="")
+        future = executor.submit(train, configs[i], cache_dir)
+        if future.done():
+            results[i] = future.result()
+            log(f" {outcome(results[i])}")
+        else:
+            log(" submitted")
+            pending[future] = i
+
+    if pending:
+        futures = list(pending)
+        if all(isinstance(f, concurrent.futures.Future) for f in futures):
+            ordered: Iterable[Any] = concurrent.futures.as_completed(futures)
+        else:
+            ordered = futures
+        for future in ordered:
+            i = pending[future]
+            results[i] = future.result()
+            log(f"[{i + 1}/{n}] {configs[i].short()} ... {outcome(results[i])}")
+
+    trained = sum(1 for r in results if r is not None and not r.cached)
+    log(f"sweep done: {trained} trained, {n - trained} cached, {time.perf_counter() - start:.1f} s")
+    return results
