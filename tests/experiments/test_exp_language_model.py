@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from key_checks import assert_key_sensitive_to_every_field
 
 from cca_core import mean_cca
 from cca_core.experiments import language_model as lm
@@ -102,15 +103,7 @@ ALTERNATIVES = {"corpus": "wikitext2", "max_tokens": None, "embedding_size": 32,
 
 
 def test_key_is_sensitive_to_every_field():
-    fields = [f.name for f in dataclasses.fields(LMConfig)]
-    assert set(fields) == set(ALTERNATIVES), "update ALTERNATIVES for new LMConfig fields"
-    keys = {lm_cache_key(BASE)}
-    for name in fields:
-        changed = dataclasses.replace(BASE, **{name: ALTERNATIVES[name]})
-        assert getattr(changed, name) != getattr(BASE, name)
-        key = lm_cache_key(changed)
-        assert key not in keys, f"changing {name} did not change the key"
-        keys.add(key)
+    assert_key_sensitive_to_every_field(BASE, ALTERNATIVES, lm_cache_key)
 
 
 def test_key_is_stable_across_processes_and_light():

@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 import pytest
+from key_checks import assert_key_sensitive_to_every_field
 
 from cca_core.experiments import (TrainConfig, cache_key, code_fingerprint, load_model, load_result, train,
                                   train_many)
@@ -39,15 +40,7 @@ ALTERNATIVES = {
 
 
 def test_key_is_sensitive_to_every_field():
-    fields = [f.name for f in dataclasses.fields(TrainConfig)]
-    assert set(fields) == set(ALTERNATIVES), "update ALTERNATIVES for new TrainConfig fields"
-    keys = {cache_key(BASE)}
-    for name in fields:
-        changed = dataclasses.replace(BASE, **{name: ALTERNATIVES[name]})
-        assert getattr(changed, name) != getattr(BASE, name)
-        key = cache_key(changed)
-        assert key not in keys, f"changing {name} did not change the key"
-        keys.add(key)
+    assert_key_sensitive_to_every_field(BASE, ALTERNATIVES, cache_key)
 
 
 def test_key_is_stable_across_processes():
