@@ -41,6 +41,8 @@ from typing import Any
 import nbformat
 import yaml
 
+from cca_core.experiments.runs import atomic_write
+
 BOOK = Path(__file__).resolve().parent
 ROOT = BOOK.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -234,13 +236,10 @@ def execute(template: Path, output: Path, findings: Path, parameters: dict[str, 
     _prepare_for_book(nb, template.stem, output.stem)
     if record is not None:
         nb.metadata[METADATA_KEY] = dict(record, seconds=round(seconds, 1))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    findings.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
-    nbformat.write(nb, tmp)
-    shutil.copyfile(scratch / scratch_findings, findings.with_name(f".{findings.name}.tmp"))
-    os.replace(findings.with_name(f".{findings.name}.tmp"), findings)
-    os.replace(tmp, output)
+    findings_bytes = (scratch / scratch_findings).read_bytes()
+    atomic_write(findings, lambda f: f.write(findings_bytes))
+    text = nbformat.writes(nb).rstrip("\n") + "\n"  # as nbformat.write lays a file out
+    atomic_write(output, lambda f: f.write(text.encode("utf-8")))
     shutil.rmtree(scratch, ignore_errors=True)
     return seconds
 
@@ -375,8 +374,7 @@ def main(argv: list[str] | None = None) -> int:
             if output.parent == BOOK and output.stem in {p.name for p in pages}:
                 raise UsageError(f"{output} is a page of the book; choose another output path")
             _say(f"run: {template.relative_to(ROOT)} with {params or 'its defaults'} -> {output}")
-            record = {"template": f"notebooks/{args.notebook}.ipynb", "template_sha256": template_sha256(template),
-                      "parameters": params, "cca_core_sha256": code_sha256()}
+            record = provenance(Page(name=output.stem, template=args.notebook, parameters=params))
             seconds = execute(template, output, output.with_suffix(".json"), params, record, f"run {args.notebook}")
             _say(f"run: done in {seconds:.0f} s; notebook {output}, findings {output.with_suffix('.json')}")
         elif args.command == "status":

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .runs import atomic_write
+
 __all__ = ["VERDICTS", "Finding", "findings_table", "report_findings", "load_findings"]
 
 #: The verdicts a finding may carry, strongest first.
@@ -105,11 +107,8 @@ def report_findings(findings: Sequence[Finding], *, notebook: str, title: str, s
     if path is not None and str(path).strip():
         payload: dict[str, Any] = {"notebook": notebook, "title": title, "scale": scale,
                                    "findings": [asdict(f) for f in findings]}
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, out)
+        text = json.dumps(payload, indent=2) + "\n"
+        atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")))
     try:
         from IPython import get_ipython
         from IPython.display import Markdown, display
