@@ -19,7 +19,7 @@ from .moments import Moments
 __all__ = [
     "cca", "mean_cca", "svcca", "pwcca", "linear_cka", "debiased_linear_cka", "rbf_cka",
     "mean_cca_distance", "svcca_distance", "pwcca_distance", "linear_cka_distance",
-    "debiased_linear_cka_distance", "rbf_cka_distance",
+    "debiased_linear_cka_distance", "rbf_cka_distance", "MEASURES", "get_measure",
 ]
 
 
@@ -135,3 +135,27 @@ linear_cka_distance = _distance(linear_cka)
 debiased_linear_cka_distance = _distance(debiased_linear_cka)
 rbf_cka_distance = _distance(rbf_cka)
 
+
+
+#: Every similarity measure of the package by name; the names ``pairwise`` and ``cca_core.stats`` take.
+MEASURES: dict[str, Callable[..., float]] = {
+    "mean_cca": mean_cca,
+    "svcca": svcca,
+    "pwcca": pwcca,
+    "linear_cka": linear_cka,
+    "debiased_linear_cka": debiased_linear_cka,
+    "rbf_cka": rbf_cka,
+}
+
+
+def get_measure(name: str) -> Callable[..., float]:
+    """The similarity function called ``name`` (a key of :data:`MEASURES`).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, listing the known ones.
+    """
+    if not isinstance(name, str) or name not in MEASURES:
+        raise ValueError(f"unknown measure {name!r}; known measures: {', '.join(MEASURES)}")
+    return MEASURES[name]
