@@ -9,16 +9,18 @@ results from other processes or machines can be merged (``a + b`` or ``a.merge(b
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.linalg.blas import dgemm as _gemm
 from scipy.linalg.blas import dsyrk as _syrk
 
 from . import canonical, cka
 from ._validation import check_finite_values, check_pair
 
-__all__ = ["Moments"]
+__all__ = ["Moments", "centred_moments"]
 
 #: Elements per float64 working buffer (32 MiB): big enough for BLAS to run at full speed.
 CHUNK_ELEMENTS = 1 << 22
@@ -88,43 +90,10 @@ class Moments:
 
     def _accumulate(self, x: np.ndarray, y: np.ndarray, chunk_size: int | None = None,
                     names: tuple[str, str] = ("X", "Y")) -> "Moments":
-        """One pass over checked arrays; the batch's moments are then merged in (Chan et al.).
-
-        Each chunk is shifted by the first chunk's mean while it is copied into a float64 buffer
-        whose last column is 1, so that one symmetric rank-k update (BLAS ``syrk``) of
-        ``[Z - s, 1]^T [Z - s, 1]`` accumulates the shifted Gram matrix, the column sums and the count
-        together. Shifting by a value near the mean keeps the final centring
-        ``M2 = G - n (m - s)(m - s)^T`` free of cancellation even for large offsets. NaN or Inf in
-        the data make the Gram diagonal non-finite: only then are they counted, for the error, and
-        the accumulator is left as it was.
-        """
-        n, nx = x.shape[0], self.n_x
-        d = nx + self.n_y
-        if n == 0:
-            return self
-        # NaN/Inf may pass through the arithmetic below; they are reported right after it.
-        with np.errstate(invalid="ignore", over="ignore"):
-            rows = min(chunk_size or max(256, CHUNK_ELEMENTS // d), n)
-            shift = np.concatenate([x[:rows].mean(axis=0, dtype=np.float64),
-                                    y[:rows].mean(axis=0, dtype=np.float64)])
-            buf = np.empty((rows, d + 1))
-            buf[:, d] = 1.0
-            gram = np.zeros((d + 1, d + 1), order="F")
-            for start in range(0, n, rows):
-                stop = min(start + rows, n)
-                b = buf[: stop - start]
-                np.subtract(x[start:stop], shift[:nx], out=b[:, :nx])
-                np.subtract(y[start:stop], shift[nx:], out=b[:, nx:d])
-                # b.T is Fortran-ordered: syrk reads it without a copy and adds into gram in place.
-                gram = _syrk(1.0, b.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
-        diagonal = np.diagonal(gram)
-        for name, arr, cols in ((names[0], x, slice(0, nx)), (names[1], y, slice(nx, d))):
-            if not np.all(np.isfinite(diagonal[cols])):
-                check_finite_values(name, arr, known_bad=True)
-        gram = np.triu(gram) + np.triu(gram, 1).T
-        offset = gram[:d, d] / n
-        m2 = gram[:d, :d] - n * np.outer(offset, offset)
-        self._combine(n, shift + offset, m2)
+        """One pass over checked arrays (:func:`centred_moments`), merged in (Chan et al.)."""
+        n, mean, m2 = centred_moments((x, y), names, chunk_size)
+        if n:
+            self._combine(n, mean, m2)
         return self
 
     def _combine(self, n_b: int, mean_b: np.ndarray, m2_b: np.ndarray) -> None:
@@ -217,3 +186,87 @@ class Moments:
     def linear_cka(self) -> float:
         """Linear CKA; see :func:`cca_core.linear_cka`."""
         return cka.linear_cka_from_covariances(*self._blocks_checked())
+
+
+#: Centring after the product (``M2 = G - n m m^T``) multiplies the rounding error of a column's
+#: variance by ``G_kk / M2_kk``; above this factor the shifted pass is used instead. Activations
+#: after ReLU have about 1.5; a large offset against a small spread goes the safe way.
+CANCELLATION_LIMIT = 4.0
+
+
+def centred_moments(blocks: Sequence[np.ndarray], names: Sequence[str],
+                    chunk_size: int | None = None) -> tuple[int, np.ndarray, np.ndarray]:
+    """Count, mean ``(d,)`` and centred Gram matrix ``M2`` ``(d, d)`` of ``[B_1, ..., B_k]``.
+
+    ``blocks`` are checked 2-D arrays with the same rows (datapoints), ``d`` their neurons in
+    all. float64, C-ordered blocks with no ``chunk_size`` take the direct path: column sums and the
+    Gram matrix by BLAS on the arrays themselves (``syrk`` for each block, ``gemm`` across blocks; no
+    copy), centred afterwards by ``M2 = G - n m m^T``. When a column's mean is so large against its
+    spread that this centring would lose more than a factor 4 in accuracy (see :data:`CANCELLATION_LIMIT`), and
+    for every other input (float32, strided, ``chunk_size`` given), the shifted pass is used: each
+    chunk is shifted by the first chunk's mean while it is copied into a float64 buffer whose last
+    column is 1, so that one symmetric rank-k update (``syrk``) of ``[Z - s, 1]^T [Z - s, 1]``
+    accumulates the shifted Gram matrix, the column sums and the count together, free of
+    cancellation for large offsets.
+
+    NaN or Inf in the data make the Gram diagonal non-finite: only then are they counted, for a
+    ``ValueError`` that names the block (:func:`~cca_core._validation.check_finite_values`).
+    """
+    n = blocks[0].shape[0]
+    widths = [b.shape[1] for b in blocks]
+    d = sum(widths)
+    edges = np.cumsum([0] + widths)
+    if n == 0:
+        return 0, np.zeros(d), np.zeros((d, d))
+    direct = chunk_size is None and all(b.dtype == np.float64 and b.flags.c_contiguous for b in blocks)
+    if direct:
+        result = _direct_moments(blocks, edges, names)
+        if result is not None:
+            return result
+    with np.errstate(invalid="ignore", over="ignore"):
+        rows = min(chunk_size or max(256, CHUNK_ELEMENTS // d), n)
+        shift = np.concatenate([b[:rows].mean(axis=0, dtype=np.float64) for b in blocks])
+        buf = np.empty((rows, d + 1))
+        buf[:, d] = 1.0
+        gram = np.zeros((d + 1, d + 1), order="F")
+        for start in range(0, n, rows):
+            stop = min(start + rows, n)
+            chunk = buf[: stop - start]
+            for b, lo, hi in zip(blocks, edges[:-1], edges[1:]):
+                np.subtract(b[start:stop], shift[lo:hi], out=chunk[:, lo:hi])
+            # chunk.T is Fortran-ordered: syrk reads it without a copy and adds into gram in place.
+            gram = _syrk(1.0, chunk.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
+    _check_gram_diagonal(np.diagonal(gram), blocks, edges, names)
+    gram = np.triu(gram) + np.triu(gram, 1).T
+    offset = gram[:d, d] / n
+    return n, shift + offset, gram[:d, :d] - n * np.outer(offset, offset)
+
+
+def _direct_moments(blocks: Sequence[np.ndarray], edges: np.ndarray, names: Sequence[str]
+                    ) -> tuple[int, np.ndarray, np.ndarray] | None:
+    """The no-copy path of :func:`centred_moments`; ``None`` when centring would cancel."""
+    n, d = blocks[0].shape[0], int(edges[-1])
+    gram = np.empty((d, d))
+    with np.errstate(invalid="ignore", over="ignore"):
+        sums = np.concatenate([b.sum(axis=0) for b in blocks])
+        for a, (ba, lo, hi) in enumerate(zip(blocks, edges[:-1], edges[1:])):
+            # ba.T is Fortran-ordered (d_a, n): BLAS reads the array in place, no copy.
+            gram[lo:hi, lo:hi] = _syrk(1.0, ba.T, trans=0, lower=0)
+            for bb, lo2, hi2 in zip(blocks[a + 1:], edges[a + 1:-1], edges[a + 2:]):
+                gram[lo:hi, lo2:hi2] = _gemm(1.0, ba.T, bb.T, trans_b=1)
+    _check_gram_diagonal(np.diagonal(gram), blocks, edges, names)
+    gram = np.triu(gram) + np.triu(gram, 1).T
+    mean = sums / n
+    m2 = gram - n * np.outer(mean, mean)
+    centred = np.diagonal(m2)
+    if np.any(np.diagonal(gram) > CANCELLATION_LIMIT * np.maximum(centred, 0.0)):
+        # Large offsets, or constant columns (M2 = 0), whose tiny variance the shifted pass gets right.
+        return None
+    return n, mean, m2
+
+
+def _check_gram_diagonal(diagonal: np.ndarray, blocks: Sequence[np.ndarray], edges: np.ndarray,
+                         names: Sequence[str]) -> None:
+    for name, b, lo, hi in zip(names, blocks, edges[:-1], edges[1:]):
+        if not np.all(np.isfinite(diagonal[lo:hi])):
+            check_finite_values(name, b, known_bad=True)
