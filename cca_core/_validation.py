@@ -96,11 +96,12 @@ def check_finite_values(name: str, arr: np.ndarray, known_bad: bool = False) -> 
 
 def check_pair(x: object, y: object, names: tuple[str, str] = ("X", "Y"),
                datapoint_axis: int = 0, whole: bool = True,
-               check_finite: bool = True) -> tuple[np.ndarray, np.ndarray]:
+               check_finite: bool = True, warn: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Check two activation arrays and that they share their datapoints.
 
     ``whole``: the arrays are whole datasets (at least 2 datapoints; warn when a side has neurons >=
-    datapoints), not streamed chunks (any number of datapoints, no warning).
+    datapoints, unless ``warn=False`` as for CKA, which is made for that regime), not streamed
+    chunks (any number of datapoints, no warning).
     """
     min_datapoints = 2 if whole else 0
     x = check_activations(names[0], x, datapoint_axis, min_datapoints, check_finite)
@@ -111,7 +112,7 @@ def check_pair(x: object, y: object, names: tuple[str, str] = ("X", "Y"),
             f"{names[0]} and {names[1]} must have the same number of datapoints ({which} axis): "
             f"{names[0]} has shape {x.shape}, {names[1]} has shape {y.shape}"
         )
-    for name, arr in zip(names, (x, y) if whole else ()):
+    for name, arr in zip(names, (x, y) if whole and warn else ()):
         n_datapoints, n_neurons = arr.shape[datapoint_axis], arr.shape[1 - datapoint_axis]
         warn_if_underdetermined(name, n_neurons, n_datapoints)
     return x, y

@@ -1,7 +1,13 @@
 """Similarity measures on in-memory activations ``(n_datapoints, n_neurons)``.
 
 Each is a thin wrapper: one chunked pass builds :class:`~cca_core.Moments`, and the measure is
-computed from it. Each similarity ``s`` has a distance ``1 - s`` beside it.
+computed from it. When a side has more neurons than there are datapoints (flattened conv layers),
+the measures work in data space instead (``n x n`` Gram matrices, :mod:`cca_core.pairs`), with
+memory ``O(n^2 + n d)`` above the inputs rather than ``O(d^2)``; the values are the same. Each
+similarity ``s`` has a distance ``1 - s`` beside it.
+
+Small linear algebra runs with one BLAS thread (:mod:`cca_core._threads`), so that a call on a
+machine whose cores are busy (training beside it) is not stalled by BLAS threads waiting for cores.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from . import cka
+from ._threads import single_blas_thread
 from ._validation import check_pair
 from .canonical import CCAResult
 from .moments import Moments
@@ -21,6 +28,17 @@ __all__ = [
     "mean_cca_distance", "svcca_distance", "pwcca_distance", "linear_cka_distance",
     "debiased_linear_cka_distance", "rbf_cka_distance", "MEASURES", "get_measure",
 ]
+
+
+def _wide(x: np.ndarray, y: np.ndarray) -> bool:
+    """Data space: some side has more neurons than there are datapoints."""
+    return max(x.shape[1], y.shape[1]) > x.shape[0]
+
+
+def _data_space(measure: str, x: np.ndarray, y: np.ndarray, **kwargs) -> float:
+    from .pairs import pair_similarity  # pairs imports this module
+
+    return pair_similarity(x, y, measure, space="data", **kwargs)
 
 
 def cca(X: np.ndarray, Y: np.ndarray, rtol: float | None = None, center: bool = True) -> CCAResult:
@@ -54,7 +72,10 @@ def mean_cca(X: np.ndarray, Y: np.ndarray, squared: bool = False, rtol: float | 
     to translation, scale and any invertible linear map of either side. ``center`` as in :func:`cca`
     (uncentred CCA is not translation-invariant).
     """
-    return Moments.from_arrays(X, Y).mean_cca(squared, rtol, center)
+    x, y = check_pair(X, Y, check_finite=False)
+    if _wide(x, y):
+        return _data_space("mean_cca", x, y, squared=squared, rtol=rtol, center=center)
+    return Moments(x.shape[1], y.shape[1])._accumulate(x, y).mean_cca(squared, rtol, center)
 
 
 def svcca(X: np.ndarray, Y: np.ndarray, keep: float | int = 0.99, rtol: float | None = None) -> float:
@@ -67,7 +88,10 @@ def svcca(X: np.ndarray, Y: np.ndarray, keep: float | int = 0.99, rtol: float | 
     Symmetric; invariant to translation, isotropic scaling and orthogonal maps (not to general
     invertible maps, which change the singular directions).
     """
-    return Moments.from_arrays(X, Y).svcca(keep, rtol)
+    x, y = check_pair(X, Y, check_finite=False)
+    if _wide(x, y):
+        return _data_space("svcca", x, y, keep=keep, rtol=rtol)
+    return Moments(x.shape[1], y.shape[1])._accumulate(x, y).svcca(keep, rtol)
 
 
 def pwcca(X: np.ndarray, Y: np.ndarray, rtol: float | None = None) -> float:
@@ -84,7 +108,10 @@ def pwcca(X: np.ndarray, Y: np.ndarray, rtol: float | None = None) -> float:
     weighs by whichever side has fewer neurons and projects uncentred activations, so that its
     value changes when a constant is added to the activations.
     """
-    return Moments.from_arrays(X, Y).pwcca(rtol)
+    x, y = check_pair(X, Y, check_finite=False)
+    if _wide(x, y):
+        return _data_space("pwcca", x, y, rtol=rtol)
+    return Moments(x.shape[1], y.shape[1])._accumulate(x, y).pwcca(rtol)
 
 
 def linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
@@ -93,7 +120,10 @@ def linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
     Symmetric; invariant to translation, isotropic scaling and orthogonal maps, not to general
     invertible linear maps.
     """
-    return Moments.from_arrays(X, Y).linear_cka()
+    x, y = check_pair(X, Y, check_finite=False, warn=False)
+    if _wide(x, y):
+        return _data_space("linear_cka", x, y)
+    return Moments(x.shape[1], y.shape[1])._accumulate(x, y).linear_cka()
 
 
 def debiased_linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
@@ -102,7 +132,11 @@ def debiased_linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
     Less biased upward when neurons are many compared with datapoints; may be slightly negative
     for unrelated data. Needs at least 4 datapoints. Same invariances as :func:`linear_cka`.
     """
-    x, y = check_pair(X, Y, check_finite=False)  # the accumulator finds NaN/Inf in its pass
+    x, y = check_pair(X, Y, check_finite=False, warn=False)  # the accumulator finds NaN/Inf in its pass
+    if _wide(x, y):
+        if x.shape[0] < 4:
+            raise ValueError(f"debiased CKA needs at least 4 datapoints, got {x.shape[0]}")
+        return _data_space("debiased_linear_cka", x, y)
     m = Moments(x.shape[1], y.shape[1])._accumulate(x, y)
     sxx, sxy, syy = m._blocks_checked()
     return cka.debiased_linear_cka_from_data(x, y, m.mean_x, m.mean_y, sxx, sxy, syy)
@@ -114,8 +148,9 @@ def rbf_cka(X: np.ndarray, Y: np.ndarray, threshold: float = 0.5) -> float:
     Memory and time ``O(n_datapoints^2)``: for up to a few thousand datapoints. Symmetric;
     invariant to translation, isotropic scaling (the bandwidth follows the median) and orthogonal maps.
     """
-    x, y = check_pair(X, Y)
-    return cka.rbf_cka_from_data(x, y, threshold)
+    x, y = check_pair(X, Y, warn=False)
+    with single_blas_thread(enabled=x.shape[0] <= 2000):
+        return cka.rbf_cka_from_data(x, y, threshold)
 
 
 def _distance(similarity: Callable[..., float]) -> Callable[..., float]:

@@ -18,6 +18,7 @@ from scipy.linalg.blas import dgemm as _gemm
 from scipy.linalg.blas import dsyrk as _syrk
 
 from . import canonical, cka
+from ._threads import single_blas_thread
 from ._validation import check_finite_values, check_pair
 
 __all__ = ["Moments", "centred_moments"]
@@ -167,7 +168,8 @@ class Moments:
     # ------------------------------------------------------------------ measures
     def cca(self, rtol: float | None = None, center: bool = True) -> canonical.CCAResult:
         """Canonical correlations and weights; see :func:`cca_core.cca`."""
-        return canonical.cca_from_covariances(*self._blocks_checked(center), rtol=rtol)
+        with single_blas_thread():
+            return canonical.cca_from_covariances(*self._blocks_checked(center), rtol=rtol)
 
     def mean_cca(self, squared: bool = False, rtol: float | None = None, center: bool = True) -> float:
         """Mean canonical correlation (or mean squared); see :func:`cca_core.mean_cca`."""
@@ -176,12 +178,14 @@ class Moments:
 
     def svcca(self, keep: float | int = 0.99, rtol: float | None = None) -> float:
         """Mean canonical correlation after SVD reduction; see :func:`cca_core.svcca`."""
-        rho = canonical.svcca_from_covariances(*self._blocks_checked(), keep=keep, rtol=rtol).correlations
+        with single_blas_thread():
+            rho = canonical.svcca_from_covariances(*self._blocks_checked(), keep=keep, rtol=rtol).correlations
         return float(np.mean(rho)) if rho.size else 0.0
 
     def pwcca(self, rtol: float | None = None) -> float:
         """Projection-weighted CCA of X against Y; see :func:`cca_core.pwcca`."""
-        return canonical.pwcca_from_covariances(*self._blocks_checked(), rtol=rtol)[0]
+        with single_blas_thread():
+            return canonical.pwcca_from_covariances(*self._blocks_checked(), rtol=rtol)[0]
 
     def linear_cka(self) -> float:
         """Linear CKA; see :func:`cca_core.linear_cka`."""

@@ -1,0 +1,574 @@
+"""Many networks compared pairwise: each network factored once, one cross product per pair.
+
+The paper's unit of work is a set of networks compared pairwise, layer by layer (Morcos et al. 2018,
+sections 3.1-3.3). :func:`pairwise` does for every measure of the package what depends on one
+network once -- centring, covariance or Gram matrix, whitening, SVCCA's SVD reduction -- and then
+costs each pair one cross product and one small decomposition, which gives both directions of the
+asymmetric PWCCA.
+
+The factor of a network for the CCA family is an orthonormal basis ``Q`` (``n x r``) of its
+centred activations, leading directions first: canonical correlations of two networks are the
+singular values of ``Q_i^T Q_j`` (Björck & Golub 1973). It is found in one of two spaces, with the
+same answer:
+
+* neuron space (datapoints >= neurons): from the ``d x d`` covariance, ``Q = Xs E Λ^-1/2 / sqrt(n-1)``
+  with ``Xs`` the standardized neurons and ``E Λ E^T`` their correlation matrix;
+* data space (neurons > datapoints, e.g. flattened conv layers): from the ``n x n`` Gram matrix
+  ``Xs Xs^T = U M U^T``, ``Q = U``; memory ``O(n^2 + n d)`` instead of ``O(d^2)``.
+
+Directions whose eigenvalue is below ``rtol`` times the largest are dropped exactly as
+:func:`cca_core.canonical.whiten` drops them, so the values equal the single-pair functions'.
+CKA needs ``||Xc_i^T Xc_j||_F``: in neuron space from the centred data, in data space as
+``<K_i, K_j>`` of the centred Gram matrices.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import cka
+from ._threads import single_blas_thread
+from ._validation import RankWarning, check_activations, check_finite_values
+from .canonical import CONSTANT_RTOL, default_rtol, svd_keep_count
+from .measures import MEASURES
+from .moments import centred_moments
+
+__all__ = ["pairwise", "PairwiseResult", "PairwiseError", "SPACES"]
+
+#: ``"auto"`` picks data space when some network has more neurons than there are datapoints.
+SPACES = ("auto", "neuron", "data")
+
+#: Keyword arguments each measure takes (those of its single-pair function).
+MEASURE_KWARGS: dict[str, tuple[str, ...]] = {
+    "mean_cca": ("squared", "rtol", "center"),
+    "svcca": ("keep", "rtol"),
+    "pwcca": ("rtol",),
+    "linear_cka": (),
+    "debiased_linear_cka": (),
+    "rbf_cka": ("threshold",),
+}
+_CCA_FAMILY = ("mean_cca", "svcca", "pwcca")
+#: Columns per chunk when a wide layer is processed a block of neurons at a time (data space).
+_COLUMN_CHUNK_ELEMENTS = 1 << 22
+
+
+class PairwiseError(RuntimeError):
+    """A measure failed on one pair of networks; ``pair`` holds both labels."""
+
+    def __init__(self, message: str, pair: tuple[str, str]):
+        super().__init__(message)
+        self.pair = pair
+
+
+@dataclass(frozen=True)
+class PairwiseResult:
+    """Similarity of every ordered pair of networks.
+
+    Attributes
+    ----------
+    values : ndarray, shape (K, K)
+        ``values[i, j] = measure(acts[i], acts[j])``; for PWCCA both directions (weights from
+        ``acts[i]`` in row ``i``); 1 on the diagonal.
+    labels : tuple of str
+        The networks' names (the mapping's keys, or ``"0" ... "K-1"`` for a sequence).
+    measure : str
+    space : str
+        ``"neuron"`` or ``"data"``: where the factors were computed.
+    """
+
+    values: np.ndarray
+    labels: tuple[str, ...]
+    measure: str
+    space: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def symmetrized(self) -> np.ndarray:
+        """``(values + values.T) / 2``: Morcos et al. (2018) average PWCCA's two directions."""
+        return 0.5 * (self.values + self.values.T)
+
+    def distances(self) -> np.ndarray:
+        """``1 - symmetrized()`` with an exact zero diagonal (a symmetric distance matrix)."""
+        d = 1.0 - self.symmetrized()
+        np.fill_diagonal(d, 0.0)
+        return d
+
+    def __repr__(self) -> str:
+        return (f"PairwiseResult(measure={self.measure!r}, space={self.space!r}, "
+                f"labels={list(self.labels)!r},\n  values=\n{np.array2string(self.values, precision=4)})")
+
+
+# ------------------------------------------------------------------------------------ input gate
+def _gather(acts: Sequence[np.ndarray] | Mapping[Any, np.ndarray]) -> tuple[list[str], list[np.ndarray]]:
+    if isinstance(acts, Mapping):
+        labels, arrays = [str(k) for k in acts], list(acts.values())
+    elif isinstance(acts, (str, bytes)) or not isinstance(acts, Iterable) or isinstance(acts, np.ndarray) and acts.ndim == 2:
+        raise TypeError("acts must be a sequence or a mapping of (n_datapoints, n_neurons) arrays, "
+                        f"one per network, got {type(acts).__name__}"
+                        + (f" of shape {acts.shape}" if isinstance(acts, np.ndarray) else ""))
+    else:
+        arrays = list(acts)
+        labels = [str(i) for i in range(len(arrays))]
+    if len(arrays) < 2:
+        raise ValueError(f"pairwise needs at least 2 networks' activations, got {len(arrays)}")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"network labels must be distinct, got {labels}")
+    checked = [check_activations(f"network {lab!r}", a, check_finite=False) for lab, a in zip(labels, arrays)]
+    first = checked[0]
+    for lab, a in zip(labels[1:], checked[1:]):
+        if a.shape[0] != first.shape[0]:
+            raise ValueError(f"networks {labels[0]!r} and {lab!r} must have the same number of datapoints "
+                             f"(first axis): {labels[0]!r} has shape {first.shape}, {lab!r} has shape {a.shape}")
+    for lab, a in zip(labels, checked):
+        if np.issubdtype(a.dtype, np.floating):
+            check_finite_values(f"network {lab!r}", a)
+    return labels, checked
+
+
+def _check_kwargs(measure: str, kwargs: dict[str, Any]) -> None:
+    if not isinstance(measure, str) or measure not in MEASURES:
+        raise ValueError(f"unknown measure {measure!r}; known measures: {', '.join(MEASURES)}")
+    allowed = MEASURE_KWARGS[measure]
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise TypeError(f"{measure} takes {', '.join(allowed) or 'no keyword arguments'}; "
+                        f"got unexpected {', '.join(unknown)}")
+    if "keep" in kwargs:
+        svd_keep_count(np.ones(1), kwargs["keep"])  # raises for a bad keep before any work
+    if "threshold" in kwargs and not kwargs["threshold"] > 0:
+        raise ValueError(f"threshold (RBF bandwidth as a fraction of the median distance) must be > 0, "
+                         f"got {kwargs['threshold']}")
+
+
+# ------------------------------------------------------------------------------------ factors
+@dataclass
+class _Factor:
+    """What one network contributes to every pair."""
+
+    label: str
+    n_neurons: int
+    qt: np.ndarray | None = None        # (r, n) C-ordered: orthonormal basis, leading directions first
+    evals: np.ndarray | None = None     # (r,) descending, for the per-pair rank truncation
+    proj: np.ndarray | None = None      # (d, r): Xc^T Q, for PWCCA's weights
+    centred: np.ndarray | None = None   # (n, d) float64 centred data (CKA, neuron space)
+    gram: np.ndarray | None = None      # (n, n) centred Gram matrix (CKA, data space; RBF kernel)
+    self_norm: float = 0.0              # ||Xc^T Xc||_F, or HSIC(K, K)
+    row_norms: np.ndarray | None = None  # diag of Xc Xc^T (debiased CKA)
+
+    def rank(self, rtol: float) -> int:
+        return int(np.count_nonzero(self.evals > rtol * self.evals[0]))
+
+
+def _column_chunks(d: int, n: int) -> Iterable[slice]:
+    step = max(1, _COLUMN_CHUNK_ELEMENTS // max(n, 1))
+    for start in range(0, d, step):
+        yield slice(start, min(start + step, d))
+
+
+def _no_variance(label: str, d: int, n: int) -> ValueError:
+    return ValueError(f"network {label!r} has no variance: all {d} neurons are constant over the {n} datapoints")
+
+
+def _active(var: np.ndarray, label: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Non-constant neurons (:data:`~cca_core.canonical.CONSTANT_RTOL`, as ``whiten``) and their stds."""
+    std = np.sqrt(np.clip(var, 0.0, None))
+    if not np.any(std > 0):
+        raise _no_variance(label, var.size, n)
+    active = std > CONSTANT_RTOL * std.max()
+    return active, std
+
+
+def _neuron_moments(x: np.ndarray, label: str, center: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance (``ddof=1``; uncentred second moment with ``center=False``)."""
+    n, mean, m2 = centred_moments((x,), (f"network {label!r}",))
+    if not center:
+        m2 = m2 + n * np.outer(mean, mean)
+        mean = np.zeros_like(mean)
+    return mean, m2 / (n - 1)
+
+
+def _standardized_columns(x: np.ndarray, mean: np.ndarray, scale: np.ndarray, cols: slice) -> np.ndarray:
+    return (x[:, cols] - mean[cols]) * scale[cols]
+
+
+def _cca_factor(x: np.ndarray, label: str, space: str, rtol_min: float, want_proj: bool,
+                center: bool = True) -> _Factor:
+    """Basis of the standardized activations, eigenvalues of their correlation (or Gram) matrix."""
+    n, d = x.shape
+    f = _Factor(label, d)
+    if space == "neuron":
+        mean, cov = _neuron_moments(x, label, center)
+        active, std = _active(np.diagonal(cov), label, n)
+        s = std[active]
+        corr = cov[np.ix_(active, active)] / np.outer(s, s)
+        evals, evecs = np.linalg.eigh(corr)
+        keep = evals > rtol_min * evals[-1]
+        evals, evecs = evals[keep][::-1], evecs[:, keep][:, ::-1]
+        # Q = Xs E Λ^-1/2 / sqrt(n-1), computed a block of rows at a time (no centred copy kept).
+        w = np.zeros((d, evals.size))
+        w[active] = evecs / np.sqrt(evals) / s[:, None] / np.sqrt(n - 1)
+        q = np.empty((evals.size, n))
+        step = max(1, _COLUMN_CHUNK_ELEMENTS // d)
+        for start in range(0, n, step):
+            rows = slice(start, min(start + step, n))
+            q[:, rows] = ((x[rows] - mean) @ w).T
+        f.qt, f.evals = q, evals
+        if want_proj:
+            # Xc^T Q = sqrt(n-1) D E Λ^1/2 (rows of constant neurons 0).
+            f.proj = np.zeros((d, evals.size))
+            f.proj[active] = (evecs * np.sqrt(evals)) * s[:, None] * np.sqrt(n - 1)
+        return f
+    mean = x.mean(axis=0, dtype=np.float64) if center else np.zeros(d)
+    var = np.empty(d)
+    for cols in _column_chunks(d, n):
+        block = x[:, cols] - mean[cols]
+        var[cols] = np.einsum("ij,ij->j", block, block) / (n - 1)
+    active, std = _active(var, label, n)
+    scale = np.where(active, 1.0 / np.where(active, std, 1.0), 0.0)
+    gram = np.zeros((n, n))
+    for cols in _column_chunks(d, n):
+        block = _standardized_columns(x, mean, scale, cols)
+        gram += block @ block.T
+    evals, evecs = np.linalg.eigh(gram)
+    keep = evals > rtol_min * evals[-1]
+    evals, evecs = evals[keep][::-1], evecs[:, keep][:, ::-1]
+    f.qt, f.evals = np.ascontiguousarray(evecs.T), evals
+    if want_proj:
+        f.proj = np.empty((d, evals.size))
+        for cols in _column_chunks(d, n):
+            f.proj[cols] = (x[:, cols] - mean[cols]).T @ evecs
+    return f
+
+
+def _svcca_factor(x: np.ndarray, label: str, space: str, keep: float | int) -> _Factor:
+    """Orthonormal basis of the leading singular directions of the centred data (Raghu et al. 2017)."""
+    n, d = x.shape
+    f = _Factor(label, d)
+    if space == "neuron":
+        mean, cov = _neuron_moments(x, label)
+        if not np.any(np.diagonal(cov) > 0):
+            raise _no_variance(label, d, n)
+        evals, evecs = np.linalg.eigh(cov)
+        evals, evecs = np.clip(evals[::-1], 0.0, None), evecs[:, ::-1]
+    else:
+        mean = x.mean(axis=0, dtype=np.float64)
+        gram = np.zeros((n, n))
+        for cols in _column_chunks(d, n):
+            block = x[:, cols] - mean[cols]
+            gram += block @ block.T
+        if not np.trace(gram) > 0:
+            raise _no_variance(label, d, n)
+        evals, evecs = np.linalg.eigh(gram / (n - 1))
+        evals, evecs = np.clip(evals[::-1], 0.0, None), evecs[:, ::-1]
+    r = svd_keep_count(np.sqrt(evals), keep)
+    evals, evecs = evals[:r], evecs[:, :r]
+    # The reduced side's whitening (canonical.whiten of diag(evals)) drops near-zero directions.
+    std = np.sqrt(evals)
+    live = std > CONSTANT_RTOL * std.max()
+    evals, evecs = evals[live], evecs[:, live]
+    if space == "neuron":
+        q = np.empty((evals.size, n))
+        w = evecs / np.sqrt(evals * (n - 1))
+        step = max(1, _COLUMN_CHUNK_ELEMENTS // d)
+        for start in range(0, n, step):
+            rows = slice(start, min(start + step, n))
+            q[:, rows] = ((x[rows] - mean) @ w).T
+        f.qt = q
+    else:
+        f.qt = np.ascontiguousarray(evecs.T)
+    f.evals = np.ones(evals.size)  # whitened reduced data: every direction has eigenvalue 1
+    return f
+
+
+def _linear_factor(x: np.ndarray, label: str, space: str, debiased: bool) -> _Factor:
+    n, d = x.shape
+    f = _Factor(label, d)
+    mean = x.mean(axis=0, dtype=np.float64)
+    if space == "neuron":
+        xc = np.asarray(x, dtype=np.float64) - mean
+        if not np.any(xc):
+            raise _no_variance(label, d, n)
+        f.centred = xc
+        with np.errstate(over="ignore"):
+            f.self_norm = float(np.linalg.norm(xc.T @ xc))
+        if debiased:
+            f.row_norms = np.einsum("ij,ij->i", xc, xc)
+    else:
+        gram = np.zeros((n, n))
+        for cols in _column_chunks(d, n):
+            block = x[:, cols] - mean[cols]
+            gram += block @ block.T
+        if not np.trace(gram) > 0:
+            raise _no_variance(label, d, n)
+        f.gram = gram
+        f.self_norm = float(np.linalg.norm(gram))
+        if debiased:
+            f.row_norms = np.diagonal(gram).copy()
+    if debiased:
+        if n < 4:
+            raise ValueError(f"debiased CKA needs at least 4 datapoints, got {n}")
+        f.self_norm = cka._unbiased_hsic(f.self_norm**2, f.row_norms, f.row_norms)
+    return f
+
+
+def _rbf_factor(x: np.ndarray, label: str, threshold: float) -> _Factor:
+    kc = cka._centre(cka._rbf_gram(x, threshold))
+    return _Factor(label, x.shape[1], gram=kc, self_norm=float(np.sum(kc * kc)))
+
+
+# ------------------------------------------------------------------------------------ one pair
+def _alpha(proj: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    alpha = np.abs(proj @ directions).sum(axis=0)
+    total = alpha.sum()
+    return alpha / total if total > 0 else np.full(alpha.size, 1.0 / alpha.size)
+
+
+def _pair_values(measure: str, fi: _Factor, fj: _Factor, kwargs: dict[str, Any]) -> tuple[float, float]:
+    """``(measure(i, j), measure(j, i))`` from two factors."""
+    if measure in _CCA_FAMILY:
+        if measure == "svcca":
+            ri, rj = fi.qt.shape[0], fj.qt.shape[0]
+        else:
+            rtol = kwargs.get("rtol")
+            if rtol is None:
+                rtol = default_rtol(max(fi.n_neurons, fj.n_neurons))
+            ri, rj = fi.rank(rtol), fj.rank(rtol)
+        t = fi.qt[:ri] @ fj.qt[:rj].T
+        if measure != "pwcca":
+            rho = np.clip(np.linalg.svd(t, compute_uv=False), 0.0, 1.0)
+            if rho.size == 0:
+                return 0.0, 0.0
+            value = float(np.mean(rho**2 if kwargs.get("squared") else rho))
+            return value, value
+        u, rho, vt = np.linalg.svd(t, full_matrices=False)
+        rho = np.clip(rho, 0.0, 1.0)
+        if rho.size == 0:
+            return 0.0, 0.0
+        forward = float(np.clip(_alpha(fi.proj[:, :ri], u) @ rho, 0.0, 1.0))
+        backward = float(np.clip(_alpha(fj.proj[:, :rj], vt.T) @ rho, 0.0, 1.0))
+        return forward, backward
+    if measure == "rbf_cka":
+        denom = np.sqrt(fi.self_norm * fj.self_norm)
+        value = float(np.clip(np.sum(fi.gram * fj.gram) / denom, 0.0, 1.0)) if denom > 0 else 0.0
+        return value, value
+    # linear CKA and debiased linear CKA: ||Xc_i^T Xc_j||_F^2
+    if fi.centred is not None:
+        cross = fi.centred.T @ fj.centred
+        cross_fro2 = float(np.sum(cross * cross))
+    else:
+        cross_fro2 = float(np.sum(fi.gram * fj.gram))
+    if measure == "linear_cka":
+        denom = fi.self_norm * fj.self_norm
+        value = float(np.clip(cross_fro2 / denom, 0.0, 1.0)) if denom > 0 else 0.0
+        return value, value
+    hxy = cka._unbiased_hsic(cross_fro2, fi.row_norms, fj.row_norms)
+    denom = np.sqrt(fi.self_norm * fj.self_norm) if fi.self_norm > 0 and fj.self_norm > 0 else 0.0
+    value = float(min(hxy / denom, 1.0)) if denom > 0 else 0.0
+    return value, value
+
+
+def _factor(x: np.ndarray, label: str, measure: str, space: str, kwargs: dict[str, Any],
+            rtol_min: float) -> _Factor:
+    if measure in ("mean_cca", "pwcca"):
+        return _cca_factor(x, label, space, rtol_min, measure == "pwcca", kwargs.get("center", True))
+    if measure == "svcca":
+        return _svcca_factor(x, label, space, kwargs.get("keep", 0.99))
+    if measure == "rbf_cka":
+        return _rbf_factor(x, label, kwargs.get("threshold", 0.5))
+    return _linear_factor(x, label, space, measure == "debiased_linear_cka")
+
+
+def _choose_space(space: str, n: int, widths: Sequence[int]) -> str:
+    if space not in SPACES:
+        raise ValueError(f"space must be one of {', '.join(SPACES)}, got {space!r}")
+    if space == "auto":
+        return "data" if max(widths) > n else "neuron"
+    return space
+
+
+def pair_similarity(x: np.ndarray, y: np.ndarray, measure: str, names: tuple[str, str] = ("X", "Y"),
+                    space: str = "auto", **kwargs: Any) -> float:
+    """``measure(x, y)`` through the factors (the single-pair functions use it for wide layers).
+
+    Inputs must be checked already (:func:`cca_core._validation.check_pair`).
+    """
+    for name, arr in zip(names, (x, y)):
+        if np.issubdtype(arr.dtype, np.floating):
+            check_finite_values(name, arr)
+    space = _choose_space(space, x.shape[0], (x.shape[1], y.shape[1]))
+    rtol_min = kwargs.get("rtol") or default_rtol(min(x.shape[1], y.shape[1]))
+    with single_blas_thread(enabled=x.shape[0] * (x.shape[1] + y.shape[1]) ** 2 < 2e9):
+        fx = _factor(x, names[0], measure, space, kwargs, rtol_min)
+        fy = _factor(y, names[1], measure, space, kwargs, rtol_min)
+        return _pair_values(measure, fx, fy, kwargs)[0]
+
+
+# ------------------------------------------------------------------------------------ the engine
+def _progress_bar(total: int, progress: bool | None, desc: str):
+    from tqdm.auto import tqdm
+
+    if progress is None:
+        interactive = sys.stderr.isatty() or "ipykernel" in sys.modules
+        progress = interactive and os.environ.get("CCA_CORE_PROGRESS", "1") != "0"
+    # Shown only once the work has lasted a few seconds.
+    return tqdm(total=total, desc=desc, unit="pair", disable=not progress, delay=3.0, leave=False)
+
+
+def _run(executor: Executor, tasks: list, fn, bar) -> list:
+    futures = [executor.submit(fn, *args) for args in tasks]
+    results = []
+    for fut in futures:
+        results.append(fut.result())
+        bar.update(1)
+    return results
+
+
+def _tiles(k: int, n_tiles: int) -> list[list[int]]:
+    size = max(1, int(np.ceil(k / max(1, n_tiles))))
+    return [list(range(s, min(s + size, k))) for s in range(0, k, size)]
+
+
+def _tile_work(measure: str, kwargs: dict[str, Any], rows: list[tuple[int, _Factor]],
+               cols: list[tuple[int, _Factor]]) -> list[tuple[int, int, float, float]]:
+    """Every pair ``i < j`` between two groups of factors (one task of an external executor)."""
+    out = []
+    with single_blas_thread():
+        for i, fi in rows:
+            for j, fj in cols:
+                if i < j:
+                    out.append((i, j, *_guarded_pair(measure, fi, fj, kwargs)))
+    return out
+
+
+def _guarded_pair(measure: str, fi: _Factor, fj: _Factor, kwargs: dict[str, Any]) -> tuple[float, float]:
+    try:
+        return _pair_values(measure, fi, fj, kwargs)
+    except Exception as exc:  # noqa: BLE001 - re-raised with the pair's names
+        raise PairwiseError(f"{measure} of networks {fi.label!r} and {fj.label!r} failed: "
+                            f"{type(exc).__name__}: {exc}", (fi.label, fj.label)) from exc
+
+
+def pairwise(acts: Sequence[np.ndarray] | Mapping[Any, np.ndarray], measure: str = "pwcca", *,
+             executor: Executor | None = None, progress: bool | None = None, space: str = "auto",
+             pairs: Iterable[tuple[int, int]] | None = None, **measure_kwargs: Any) -> PairwiseResult:
+    """Similarity of every pair of networks, each network's factor computed once.
+
+    Parameters
+    ----------
+    acts : sequence or mapping of arrays, each (n_datapoints, n_neurons_k)
+        One array per network, all on the same inputs (same datapoints, in the same order); a
+        mapping's keys become the labels. Neurons may differ between networks.
+    measure : str
+        One of :data:`cca_core.measures.MEASURES`: ``"mean_cca"``, ``"svcca"``, ``"pwcca"``,
+        ``"linear_cka"``, ``"debiased_linear_cka"``, ``"rbf_cka"``.
+    executor : concurrent.futures.Executor, optional
+        None: in-process, parallel over pairs in threads (one per core, one BLAS thread each).
+        Any executor with ``submit`` (threads, processes, ``distributed.Client``): the pairs are sent
+        in tiles of the matrix, so each network's factor travels a few times, not once per pair.
+    progress : bool, optional
+        A progress bar over pairs (tqdm), shown once the work has lasted 3 s; default on in a
+        terminal or a notebook unless ``CCA_CORE_PROGRESS=0``.
+    space : {"auto", "neuron", "data"}
+        Where factors are computed: neuron space (``d x d`` covariances) or data space (``n x n``
+        Gram matrices); ``"auto"`` takes data space when some network has more neurons than there
+        are datapoints. Both give the same values (within rounding).
+    pairs : iterable of (i, j), optional
+        Compute only these pairs (both directions; others are NaN). Default: all.
+    **measure_kwargs
+        The measure's own options (``keep`` for SVCCA, ``rtol``, ``squared``, ``threshold``, ...).
+
+    Returns
+    -------
+    PairwiseResult
+        ``values`` (K x K), ``labels``, ``symmetrized()``, ``distances()``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Before any work: fewer than 2 networks, different numbers of datapoints (naming both
+        networks and their shapes), NaN/Inf in a network (naming it), an unknown measure (listing
+        the known ones) or keyword argument.
+    PairwiseError
+        A pair's computation failed; the message names both networks.
+
+    Notes
+    -----
+    Cost: one factorization per network (a pass over its data and one ``d x d`` or ``n x n``
+    eigendecomposition), then per pair one product ``Q_i^T Q_j`` (``n r_i r_j`` flops) and an SVD
+    of the ``r_i x r_j`` result. Memory: the factors, ``K n min(n, d)`` float64 for the CCA family
+    (the whitened data) and the centred data (or ``n x n`` Gram matrices) for CKA.
+    """
+    _check_kwargs(measure, measure_kwargs)
+    labels, arrays = _gather(acts)
+    k, n = len(arrays), arrays[0].shape[0]
+    widths = [a.shape[1] for a in arrays]
+    space = "data" if measure == "rbf_cka" else _choose_space(space, n, widths)
+    if measure in _CCA_FAMILY:
+        for lab, d in zip(labels, widths):
+            if d >= n:
+                warnings.warn(f"network {lab!r} has {d} neurons and only {n} datapoints: with neurons >= "
+                              "datapoints CCA can match anything perfectly; use more datapoints or reduce "
+                              "dimensions first (e.g. svcca)", RankWarning, stacklevel=2)
+                break
+    wanted = sorted({(min(i, j), max(i, j)) for i, j in pairs} if pairs is not None
+                    else {(i, j) for i in range(k) for j in range(i + 1, k)})
+    for i, j in wanted:
+        if not (0 <= i < k and 0 <= j < k) or i == j:
+            raise ValueError(f"pairs must be (i, j) with i != j in 0..{k - 1}, got {(i, j)}")
+    needed = sorted({i for p in wanted for i in p})
+    rtol = measure_kwargs.get("rtol")
+    values = np.full((k, k), np.nan)
+    np.fill_diagonal(values, 1.0)
+    own_pool = executor is None
+    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1) if own_pool else executor
+    bar = _progress_bar(len(needed) + len(wanted), progress, f"{measure} {k} networks")
+    try:
+        with single_blas_thread():
+            factors = dict(zip(needed, _run(pool, [(arrays[i], labels[i], measure, space, measure_kwargs,
+                                                    rtol or default_rtol(widths[i])) for i in needed],
+                                            _factor, bar)))
+            if own_pool:
+                results = _run(pool, [(measure, factors[i], factors[j], measure_kwargs) for i, j in wanted],
+                               _guarded_pair, bar)
+                triples = [(i, j, *r) for (i, j), r in zip(wanted, results)]
+            else:
+                tiles = _tiles(len(needed), int(np.ceil(np.sqrt(2 * _worker_count(executor)))) + 1)
+                blocks = [[(needed[t], factors[needed[t]]) for t in tile] for tile in tiles]
+                tasks = [(measure, measure_kwargs, a, b) for ia, a in enumerate(blocks)
+                         for b in blocks[ia:]]
+                wanted_set = set(wanted)
+                triples = []
+                for out in _run(executor, tasks, _tile_work, _NoBar()):
+                    triples.extend(t for t in out if (t[0], t[1]) in wanted_set)
+                    bar.update(len(out))
+    finally:
+        bar.close()
+        if own_pool:
+            pool.shutdown(wait=True)
+    for i, j, forward, backward in triples:
+        values[i, j], values[j, i] = forward, backward
+    return PairwiseResult(values, tuple(labels), measure, space, dict(measure_kwargs))
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+
+def _worker_count(executor: Any) -> int:
+    for attr in ("_max_workers",):
+        if hasattr(executor, attr):
+            return int(getattr(executor, attr))
+    if hasattr(executor, "nthreads"):  # distributed.Client
+        try:
+            return max(1, sum(executor.nthreads().values()))
+        except Exception:  # noqa: BLE001
+            pass
+    return os.cpu_count() or 1
