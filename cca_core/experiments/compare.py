@@ -1,8 +1,11 @@
 """Distances between the representations of many networks: pairs within a group, pairs across groups.
 
 The notebooks compare groups of networks layer by layer. These helpers take the activations of each
-network (``(n_datapoints, n_neurons)`` arrays on the same inputs) and a distance such as
-:func:`cca_core.pwcca_distance`, and return the matrix or the list of pair values.
+network (``(n_datapoints, n_neurons)`` arrays on the same inputs) and a distance -- a measure name
+such as ``"pwcca"``, one of the package's distance functions such as :func:`cca_core.pwcca_distance`,
+or any callable ``f(a, b) -> float`` -- and return the matrix or the list of pair values. Names and
+the package's own distances go through the pairwise engine (:func:`cca_core.pairwise`: each network
+factored once, parallel over pairs); other callables are called once per ordered pair.
 """
 
 from __future__ import annotations
@@ -11,9 +14,22 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from cca_core import measures
+from cca_core.pairs import pairwise
+
 __all__ = ["pairwise_matrix", "within_pairs", "between_pairs", "summarize"]
 
-Distance = Callable[[np.ndarray, np.ndarray], float]
+Distance = Callable[[np.ndarray, np.ndarray], float] | str
+
+#: The package's distance functions and the measure the engine computes for each.
+_ENGINE_DISTANCES = {getattr(measures, f"{name}_distance"): name for name in measures.MEASURES}
+
+
+def _engine_measure(distance: Distance) -> str | None:
+    if isinstance(distance, str):
+        measures.get_measure(distance)  # unknown names list the known ones
+        return distance
+    return _ENGINE_DISTANCES.get(distance)
 
 
 def _check(acts: Sequence[np.ndarray], name: str, minimum: int) -> list[np.ndarray]:
@@ -35,6 +51,12 @@ def pairwise_matrix(acts: Sequence[np.ndarray], distance: Distance, *, symmetric
     """
     acts = _check(acts, "pairwise_matrix", 1)
     k = len(acts)
+    measure = _engine_measure(distance)
+    if measure is not None and k > 1:
+        result = pairwise(acts, measure)
+        d = result.distances() if symmetric else 1.0 - result.values
+        np.fill_diagonal(d, 0.0)
+        return d
     d = np.zeros((k, k))
     for i in range(k):
         for j in range(i + 1, k):
@@ -57,7 +79,13 @@ def between_pairs(acts_a: Sequence[np.ndarray], acts_b: Sequence[np.ndarray], di
     """Symmetrized distance of every pair (one network from each group, ``len(a) * len(b)`` values)."""
     acts_a = _check(acts_a, "between_pairs (first group)", 1)
     acts_b = _check(acts_b, "between_pairs (second group)", 1)
-    _check(acts_a + acts_b, "between_pairs", 2)
+    both = _check(acts_a + acts_b, "between_pairs", 2)
+    measure = _engine_measure(distance)
+    if measure is not None:
+        ka = len(acts_a)
+        cross = [(i, ka + j) for i in range(ka) for j in range(len(acts_b))]
+        d = pairwise(both, measure, pairs=cross).distances()
+        return np.array([d[i, j] for i, j in cross])
     return np.array([0.5 * (distance(a, b) + distance(b, a)) for a in acts_a for b in acts_b])
 
 
