@@ -16,8 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
+import scipy.linalg.lapack
 
-__all__ = ["CCAResult", "default_rtol", "whiten", "cca_from_covariances", "svcca_from_covariances",
+__all__ = ["CCAResult", "Whitener", "default_rtol", "whiten", "whitener", "cca_from_covariances", "svcca_from_covariances",
            "pwcca_from_covariances", "svd_keep_count"]
 
 #: A neuron whose standard deviation is below this fraction of max(|its mean|, largest std) is constant.
@@ -89,12 +91,74 @@ def whiten(cov: np.ndarray, rtol: float | None = None) -> np.ndarray:
     return w_full
 
 
+#: Cholesky whitening is used when LAPACK's estimate of the reciprocal condition number (1-norm) of
+#: the neurons' correlation matrix is above this: then no eigenvalue is anywhere near the rank
+#: tolerance, and the correlations agree with the eigendecomposition's to about 1e-11.
+CHOLESKY_RCOND = 1e-5
+
+
+@dataclass(frozen=True)
+class Whitener:
+    """``W`` with ``W.T @ cov @ W = I_r``, held as a Cholesky factor or as an explicit matrix.
+
+    Same retained subspace as :func:`whiten`: constant neurons dropped, the others scaled to unit
+    variance. When their correlation matrix ``C`` is well conditioned (:data:`CHOLESKY_RCOND`), no
+    direction is truncated and ``W = D^-1 L^-T`` with ``C = L L^T``: a Cholesky factorization and
+    triangular solves, several times cheaper than the eigendecomposition, which is the fallback
+    (then ``W`` is :func:`whiten`'s).
+    """
+
+    n_neurons: int
+    active: np.ndarray              # (d,) bool
+    scale: np.ndarray               # (n_active,) standard deviations of the active neurons
+    chol: np.ndarray | None = None  # (n_active, n_active) lower-triangular L
+    w: np.ndarray | None = None     # (d, r) explicit whitener (eigen path)
+
+    @property
+    def rank(self) -> int:
+        return self.chol.shape[0] if self.chol is not None else self.w.shape[1]
+
+    def left(self, m: np.ndarray) -> np.ndarray:
+        """``W.T @ m`` for ``m`` of shape ``(d, k)``."""
+        if self.chol is None:
+            return self.w.T @ m
+        return scipy.linalg.solve_triangular(self.chol, m[self.active] / self.scale[:, None], lower=True,
+                                             check_finite=False)
+
+    def weights(self, u: np.ndarray) -> np.ndarray:
+        """``W @ u`` for ``u`` of shape ``(r, k)``: canonical weights over all ``d`` neurons."""
+        if self.chol is None:
+            return self.w @ u
+        out = np.zeros((self.n_neurons, u.shape[1]))
+        out[self.active] = scipy.linalg.solve_triangular(self.chol, u, trans="T", lower=True,
+                                                         check_finite=False) / self.scale[:, None]
+        return out
+
+
+def whitener(cov: np.ndarray, rtol: float | None = None) -> Whitener:
+    """:class:`Whitener` of a covariance matrix: Cholesky when well conditioned, else :func:`whiten`."""
+    cov = np.asarray(cov, dtype=np.float64)
+    d = cov.shape[0]
+    std = np.sqrt(np.clip(np.diagonal(cov), 0.0, None))
+    active = std > CONSTANT_RTOL * std.max() if d else np.zeros(0, bool)
+    if active.any():
+        s = std[active]
+        corr = cov[np.ix_(active, active)] / np.outer(s, s)
+        chol, info = scipy.linalg.lapack.dpotrf(corr, lower=1, clean=1)
+        if info == 0:
+            rcond, info = scipy.linalg.lapack.dpocon(chol, np.abs(corr).sum(axis=0).max(), uplo="L")
+            if info == 0 and rcond > CHOLESKY_RCOND:
+                return Whitener(d, active, s, chol=chol)
+    return Whitener(d, active, std[active], w=whiten(cov, rtol))
+
+
 def cca_from_covariances(sxx: np.ndarray, sxy: np.ndarray, syy: np.ndarray,
                          rtol: float | None = None, y_weights: bool = True) -> CCAResult:
     """Canonical correlations of two sets of variables from their covariance blocks.
 
-    With whiteners ``Wx, Wy`` (:func:`whiten`), the canonical correlations are the singular values
-    of ``T = Wx.T @ Sxy @ Wy`` and the canonical weights are ``Wx @ U``, ``Wy @ V``
+    With whiteners ``Wx, Wy`` (:func:`whitener`: Cholesky when well conditioned, else
+    :func:`whiten`'s eigendecomposition with rank truncation), the canonical correlations are the
+    singular values of ``T = Wx.T @ Sxy @ Wy`` and the canonical weights are ``Wx @ U``, ``Wy @ V``
     (Hotelling 1936; Raghu et al. 2017, section 2).
 
     ``y_weights=False`` (PWCCA needs X's side only) takes ``U`` from the eigenvectors of ``T T^T``
@@ -103,16 +167,16 @@ def cca_from_covariances(sxx: np.ndarray, sxy: np.ndarray, syy: np.ndarray,
     """
     if rtol is None:
         rtol = default_rtol(max(sxx.shape[0], syy.shape[0]))
-    wx = whiten(sxx, rtol)
-    wy = whiten(syy, rtol)
-    k = min(wx.shape[1], wy.shape[1])
+    wx = whitener(sxx, rtol)
+    wy = whitener(syy, rtol)
+    k = min(wx.rank, wy.rank)
     if k == 0:
         return CCAResult(np.zeros(0), np.zeros((sxx.shape[0], 0)), np.zeros((syy.shape[0], 0)),
-                         wx.shape[1], wy.shape[1], rtol)
-    t = wx.T @ sxy @ wy
+                         wx.rank, wy.rank, rtol)
+    t = wy.left(wx.left(sxy).T).T
     if y_weights:
         u, rho, vt = np.linalg.svd(t, full_matrices=False)
-        y_w = wy @ vt.T
+        y_w = wy.weights(vt.T)
     else:
         u = np.linalg.eigh(t @ t.T)[1][:, ::-1][:, :k]
         rho = np.linalg.norm(t.T @ u, axis=0)
@@ -120,7 +184,7 @@ def cca_from_covariances(sxx: np.ndarray, sxy: np.ndarray, syy: np.ndarray,
         u, rho = u[:, order], rho[order]
         y_w = np.zeros((syy.shape[0], 0))
     rho = np.clip(rho, 0.0, 1.0)
-    return CCAResult(rho, wx @ u, y_w, wx.shape[1], wy.shape[1], rtol)
+    return CCAResult(rho, wx.weights(u), y_w, wx.rank, wy.rank, rtol)
 
 
 def svd_keep_count(singular_values: np.ndarray, keep: float | int) -> int:

@@ -28,7 +28,7 @@ APIS = {
     "pwcca": (cca_core.pwcca, ("X", "Y"), 0, True),
     "mean_cca": (cca_core.mean_cca, ("X", "Y"), 0, True),
     "svcca": (cca_core.svcca, ("X", "Y"), 0, True),
-    "linear_cka": (cca_core.linear_cka, ("X", "Y"), 0, True),
+    "linear_cka": (cca_core.linear_cka, ("X", "Y"), 0, False),  # CKA is made for neurons >= datapoints
     "cca": (cca_core.cca, ("X", "Y"), 0, True),
     "Moments.update": (_moments_update, ("X", "Y"), 0, False),  # streamed chunks: no RankWarning
     "get_cca_similarity": (lambda a, b: compat.get_cca_similarity(a, b, verbose=False),
