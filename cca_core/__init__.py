@@ -2,7 +2,8 @@
 
 Arrays are ``(n_datapoints, n_neurons)``. Every CCA-family measure and linear CKA is computed from
 the joint moments of ``[X, Y]`` (:class:`Moments`), so one pass over the data suffices and data
-larger than memory can be streamed. google/svcca users: ``cca_core.get_cca_similarity`` and
+larger than memory can be streamed. :func:`pairwise` compares many networks at once, each network
+factored once. google/svcca users: ``cca_core.get_cca_similarity`` and
 ``cca_core.compute_pwcca`` (module :mod:`cca_core.compat`) keep google's layout and signatures.
 """
 
@@ -26,12 +27,13 @@ from .measures import (
     svcca_distance,
 )
 from .moments import Moments
+from .pairs import PairwiseError, PairwiseResult, pairwise
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CCAResult", "ConvActivations", "Moments", "RankWarning", "cca", "compute_pwcca", "conv_to_2d",
+    "CCAResult", "ConvActivations", "Moments", "PairwiseError", "PairwiseResult", "RankWarning", "cca", "compute_pwcca", "conv_to_2d",
     "debiased_linear_cka", "debiased_linear_cka_distance", "get_cca_similarity", "linear_cka",
-    "linear_cka_distance", "mean_cca", "mean_cca_distance", "pwcca", "pwcca_distance", "rbf_cka",
+    "linear_cka_distance", "mean_cca", "mean_cca_distance", "pairwise", "pwcca", "pwcca_distance", "rbf_cka",
     "rbf_cka_distance", "svcca", "svcca_distance",
 ]

@@ -142,6 +142,10 @@ def _check_kwargs(measure: str, kwargs: dict[str, Any]) -> None:
                         f"got unexpected {', '.join(unknown)}")
     if "keep" in kwargs:
         svd_keep_count(np.ones(1), kwargs["keep"])  # raises for a bad keep before any work
+    rtol = kwargs.get("rtol")
+    if rtol is not None and (isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.floating))
+                             or not 0 < rtol < 1):
+        raise ValueError(f"rtol (relative eigenvalue tolerance) must be a number in (0, 1), got {rtol!r}")
     if "threshold" in kwargs and not kwargs["threshold"] > 0:
         raise ValueError(f"threshold (RBF bandwidth as a fraction of the median distance) must be > 0, "
                          f"got {kwargs['threshold']}")
@@ -526,9 +530,18 @@ def pairwise(acts: Sequence[np.ndarray] | Mapping[Any, np.ndarray], measure: str
     rtol = measure_kwargs.get("rtol")
     values = np.full((k, k), np.nan)
     np.fill_diagonal(values, 1.0)
+    bar = _progress_bar(len(needed) + len(wanted), progress, f"{measure} {k} networks")
+    if _is_dask_client(executor):
+        try:
+            triples = _on_dask(executor, arrays, labels, widths, needed, wanted, measure, space,
+                               measure_kwargs, bar)
+        finally:
+            bar.close()
+        for i, j, forward, backward in triples:
+            values[i, j], values[j, i] = forward, backward
+        return PairwiseResult(values, tuple(labels), measure, space, dict(measure_kwargs))
     own_pool = executor is None
     pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1) if own_pool else executor
-    bar = _progress_bar(len(needed) + len(wanted), progress, f"{measure} {k} networks")
     try:
         with single_blas_thread():
             factors = dict(zip(needed, _run(pool, [(arrays[i], labels[i], measure, space, measure_kwargs,
@@ -555,6 +568,48 @@ def pairwise(acts: Sequence[np.ndarray] | Mapping[Any, np.ndarray], measure: str
     for i, j, forward, backward in triples:
         values[i, j], values[j, i] = forward, backward
     return PairwiseResult(values, tuple(labels), measure, space, dict(measure_kwargs))
+
+
+def _is_dask_client(executor: Any) -> bool:
+    return all(hasattr(executor, a) for a in ("scatter", "gather", "submit", "nthreads"))
+
+
+def _factor_on_worker(*args: Any) -> _Factor:
+    with single_blas_thread():
+        return _factor(*args)
+
+
+def _pair_on_worker(i: int, j: int, measure: str, fi: _Factor, fj: _Factor,
+                    kwargs: dict[str, Any]) -> tuple[int, int, float, float]:
+    with single_blas_thread():
+        return (i, j, *_guarded_pair(measure, fi, fj, kwargs))
+
+
+def _on_dask(client: Any, arrays: list[np.ndarray], labels: list[str], widths: list[int], needed: list[int],
+             wanted: list[tuple[int, int]], measure: str, space: str, kwargs: dict[str, Any], bar) -> list:
+    """Each array is scattered once and factored on a worker; factors stay on the workers, and a
+    pair's task fetches the two it needs (a worker keeps what it fetched, so each factor reaches each
+    worker at most once)."""
+    from distributed import as_completed
+
+    rtol = kwargs.get("rtol")
+    data = client.scatter([arrays[i] for i in needed])
+    factors = {i: client.submit(_factor_on_worker, fut, labels[i], measure, space, kwargs,
+                                rtol or default_rtol(widths[i]), key=f"cca-core-factor-{labels[i]}-{fut.key}")
+               for i, fut in zip(needed, data)}
+    futures = [client.submit(_pair_on_worker, i, j, measure, factors[i], factors[j], kwargs,
+                             key=f"cca-core-pair-{measure}-{factors[i].key}-{factors[j].key}")
+               for i, j in wanted]
+    bar.update(len(needed))
+    triples = []
+    try:
+        for fut in as_completed(futures):
+            triples.append(fut.result())
+            bar.update(1)
+    finally:
+        for fut in futures + list(factors.values()) + list(data):
+            fut.release()
+    return triples
 
 
 class _NoBar:

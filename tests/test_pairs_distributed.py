@@ -1,0 +1,48 @@
+"""pairwise on a dask.distributed cluster (2 worker processes): same values, errors that name the network."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+import cca_core  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as c:
+        yield c
+
+
+def _networks(k=5, n=250, seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, 8))
+    return {f"net{i}": z @ rng.standard_normal((8, 15 + i)) + rng.standard_normal((n, 15 + i)) for i in range(k)}
+
+
+@pytest.mark.parametrize("measure", ["pwcca", "svcca", "linear_cka", "debiased_linear_cka"])
+def test_cluster_equals_single_pair_functions(client, measure):
+    acts = _networks()
+    result = cca_core.pairwise(acts, measure, executor=client, progress=False)
+    names = list(acts)
+    fn = cca_core.measures.MEASURES[measure]
+    for i, a in enumerate(names):
+        for j, b in enumerate(names):
+            if i != j:
+                assert abs(result.values[i, j] - fn(acts[a], acts[b])) < 1e-10, (a, b)
+    assert result.labels == tuple(names)
+
+
+def test_cluster_error_names_the_network(client):
+    acts = _networks(3)
+    acts["dead"] = np.ones((250, 4))
+    with pytest.raises(ValueError, match="'dead' has no variance"):
+        cca_core.pairwise(acts, "pwcca", executor=client, progress=False)
+
+
+def test_cluster_bad_option_fails_before_work(client):
+    with pytest.raises(ValueError, match="rtol"):
+        cca_core.pairwise(_networks(3), "mean_cca", executor=client, progress=False, rtol="bad")
