@@ -18,7 +18,7 @@ from scipy.linalg.blas import dgemm as _gemm
 from scipy.linalg.blas import dsyrk as _syrk
 
 from . import canonical, cka
-from ._threads import single_blas_thread
+from ._threads import SMALL_FLOPS, single_blas_thread
 from ._validation import check_finite_values, check_pair
 
 __all__ = ["Moments", "centred_moments"]
@@ -222,6 +222,14 @@ def centred_moments(blocks: Sequence[np.ndarray], names: Sequence[str],
     edges = np.cumsum([0] + widths)
     if n == 0:
         return 0, np.zeros(d), np.zeros((d, d))
+    # A small pass runs on one BLAS thread: on busy cores, threads that wait for each other cost more
+    # than they gain (cca_core._threads).
+    with single_blas_thread(enabled=n * d * d < SMALL_FLOPS):
+        return _centred_moments(blocks, names, chunk_size, n, d, edges)
+
+
+def _centred_moments(blocks: Sequence[np.ndarray], names: Sequence[str], chunk_size: int | None,
+                     n: int, d: int, edges: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     direct = chunk_size is None and all(b.dtype == np.float64 and b.flags.c_contiguous for b in blocks)
     if direct:
         result = _direct_moments(blocks, edges, names)
