@@ -212,11 +212,16 @@ def svd_keep_count(singular_values: np.ndarray, keep: float | int) -> int:
     return int(min(np.searchsorted(cum, keep - 1e-12) + 1, sv.size))
 
 
-def _principal_directions(cov: np.ndarray, keep: float | int) -> tuple[np.ndarray, np.ndarray]:
-    """Leading eigenvectors of ``cov`` chosen by :func:`svd_keep_count`, and their eigenvalues."""
+def _principal_directions(cov: np.ndarray, keep: float | int, rtol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Leading eigenvectors of ``cov`` chosen by :func:`svd_keep_count`, and their eigenvalues.
+
+    Directions whose eigenvalue is not above ``rtol`` times the largest are rounding noise of a
+    rank-deficient covariance, not singular directions: an integer ``keep`` above the rank stops at
+    the rank instead of whitening noise.
+    """
     evals, evecs = np.linalg.eigh(cov)
     evals, evecs = np.clip(evals[::-1], 0.0, None), evecs[:, ::-1]
-    r = svd_keep_count(np.sqrt(evals), keep)
+    r = min(svd_keep_count(np.sqrt(evals), keep), int(np.count_nonzero(evals > rtol * evals[0])))
     return evecs[:, :r], evals[:r]
 
 
@@ -228,8 +233,10 @@ def svcca_from_covariances(sxx: np.ndarray, sxy: np.ndarray, syy: np.ndarray,
     singular values the square roots of its eigenvalues (times ``sqrt(n - 1)``, which cancels in
     the ``keep`` rule). The returned weights map the original neurons to the canonical variates.
     """
-    px, lx = _principal_directions(sxx, keep)
-    py, ly = _principal_directions(syy, keep)
+    if rtol is None:
+        rtol = default_rtol(max(sxx.shape[0], syy.shape[0]))
+    px, lx = _principal_directions(sxx, keep, rtol)
+    py, ly = _principal_directions(syy, keep, rtol)
     res = cca_from_covariances(np.diag(lx), px.T @ sxy @ py, np.diag(ly), rtol)
     return CCAResult(res.correlations, px @ res.x_weights, py @ res.y_weights,
                      res.x_rank, res.y_rank, res.rtol)

@@ -251,7 +251,7 @@ def _cca_factor(x: np.ndarray, label: str, space: str, rtol_min: float, want_pro
     return f
 
 
-def _svcca_factor(x: np.ndarray, label: str, space: str, keep: float | int) -> _Factor:
+def _svcca_factor(x: np.ndarray, label: str, space: str, keep: float | int, rtol_min: float) -> _Factor:
     """Orthonormal basis of the leading singular directions of the centred data (Raghu et al. 2017)."""
     n, d = x.shape
     f = _Factor(label, d)
@@ -271,12 +271,10 @@ def _svcca_factor(x: np.ndarray, label: str, space: str, keep: float | int) -> _
             raise _no_variance(label, d, n)
         evals, evecs = np.linalg.eigh(gram / (n - 1))
         evals, evecs = np.clip(evals[::-1], 0.0, None), evecs[:, ::-1]
-    r = svd_keep_count(np.sqrt(evals), keep)
+    # Directions at or below rtol of the largest are noise (rank truncated per pair, as
+    # canonical._principal_directions does); they stay out of the basis already at rtol_min.
+    r = min(svd_keep_count(np.sqrt(evals), keep), int(np.count_nonzero(evals > rtol_min * evals[0])))
     evals, evecs = evals[:r], evecs[:, :r]
-    # The reduced side's whitening (canonical.whiten of diag(evals)) drops near-zero directions.
-    std = np.sqrt(evals)
-    live = std > CONSTANT_RTOL * std.max()
-    evals, evecs = evals[live], evecs[:, live]
     if space == "neuron":
         q = np.empty((evals.size, n))
         w = evecs / np.sqrt(evals * (n - 1))
@@ -287,7 +285,7 @@ def _svcca_factor(x: np.ndarray, label: str, space: str, keep: float | int) -> _
         f.qt = q
     else:
         f.qt = np.ascontiguousarray(evecs.T)
-    f.evals = np.ones(evals.size)  # whitened reduced data: every direction has eigenvalue 1
+    f.evals = evals
     return f
 
 
@@ -323,7 +321,12 @@ def _linear_factor(x: np.ndarray, label: str, space: str, debiased: bool) -> _Fa
 
 
 def _rbf_factor(x: np.ndarray, label: str, threshold: float) -> _Factor:
-    kc = cka._centre(cka._rbf_gram(x, threshold))
+    try:
+        kc = cka._centre(cka._rbf_gram(x, threshold))
+    except ValueError as exc:
+        if np.all(x == x[:1]):
+            raise _no_variance(label, x.shape[1], x.shape[0]) from None
+        raise ValueError(f"network {label!r}: {exc}") from None
     return _Factor(label, x.shape[1], gram=kc, self_norm=float(np.sum(kc * kc)))
 
 
@@ -337,13 +340,10 @@ def _alpha(proj: np.ndarray, directions: np.ndarray) -> np.ndarray:
 def _pair_values(measure: str, fi: _Factor, fj: _Factor, kwargs: dict[str, Any]) -> tuple[float, float]:
     """``(measure(i, j), measure(j, i))`` from two factors."""
     if measure in _CCA_FAMILY:
-        if measure == "svcca":
-            ri, rj = fi.qt.shape[0], fj.qt.shape[0]
-        else:
-            rtol = kwargs.get("rtol")
-            if rtol is None:
-                rtol = default_rtol(max(fi.n_neurons, fj.n_neurons))
-            ri, rj = fi.rank(rtol), fj.rank(rtol)
+        rtol = kwargs.get("rtol")
+        if rtol is None:
+            rtol = default_rtol(max(fi.n_neurons, fj.n_neurons))
+        ri, rj = fi.rank(rtol), fj.rank(rtol)
         t = fi.qt[:ri] @ fj.qt[:rj].T
         if measure != "pwcca":
             rho = np.clip(np.linalg.svd(t, compute_uv=False), 0.0, 1.0)
@@ -383,7 +383,7 @@ def _factor(x: np.ndarray, label: str, measure: str, space: str, kwargs: dict[st
     if measure in ("mean_cca", "pwcca"):
         return _cca_factor(x, label, space, rtol_min, measure == "pwcca", kwargs.get("center", True))
     if measure == "svcca":
-        return _svcca_factor(x, label, space, kwargs.get("keep", 0.99))
+        return _svcca_factor(x, label, space, kwargs.get("keep", 0.99), rtol_min)
     if measure == "rbf_cka":
         return _rbf_factor(x, label, kwargs.get("threshold", 0.5))
     return _linear_factor(x, label, space, measure == "debiased_linear_cka")
@@ -513,7 +513,9 @@ def pairwise(acts: Sequence[np.ndarray] | Mapping[Any, np.ndarray], measure: str
     labels, arrays = _gather(acts)
     k, n = len(arrays), arrays[0].shape[0]
     widths = [a.shape[1] for a in arrays]
-    space = "data" if measure == "rbf_cka" else _choose_space(space, n, widths)
+    space = _choose_space(space, n, widths)
+    if measure == "rbf_cka":
+        space = "data"  # kernels are n x n whatever the widths
     if measure in _CCA_FAMILY:
         for lab, d in zip(labels, widths):
             if d >= n:
