@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from . import cka
-from ._threads import single_blas_thread
+from ._threads import SMALL_FLOPS, single_blas_thread
 from ._validation import RankWarning, check_activations, check_finite_values
 from .canonical import CONSTANT_RTOL, default_rtol, svd_keep_count
 from .measures import MEASURES
@@ -408,7 +408,9 @@ def pair_similarity(x: np.ndarray, y: np.ndarray, measure: str, names: tuple[str
             check_finite_values(name, arr)
     space = _choose_space(space, x.shape[0], (x.shape[1], y.shape[1]))
     rtol_min = kwargs.get("rtol") or default_rtol(min(x.shape[1], y.shape[1]))
-    with single_blas_thread(enabled=x.shape[0] * (x.shape[1] + y.shape[1]) ** 2 < 2e9):
+    n, widths = x.shape[0], (x.shape[1], y.shape[1])
+    flops = sum(n * n * d if space == "data" else n * d * d for d in widths)
+    with single_blas_thread(enabled=flops < SMALL_FLOPS):
         fx = _factor(x, names[0], measure, space, kwargs, rtol_min)
         fy = _factor(y, names[1], measure, space, kwargs, rtol_min)
         return _pair_values(measure, fx, fy, kwargs)[0]
