@@ -18,7 +18,7 @@ from scipy.linalg.blas import dgemm as _gemm
 from scipy.linalg.blas import dsyrk as _syrk
 
 from . import canonical, cka
-from ._threads import SMALL_FLOPS, single_blas_thread
+from ._threads import blas_threads_for, single_blas_thread
 from ._validation import check_finite_values, check_pair
 
 __all__ = ["Moments", "centred_moments"]
@@ -222,9 +222,9 @@ def centred_moments(blocks: Sequence[np.ndarray], names: Sequence[str],
     edges = np.cumsum([0] + widths)
     if n == 0:
         return 0, np.zeros(d), np.zeros((d, d))
-    # A small pass runs on one BLAS thread: on busy cores, threads that wait for each other cost more
-    # than they gain (cca_core._threads).
-    with single_blas_thread(enabled=n * d * d < SMALL_FLOPS):
+    # A small pass, or any pass on a busy machine, runs on one BLAS thread: threads that wait for
+    # busy cores cost more than they gain (cca_core._threads).
+    with blas_threads_for(n * d * d):
         return _centred_moments(blocks, names, chunk_size, n, d, edges)
 
 

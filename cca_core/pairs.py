@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from . import cka
-from ._threads import SMALL_FLOPS, single_blas_thread
+from ._threads import blas_threads_for, single_blas_thread
 from ._validation import RankWarning, check_activations, check_finite_values
 from .canonical import CONSTANT_RTOL, default_rtol, svd_keep_count
 from .measures import MEASURES
@@ -410,7 +410,7 @@ def pair_similarity(x: np.ndarray, y: np.ndarray, measure: str, names: tuple[str
     rtol_min = kwargs.get("rtol") or default_rtol(min(x.shape[1], y.shape[1]))
     n, widths = x.shape[0], (x.shape[1], y.shape[1])
     flops = sum(n * n * d if space == "data" else n * d * d for d in widths)
-    with single_blas_thread(enabled=flops < SMALL_FLOPS):
+    with blas_threads_for(flops):
         fx = _factor(x, names[0], measure, space, kwargs, rtol_min)
         fy = _factor(y, names[1], measure, space, kwargs, rtol_min)
         return _pair_values(measure, fx, fy, kwargs)[0]
