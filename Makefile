@@ -33,8 +33,11 @@ page: $(VENV)/.installed
 	@test -n "$(NB)" || { echo 'usage: make page NB=<notebook> P="key=value ..."'; exit 2; }
 	$(BIN)/python book/pipeline.py run $(NB) $(foreach p,$(P),-p $(p))
 
+# Speed and memory figures (README "Speed and memory"): one pair at the limit, then many networks,
+# busy machines and wide layers (netrep, the peer, is timed when it is installed).
 bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py --markdown
+	$(BIN)/python benchmarks/pairwise_bench.py --markdown
 
 clean:
 	rm -rf $(VENV) .pytest_cache book/_build book/_failed
