@@ -10,6 +10,7 @@ from ._validation import RankWarning
 from .canonical import CCAResult
 from .compat import compute_pwcca, get_cca_similarity
 from .conv import ConvActivations, conv_to_2d
+from .conv import resize_to
 from .measures import (
     cca,
     debiased_linear_cka,
@@ -35,3 +36,4 @@ __all__ = [
     "linear_cka_distance", "mean_cca", "mean_cca_distance", "pwcca", "pwcca_distance", "rbf_cka",
     "rbf_cka_distance", "svcca", "svcca_distance",
 ]
+__all__ += ["resize_to"]
