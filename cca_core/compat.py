@@ -379,10 +379,10 @@ def fourier_ccas(conv_acts1: np.ndarray, conv_acts2: np.ndarray, return_coefs: b
                 z1 = z2 = None
                 if compute_dirns:
                     if j <= w // 2:
-                        z1, z2 = spec1[:, i, j], spec2[:, i, j]
+                        z1, z2 = spec1[i, j], spec2[i, j]
                     else:
-                        z1 = spec1[:, (-i) % h, (-j) % w].conj()
-                        z2 = spec2[:, (-i) % h, (-j) % w].conj()
+                        z1 = spec1[(-i) % h, (-j) % w].conj()
+                        z2 = spec2[(-i) % h, (-j) % w].conj()
                 res = _fourier_location(sxx, sxy, syy, mean1, mean2, z1, z2, return_coefs,
                                         compute_dirns, n)
                 k, l = int(np.fft.fftfreq(h, 1.0 / h)[i].round()), int(np.fft.fftfreq(w, 1.0 / w)[j].round())

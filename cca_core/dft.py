@@ -47,8 +47,8 @@ from .conv import _check_size
 
 __all__ = ["DFTCCAResult", "dft_cca", "frequency_grid"]
 
-#: Complex elements per working buffer (64 MiB): DFTs of a chunk of inputs and their gathered copy.
-CHUNK_ELEMENTS = 1 << 22
+#: Complex elements per chunk (32 MiB): a chunk's DFTs plus its frequency-major buffer.
+CHUNK_ELEMENTS = 1 << 21
 
 
 def _one_blas_thread() -> contextlib.AbstractContextManager:
@@ -99,24 +99,27 @@ def frequency_grid(size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _spectrum(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Normalised DFT coefficients of ``x`` (n, H, W, C) on the shared grid: (n, h, w // 2 + 1, C).
+    """Normalised DFT coefficients of ``x`` (n, H, W, C) on the shared grid, spatial axes first:
+    shape (h, w // 2 + 1, n, C), complex128.
 
     Frequencies as in the module docstring: ``|k| < h/2`` (``|l| < w/2``) and, for an even ``h``
-    smaller than ``H``, the Nyquist bin ``c[-h/2] + c[h/2]`` (likewise along W).
+    smaller than ``H``, the Nyquist bin ``c[-h/2] + c[h/2]`` (likewise along W). Spatial axes first
+    makes each frequency's (n, C) block contiguous, as the per-frequency updates want it.
     """
-    _, height, width, _ = x.shape
+    n, height, width, c = x.shape
     h, w = size
     wr = w // 2 + 1
-    spec = scipy.fft.rfft2(np.asarray(x, dtype=np.float64), axes=(1, 2))
-    spec /= height * width
-    spec = spec[:, :, :wr]
+    xt = np.empty((height, width, n, c))
+    xt[...] = np.transpose(x, (1, 2, 0, 3))  # one copy: transpose and cast to float64
+    spec = scipy.fft.rfft2(xt, axes=(0, 1), overwrite_x=True)[:, :wr]
     if w % 2 == 0 and w < width:
         # c[k, -w/2] is conj(c[-k, w/2]): fold it into the bin w/2 (before k is subsampled).
-        spec[:, :, w // 2] += np.conj(spec[:, (-np.arange(height)) % height, w // 2])
+        spec[:, w // 2] += np.conj(spec[(-np.arange(height)) % height, w // 2])
     rows = np.rint(np.fft.fftfreq(h, 1.0 / h)).astype(int) % height
-    out = spec[:, rows]
+    out = spec[rows]
     if h % 2 == 0 and h < height:
-        out[:, h // 2] += spec[:, h // 2]  # row h/2 of out holds -h/2; add +h/2
+        out[h // 2] += spec[h // 2]  # row h/2 of out holds -h/2; add +h/2
+    out *= 1.0 / (height * width)
     return out
 
 
@@ -152,26 +155,28 @@ def _frequency_moments(acts1: np.ndarray, acts2: np.ndarray, size: tuple[int, in
     n_freq = freqs.shape[0]
     per_input = (acts1.shape[1] * (acts1.shape[2] // 2 + 1) * cx
                  + acts2.shape[1] * (acts2.shape[2] // 2 + 1) * cy + n_freq * (d + 1))
-    step = int(min(chunk_size or max(1, CHUNK_ELEMENTS // per_input), n))
+    step = int(min(chunk_size or max(16, CHUNK_ELEMENTS // per_input), n))
     buf = np.empty((n_freq, step, d + 1), dtype=np.complex128)
     buf[:, :, d] = 1.0
     grams = [np.zeros((d + 1, d + 1), dtype=np.complex128, order="F") for _ in range(n_freq)]
     shift = None
     for start in range(0, n, step):
         stop = min(start + step, n)
-        z1 = _spectrum(acts1[start:stop], size)[:, rows_idx, cols_idx, :]  # (m, F, cx)
-        z2 = _spectrum(acts2[start:stop], size)[:, rows_idx, cols_idx, :]
+        z1 = _spectrum(acts1[start:stop], size)[rows_idx, cols_idx]  # (F, m, cx)
+        z2 = _spectrum(acts2[start:stop], size)[rows_idx, cols_idx]
         if shift is None:
-            shift = np.concatenate([z1.mean(axis=0), z2.mean(axis=0)], axis=1)  # (F, d)
+            shift = np.concatenate([z1.mean(axis=1), z2.mean(axis=1)], axis=1)  # (F, d)
         b = buf[:, : stop - start]
-        np.subtract(z1.transpose(1, 0, 2), shift[:, None, :cx], out=b[:, :, :cx])
-        np.subtract(z2.transpose(1, 0, 2), shift[:, None, cx:], out=b[:, :, cx:d])
+        np.subtract(z1, shift[:, None, :cx], out=b[:, :, :cx])
+        np.subtract(z2, shift[:, None, cx:], out=b[:, :, cx:d])
+        del z1, z2
         for f in range(n_freq):
             # b[f].T is Fortran-ordered (d+1, m): A A^H = sum over inputs of z z^H, upper triangle.
             grams[f] = _herk(1.0, b[f].T, beta=1.0, c=grams[f], trans=0, lower=0, overwrite_c=1)
     mean = np.empty((n_freq, d), dtype=np.complex128)
     m2 = np.empty((n_freq, d, d), dtype=np.complex128)
-    for f, g in enumerate(grams):
+    for f in range(n_freq):
+        g, grams[f] = grams[f], None  # freed as m2 fills: the two are never held whole together
         g = np.triu(g) + np.triu(g, 1).conj().T
         offset = g[:d, d] / n
         m2[f] = g[:d, :d] - n * np.outer(offset, offset.conj())
@@ -350,7 +355,7 @@ def dft_cca(acts1: np.ndarray, acts2: np.ndarray, *, size: tuple[int, int] | Non
     channels_last : bool
         ``False`` for ``(N, C, H, W)`` input.
     chunk_size : int, optional
-        Inputs per chunk (default: about 64 MiB of DFT coefficients).
+        Inputs per chunk (default: about 32 MiB of DFT coefficients, at least 16 inputs).
 
     Returns
     -------

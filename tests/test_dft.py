@@ -260,3 +260,12 @@ def test_more_channels_than_inputs_warns(rng):
         warnings.simplefilter("error")
         dft_cca(x[..., :2], x[..., 2:4])
 
+
+
+@pytest.mark.parametrize("shape, size", [((6, 5), (6, 5)), ((9, 8), (4, 5)), ((8, 7), (5, 6)),
+                                         ((8, 8), (2, 2)), ((4, 6), (1, 1))])
+def test_shared_coefficients_against_direct_dft(rng, shape, size):
+    x = rng.standard_normal((3, *shape, 2)).astype(np.float32)
+    got = np.moveaxis(cca_core.dft._spectrum(x, size), 2, 0)  # (n, h, w//2+1, C)
+    want = reference_dft.dft2_direct(x.astype(np.float64), size)[:, :, : size[1] // 2 + 1]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-13)
