@@ -1,6 +1,6 @@
 """DFT-CCA: canonical correlations of two conv layers, one spatial frequency at a time.
 
-Raghu et al. (2017, SVCCA), section 2.3 ("Scaling SVCCA for convolutional layers"): if the dataset
+Raghu et al. (2017, SVCCA), section "Scaling SVCCA for Convolutional Layers", Theorem 1: if the dataset
 is circularly translation invariant (with every input it holds all its circular shifts), the
 covariance of a conv layer's activations over (positions x channels) depends on positions only
 through their difference, so the 2-D DFT over positions makes it block-diagonal: frequency ``k``
@@ -332,7 +332,7 @@ def _prepare(acts1: object, acts2: object, size: object, names: tuple[str, str],
 def dft_cca(acts1: np.ndarray, acts2: np.ndarray, *, size: tuple[int, int] | None = None,
             rtol: float | None = None, channels_last: bool = True,
             chunk_size: int | None = None) -> DFTCCAResult:
-    """CCA of two conv layers, one spatial frequency at a time (DFT-CCA, Raghu et al. 2017, sec. 2.3).
+    """CCA of two conv layers, one spatial frequency at a time (DFT-CCA, Raghu et al. 2017, Theorem 1).
 
     The 2-D DFT over positions of each layer, then for every shared frequency ``k`` the canonical
     correlations of ``X^(k)`` (``C_x`` complex channels) and ``Y^(k)`` over the ``N`` inputs, from

@@ -138,7 +138,7 @@ f_pool2 = pool2_interp.reshape((num_datapoints*h*w, channels))
 f_results = cca_core.get_cca_similarity(f_acts1.T[:,::5], f_pool2.T[:,::5], epsilon=1e-10, verbose=False)
 _plot_helper(f_results["cca_coef1"], "CCA Coef idx", "CCA coef value")
 
-# ------------------------------------------------- not in the tutorial: the DFT method (sec. 2.3)
+# ------------------------------------- not in the tutorial: the DFT method (SVCCA paper, Theorem 1)
 import cca_core as cc  # noqa: E402
 
 start = time.time()
