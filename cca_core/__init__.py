@@ -11,6 +11,8 @@ from ._validation import RankWarning
 from .canonical import CCAResult
 from .compat import compute_pwcca, get_cca_similarity
 from .conv import ConvActivations, conv_to_2d
+from .conv import resize_to
+from .dft import DFTCCAResult, dft_cca
 from .measures import (
     cca,
     debiased_linear_cka,
@@ -37,3 +39,4 @@ __all__ = [
     "linear_cka_distance", "mean_cca", "mean_cca_distance", "pairwise", "pwcca", "pwcca_distance", "rbf_cka",
     "rbf_cka_distance", "svcca", "svcca_distance",
 ]
+__all__ += ["DFTCCAResult", "dft_cca", "resize_to"]

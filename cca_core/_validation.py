@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["RankWarning", "check_activations", "check_finite_values", "check_pair"]
+__all__ = ["RankWarning", "check_activations", "check_conv_activations", "check_finite_values", "check_pair"]
 
 
 class RankWarning(UserWarning):
@@ -128,3 +128,35 @@ def warn_if_underdetermined(name: str, n_neurons: int, n_datapoints: int, stackl
             RankWarning,
             stacklevel=stacklevel,
         )
+
+
+def check_conv_activations(name: str, arr: object, min_datapoints: int = 2,
+                           layout: str = "(N, H, W, C)") -> np.ndarray:
+    """Return ``arr`` as a 4-D real numeric array of conv activations, without copying.
+
+    ``TypeError`` for complex, object or string data; ``ValueError`` for another number of
+    dimensions, fewer than ``min_datapoints`` inputs, an empty spatial or channel axis, or NaN/Inf.
+    ``layout`` is how the axes are named in the messages (the caller reorders them).
+    """
+    if not isinstance(arr, np.ndarray):
+        try:
+            arr = np.asarray(arr)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} could not be converted to a numeric array: {exc}") from exc
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} has complex dtype {arr.dtype} (shape {arr.shape}); conv activations "
+                        "must be real (the DFT is taken inside)")
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise TypeError(f"{name} has non-numeric dtype {arr.dtype} (shape {arr.shape}); "
+                        "pass a real-valued numeric array")
+    if arr.ndim != 4:
+        raise ValueError(f"{name} must be 4-D {layout}, got {arr.ndim}-D array of shape {arr.shape}")
+    if arr.shape[0] < min_datapoints:
+        raise ValueError(f"{name} has {arr.shape[0]} input(s) (shape {arr.shape}, read as {layout}); "
+                         f"at least {min_datapoints} are needed")
+    if 0 in arr.shape[1:]:
+        raise ValueError(f"{name} has an empty spatial or channel axis (shape {arr.shape}, read as "
+                         f"{layout})")
+    if np.issubdtype(arr.dtype, np.floating) and arr.size:
+        check_finite_values(name, arr)
+    return arr

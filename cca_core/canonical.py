@@ -63,20 +63,27 @@ class CCAResult:
 
 
 def whiten(cov: np.ndarray, rtol: float | None = None) -> np.ndarray:
-    """Return ``W`` of shape ``(d, r)`` with ``W.T @ cov @ W = I_r`` on the retained subspace.
+    """Return ``W`` of shape ``(d, r)`` with ``W^H @ cov @ W = I_r`` on the retained subspace.
 
     Constant neurons (see :data:`CONSTANT_RTOL`) get zero rows. The others are scaled to unit
     variance, and the eigenvectors of their correlation matrix with eigenvalue
     ``> rtol * largest`` are kept, ``r`` being their number.
+
+    ``cov`` real symmetric gives a float64 ``W`` (``W^H = W.T``); complex Hermitian (the
+    per-frequency covariances of :func:`cca_core.dft_cca`) gives a complex128 ``W`` by the same rule,
+    the variances being the real parts of the diagonal.
     """
-    cov = np.asarray(cov, dtype=np.float64)
+    if np.iscomplexobj(cov):
+        cov = np.asarray(cov, dtype=np.complex128)
+    else:
+        cov = np.asarray(cov, dtype=np.float64)
     d = cov.shape[0]
-    var = np.clip(np.diagonal(cov), 0.0, None)
+    var = np.clip(np.diagonal(cov).real, 0.0, None)
     std = np.sqrt(var)
     active = std > CONSTANT_RTOL * std.max() if d else np.zeros(0, bool)
     if rtol is None:
         rtol = default_rtol(int(active.sum()))
-    w_full = np.zeros((d, 0))
+    w_full = np.zeros((d, 0), dtype=cov.dtype)
     if not active.any():
         return w_full
     s = std[active]
@@ -86,7 +93,7 @@ def whiten(cov: np.ndarray, rtol: float | None = None) -> np.ndarray:
     # Descending order so that leading directions come first.
     evals, evecs = evals[keep][::-1], evecs[:, keep][:, ::-1]
     w_active = (evecs / np.sqrt(evals)) / s[:, None]
-    w_full = np.zeros((d, w_active.shape[1]))
+    w_full = np.zeros((d, w_active.shape[1]), dtype=cov.dtype)
     w_full[active] = w_active
     return w_full
 

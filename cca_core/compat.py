@@ -1,4 +1,5 @@
-"""Drop-in replacements for google/svcca's ``cca_core.get_cca_similarity`` and ``pwcca.compute_pwcca``.
+"""Drop-in replacements for google/svcca's ``cca_core.get_cca_similarity`` and ``pwcca.compute_pwcca``
+(and its ``dft_ccas.fourier_ccas``: :func:`fourier_ccas`, whose docstring lists its own differences).
 
 Arrays keep google's layout ``(n_neurons, n_datapoints)``, and the functions keep its signatures,
 result keys and numbers wherever google/svcca returns finite ones. Replace ::
@@ -46,7 +47,7 @@ from ._validation import check_pair
 from .canonical import default_rtol
 from .moments import Moments
 
-__all__ = ["get_cca_similarity", "compute_pwcca", "sum_threshold"]
+__all__ = ["get_cca_similarity", "compute_pwcca", "sum_threshold", "fourier_ccas"]
 
 
 def sum_threshold(coefs: np.ndarray, threshold: float) -> int:
@@ -229,3 +230,164 @@ def compute_pwcca(acts1: np.ndarray, acts2: np.ndarray, epsilon: float = 0.0
     weights = weights / weights.sum()
     coefs = res["cca_coef1"]
     return float(np.sum(weights * coefs)), weights, coefs
+
+
+def _inv_sqrt_hermitian(s: np.ndarray) -> np.ndarray:
+    """:func:`_inv_sqrt` for a Hermitian PSD matrix: ``V diag(w^-1/2) V^H`` on its numerical range."""
+    w, v = np.linalg.eigh(s)
+    keep = w > default_rtol(s.shape[0]) * max(w[-1], 0.0) if w.size else w.astype(bool)
+    if not keep.any():
+        return np.zeros_like(s)
+    vk = v[:, keep]
+    return (vk / np.sqrt(w[keep])) @ vk.conj().T
+
+
+def _fourier_location(sxx, sxy, syy, means1, means2, z1, z2, return_coefs, compute_dirns, n):
+    """get_cca_similarity's numbers (``epsilon=0``, ``threshold=0.98``) on one frequency's Hermitian
+    blocks; ``z1``, ``z2`` (n, C) are that frequency's coefficients, needed only for directions."""
+    xmax, ymax = np.max(np.abs(sxx)), np.max(np.abs(syy))
+    if not (xmax > 0 and ymax > 0):  # a side without variance at this frequency
+        return _zero_dict(compute_dirns, n)
+    sxx, syy, sxy = sxx / xmax, syy / ymax, sxy / np.sqrt(xmax * ymax)
+    x_idxs = np.ones(sxx.shape[0], dtype=bool)  # |diag| >= epsilon = 0: every channel is kept
+    y_idxs = np.ones(syy.shape[0], dtype=bool)
+    invsqrt_xx = _inv_sqrt_hermitian(sxx)
+    invsqrt_yy = _inv_sqrt_hermitian(syy)
+    u, s, vh = np.linalg.svd(invsqrt_xx @ sxy @ invsqrt_yy)
+    s = np.clip(s, 0.0, 1.0)
+    out: dict = {}
+    m1, m2 = means1.reshape(-1, 1), means2.reshape(-1, 1)
+    coef_x, coef_y = u.conj().T, vh
+    if return_coefs:
+        out.update(coef_x=coef_x, invsqrt_xx=invsqrt_xx, full_coef_x=coef_x.copy(),
+                   full_invsqrt_xx=invsqrt_xx.copy(), coef_y=coef_y, invsqrt_yy=invsqrt_yy,
+                   full_coef_y=coef_y.copy(), full_invsqrt_yy=invsqrt_yy.copy(),
+                   neuron_means1=m1, neuron_means2=m2)
+    idx = max(sum_threshold(s, 0.98), 1)
+    out.update(cca_coef1=s, cca_coef2=s.copy(), x_idxs=x_idxs, y_idxs=y_idxs,
+               mean=(np.mean(s[:idx]), np.mean(s[:idx])), sum=(np.sum(s), np.sum(s)))
+    if compute_dirns:
+        out["cca_dirns1"] = (coef_x @ invsqrt_xx) @ (z1.T - m1) + m1
+        out["cca_dirns2"] = (coef_y @ invsqrt_yy) @ (z2.T - m2) + m2
+    return out
+
+
+def fourier_ccas(conv_acts1: np.ndarray, conv_acts2: np.ndarray, return_coefs: bool = False,
+                 compute_dirns: bool = False, verbose: bool = False):
+    """DFT-CCA of two conv layers with google/svcca's ``dft_ccas.fourier_ccas`` signature and table.
+
+    One row per spatial frequency ("location") of the shared DFT grid, with the keys of
+    :func:`get_cca_similarity` computed on that frequency's coefficients over the inputs: what
+    google/svcca's function was written to return. The per-frequency correlations are those of
+    :func:`cca_core.dft_cca` (which is faster and returns arrays); on circularly
+    translation-invariant data all rows' ``cca_coef1`` together are the canonical correlations of the
+    flattened layers.
+
+    Parameters
+    ----------
+    conv_acts1, conv_acts2 : ndarray, shapes (N, H1, W1, C1) and (N, H2, W2, C2)
+        Real conv activations over the same ``N`` inputs (google's layout, batch first, channels
+        last).
+    return_coefs : bool
+        Add the coefficient columns (``coef_x``, ``invsqrt_xx``, ``full_coef_x``,
+        ``full_invsqrt_xx``, the same for y, ``neuron_means1``, ``neuron_means2``), complex, in the
+        frequency domain.
+    compute_dirns : bool
+        Add ``cca_dirns1`` and ``cca_dirns2``, shapes (C1, N) and (C2, N): each frequency's
+        canonical directions ``coef_x @ invsqrt_xx @ (Z - mean) + mean`` over the inputs, complex.
+    verbose : bool
+        Print one line per location.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``h * w`` rows, location ``(i, j)`` in row ``i * w + j`` (google's loop order), ``(i, j)``
+        indexing the shared ``(h, w)`` grid in ``numpy.fft`` order. Columns: ``location``,
+        ``frequency`` (signed ``(k, l)``, cycles per field of view; an addition), ``cca_coef1``,
+        ``cca_coef2`` (equal), ``x_idxs``, ``y_idxs``, ``mean``, ``sum`` (pairs, as
+        get_cca_similarity with ``threshold=0.98``), then the optional columns. The mean CCA over
+        all frequencies is ``numpy.concatenate(df.cca_coef1.to_numpy()).mean()``.
+
+    Raises
+    ------
+    ImportError
+        pandas is not installed (``pip install cca-core[compat]``).
+    TypeError, ValueError
+        As :func:`cca_core.dft_cca`: complex or non-numeric input, not 4-D, different numbers of
+        inputs, NaN/Inf, fewer than 2 inputs.
+
+    Notes
+    -----
+    Differences from google/svcca's ``dft_ccas.fourier_ccas``, which cannot run on Python 3 and
+    pandas 2: its ``return_coefs`` branch mixes tabs and spaces (``TabError`` on import), it loops
+    with ``xrange``, accumulates rows with ``DataFrame.append`` (removed in pandas 2.0), and deletes
+    keys ``neuron_coeffs1/2`` that ``get_cca_similarity`` never returns (``KeyError``). Here:
+
+    * Complex CCA. google passes the complex DFT coefficients to its real ``get_cca_similarity``
+      (``coef_x = u.T``); here each frequency is a complex CCA on Hermitian blocks
+      ``Sxy = E[(x - mean)(y - mean)^H]`` (``np.cov``'s convention) with conjugate transposes
+      throughout: ``coef_x = u^H``, so ``coef_x @ invsqrt_xx @ (Z - mean)`` are the canonical
+      variates, and ``cca_coef1`` are real, in [0, 1]. The numbers are otherwise
+      get_cca_similarity's with its defaults (``epsilon=0``, ``threshold=0.98``): each side's
+      covariance divided by its largest absolute entry, every channel kept, inverse square roots by
+      eigendecomposition with rank truncation (as :func:`get_cca_similarity`).
+    * Precision and scale. google transforms in complex64 with the unnormalised ``fft2``; here in
+      float64/complex128, divided by ``H * W`` (Fourier-series coefficients, the same for a map and
+      its band-limited resampling). Correlations do not depend on the scale; coefficients, means and
+      directions do.
+    * Different spatial sizes. google requires square maps and keeps the frequencies
+      ``-h/2 <= k < h/2`` of the larger layer, so for even ``h`` its complex ``-h/2`` bin meets the
+      smaller layer's real Nyquist bin. Here any rectangle; the larger layer's Nyquist pair is folded
+      into one bin, ``c[-h/2] + c[h/2]``, which makes the comparison equal to one after
+      ``cca_core.resize_to(acts, (h, w), method="fft")`` (see :mod:`cca_core.dft`).
+    * ``return_coefs`` and ``compute_dirns``. google meant to apply ``ifft2`` to each location's
+      coefficients and directions; a 2-D inverse DFT over (channels x channels) or (directions x
+      inputs) mixes channels or inputs and has no meaning, so both stay in the frequency domain.
+      With ``return_coefs=False`` the coefficient columns are left out, as google intended.
+    * A frequency where a side has no variance (every channel constant over positions leaves only
+      rounding error away from DC: channels below :func:`cca_core.dft_cca`'s noise floor count as
+      zero) gets get_cca_similarity's zero row (``cca_coef1 = 0``) instead of google's NaN; channels
+      >= inputs gives a :class:`~cca_core.RankWarning` instead of an ``AssertionError``.
+    """
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pandas is optional: only this function needs it
+        raise ImportError("fourier_ccas returns a pandas DataFrame: install pandas "
+                          "(pip install 'cca-core[compat]')") from exc
+    from . import dft
+
+    a1, a2, size = dft._prepare(conv_acts1, conv_acts2, None, ("conv_acts1", "conv_acts2"), True)
+    h, w = size
+    n = a1.shape[0]
+    rows = []
+    with dft._one_blas_thread():
+        fm = dft._frequency_moments(a1, a2, size)
+        floor_x, floor_y = dft._noise_floors(fm)
+        rep = {(int(k) % h, int(l)): f for f, (k, l) in enumerate(fm.frequencies)}
+        spec1 = dft._spectrum(a1, size) if compute_dirns else None
+        spec2 = dft._spectrum(a2, size) if compute_dirns else None
+        for i in range(h):
+            for j in range(w):
+                conj = (i, j) not in rep
+                f = rep[((-i) % h, (-j) % w)] if conj else rep[(i, j)]
+                sxx, sxy, syy = dft._blocks(fm, f)
+                sxx, syy = dft._drop_below(sxx, floor_x), dft._drop_below(syy, floor_y)
+                mean1, mean2 = fm.mean[f, : fm.n_x], fm.mean[f, fm.n_x :]
+                if conj:
+                    sxx, sxy, syy = sxx.conj(), sxy.conj(), syy.conj()
+                    mean1, mean2 = mean1.conj(), mean2.conj()
+                z1 = z2 = None
+                if compute_dirns:
+                    if j <= w // 2:
+                        z1, z2 = spec1[i, j], spec2[i, j]
+                    else:
+                        z1 = spec1[(-i) % h, (-j) % w].conj()
+                        z2 = spec2[(-i) % h, (-j) % w].conj()
+                res = _fourier_location(sxx, sxy, syy, mean1, mean2, z1, z2, return_coefs,
+                                        compute_dirns, n)
+                k, l = int(np.fft.fftfreq(h, 1.0 / h)[i].round()), int(np.fft.fftfreq(w, 1.0 / w)[j].round())
+                if verbose:
+                    print(f"cca_core.compat.fourier_ccas: location {(i, j)} (frequency {(k, l)}): "
+                          f"mean {float(res['mean'][0]):.6f}")
+                rows.append({"location": (i, j), "frequency": (k, l), **res})
+    return pd.DataFrame(rows)

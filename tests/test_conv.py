@@ -121,3 +121,123 @@ def test_conv_output_feeds_measures(acts):
     other = np.random.default_rng(1).standard_normal((N, H, W, 4))
     value = cca_core.mean_cca(conv_to_2d(acts, "positions").data, conv_to_2d(other, "positions").data)
     assert 0.0 <= value <= 1.0
+
+
+# ------------------------------------------------------------------------------- resize_to
+from cca_core import resize_to  # noqa: E402
+
+
+def _ramp(n, h, w, c, coef):
+    """a*p + b*q + d (p, q the row and column index), one (a, b, d) per channel."""
+    p = np.arange(h)[:, None, None]
+    q = np.arange(w)[None, :, None]
+    a, b, d = coef
+    return np.broadcast_to(a * p + b * q + d, (n, h, w, c)).copy()
+
+
+def _centre_coordinate(size_in, size_out):
+    """Input coordinate sampled by each output position, pixel centres aligned, clamped to the edges."""
+    o = np.arange(size_out)
+    return np.clip((o + 0.5) * size_in / size_out - 0.5, 0, size_in - 1)
+
+
+@pytest.mark.parametrize("method", ["zoom", "fft"])
+@pytest.mark.parametrize("size", [(8, 10), (2, 3), (5, 5), (1, 1)])
+def test_resize_constant_map_stays_constant(method, size):
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal((2, 1, 1, 3))
+    acts = np.broadcast_to(values, (2, 5, 4, 3)).copy()
+    out = resize_to(acts, size, method=method)
+    assert out.shape == (2, *size, 3)
+    np.testing.assert_allclose(out, np.broadcast_to(values, out.shape), rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("shape_in, size", [((5, 4), (10, 8)), ((8, 8), (16, 16)), ((5, 7), (8, 3)),
+                                            ((12, 9), (5, 4))])
+def test_zoom_linear_ramp_is_exact_between_centres(shape_in, size):
+    a, b, d = np.array([1.5, -0.5]), np.array([-2.0, 0.25]), np.array([0.3, 7.0])
+    acts = _ramp(3, *shape_in, 2, (a, b, d))
+    out = resize_to(acts, size, method="zoom")
+    p = _centre_coordinate(shape_in[0], size[0])[:, None, None]
+    q = _centre_coordinate(shape_in[1], size[1])[None, :, None]
+    expected = np.broadcast_to(a * p + b * q + d, out.shape)
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-12)
+
+
+def _bandlimited(n, h, w, c, sample_h, sample_w, max_freq, seed):
+    """sum_{|k|,|l| <= max_freq} of random Fourier coefficients, a real periodic map with period
+    (h, w) input pixels, sampled at sample_h x sample_w equally spaced points of one period."""
+    rng = np.random.default_rng(seed)
+    p = np.arange(sample_h)[:, None] * h / sample_h
+    q = np.arange(sample_w)[None, :] * w / sample_w
+    out = np.zeros((n, sample_h, sample_w, c))
+    for k in range(-max_freq, max_freq + 1):
+        for l in range(-max_freq, max_freq + 1):
+            amp = rng.standard_normal((n, 1, 1, c))
+            phase = rng.uniform(0, 2 * np.pi, (n, 1, 1, c))
+            out += amp * np.cos(2 * np.pi * (k * p / h + l * q / w)[None, :, :, None] + phase)
+    return out
+
+
+@pytest.mark.parametrize("shape_in, size", [((7, 9), (12, 16)), ((12, 10), (7, 6)), ((8, 8), (5, 5))])
+def test_fft_resize_of_band_limited_periodic_map_is_exact(shape_in, size):
+    # frequencies below half of the smaller grid on both axes: no bin at or beyond a Nyquist
+    max_freq = (min(min(shape_in), min(size)) - 1) // 2
+    acts = _bandlimited(2, *shape_in, 3, *shape_in, max_freq, seed=4)
+    expected = _bandlimited(2, *shape_in, 3, *size, max_freq, seed=4)  # same function, new grid
+    out = resize_to(acts, size, method="fft")
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-11)
+
+
+@pytest.mark.parametrize("method", ["zoom", "fft"])
+def test_resize_channels_first_and_dtypes(method, acts):
+    nchw = np.ascontiguousarray(np.moveaxis(acts, -1, 1))
+    got = resize_to(nchw, (7, 9), method=method, channels_last=False)
+    want = resize_to(acts, (7, 9), method=method)
+    assert got.shape == (N, C, 7, 9)
+    np.testing.assert_array_equal(got, np.moveaxis(want, -1, 1))
+    assert resize_to(acts.astype(np.float32), (7, 9), method=method).dtype == np.float32
+    ints = np.arange(N * H * W * C).reshape(N, H, W, C)
+    assert resize_to(ints, (7, 9), method=method).dtype == np.float64
+
+
+@pytest.mark.parametrize("method", ["zoom", "fft"])
+def test_resize_to_own_size_is_an_equal_copy(method, acts):
+    out = resize_to(acts, (H, W), method=method)
+    np.testing.assert_array_equal(out, acts)
+    assert not np.shares_memory(out, acts)
+
+
+def test_conv_to_2d_size_matches_layers_of_different_sizes(acts):
+    small = np.random.default_rng(5).standard_normal((N, 2, 3, 4))
+    out = conv_to_2d(small, mode="positions", size=(H, W))
+    assert out.data.shape == (N * H * W, 4)
+    np.testing.assert_array_equal(out.data, conv_to_2d(resize_to(small, (H, W)), "positions").data)
+    assert "resized" in out.description and "(2, 3)" in out.description
+    fft = conv_to_2d(small, mode="mean", size=(H, W), resize="fft")
+    np.testing.assert_allclose(fft.data, small.mean(axis=(1, 2)), rtol=0, atol=1e-13)  # DC is kept
+    # the channels of both layers are now datapoint-aligned
+    value = cca_core.mean_cca(conv_to_2d(acts, "positions").data, out.data)
+    assert 0.0 <= value <= 1.0
+
+
+@pytest.mark.parametrize("size, exc", [((0, 3), ValueError), ((-1, 2), ValueError), ((2.0, 3), TypeError),
+                                       ((2, 3, 4), TypeError), (5, TypeError), ((True, 2), TypeError)])
+def test_resize_bad_size(acts, size, exc):
+    with pytest.raises(exc, match="size"):
+        resize_to(acts, size)
+
+
+def test_resize_bad_input(acts):
+    with pytest.raises(ValueError, match="method"):
+        resize_to(acts, (3, 3), method="bicubic")
+    with pytest.raises(ValueError, match=r"4-D.*\(4, 5, 6\)"):
+        resize_to(acts[0], (3, 3))
+    with pytest.raises(TypeError, match="complex"):
+        resize_to(acts + 1j, (3, 3))
+    bad = acts.copy()
+    bad[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        resize_to(bad, (3, 3))
+    with pytest.raises(ValueError, match="mode"):
+        conv_to_2d(acts, mode="max", size=(3, 3))
