@@ -33,7 +33,6 @@ duplicated channels give finite correlations in [0, 1].
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -41,6 +40,7 @@ import numpy as np
 import scipy.fft
 from scipy.linalg.blas import zherk as _herk
 
+from ._threads import single_blas_thread
 from ._validation import check_conv_activations, warn_if_underdetermined
 from .canonical import CONSTANT_RTOL, default_rtol, whiten
 from .conv import _check_size
@@ -49,19 +49,6 @@ __all__ = ["DFTCCAResult", "dft_cca", "frequency_grid"]
 
 #: Complex elements per chunk (32 MiB): a chunk's DFTs plus its frequency-major buffer.
 CHUNK_ELEMENTS = 1 << 21
-
-
-def _one_blas_thread() -> contextlib.AbstractContextManager:
-    """Limit BLAS to one thread (threadpoolctl, when installed) for the many small per-frequency calls.
-
-    Each frequency's products and decompositions involve ``C x C`` matrices: BLAS threads that wait
-    for busy cores make them many times slower (on this project's 2-core machine, under load, 8x).
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: without it BLAS keeps its own setting
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
 
 
 def frequency_grid(size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -379,14 +366,14 @@ def dft_cca(acts1: np.ndarray, acts2: np.ndarray, *, size: tuple[int, int] | Non
     -----
     Time: one FFT of each layer plus, per frequency, ``O(N (C1 + C2)^2)`` for the covariance and
     ``O((C1 + C2)^3)`` for the decompositions, over the ``h * w / 2`` (about) frequencies of one
-    half of the grid, with BLAS limited to one thread (threadpoolctl, if installed) since every
+    half of the grid, with BLAS limited to one thread (threadpoolctl) since every
     matrix is small. Memory: the DFT of one chunk of inputs plus ``(h w / 2) (C1 + C2 + 1)^2``
     complex numbers.
     """
     a1, a2, size = _prepare(acts1, acts2, size, ("acts1", "acts2"), channels_last)
     if rtol is None:
         rtol = default_rtol(max(a1.shape[3], a2.shape[3]))
-    with _one_blas_thread():
+    with single_blas_thread():  # many small C x C calls: see cca_core._threads
         fm = _frequency_moments(a1, a2, size, chunk_size)
         floor_x, floor_y = _noise_floors(fm)
         n_freq = fm.frequencies.shape[0]
