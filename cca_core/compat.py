@@ -43,6 +43,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
+from ._threads import single_blas_thread
 from ._validation import check_pair
 from .canonical import default_rtol
 from .moments import Moments
@@ -360,7 +361,7 @@ def fourier_ccas(conv_acts1: np.ndarray, conv_acts2: np.ndarray, return_coefs: b
     h, w = size
     n = a1.shape[0]
     rows = []
-    with dft._one_blas_thread():
+    with single_blas_thread():
         fm = dft._frequency_moments(a1, a2, size)
         floor_x, floor_y = dft._noise_floors(fm)
         rep = {(int(k) % h, int(l)): f for f, (k, l) in enumerate(fm.frequencies)}
