@@ -198,8 +198,27 @@ def _neuron_moments(x: np.ndarray, label: str, center: bool = True) -> tuple[np.
     return mean, m2 / (n - 1)
 
 
-def _standardized_columns(x: np.ndarray, mean: np.ndarray, scale: np.ndarray, cols: slice) -> np.ndarray:
-    return (x[:, cols] - mean[cols]) * scale[cols]
+def _project_rows(x: np.ndarray, mean: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``((X - mean) @ w).T`` (``r x n``, C-ordered), a block of rows at a time: no centred copy."""
+    n, d = x.shape
+    q = np.empty((w.shape[1], n))
+    step = max(1, _COLUMN_CHUNK_ELEMENTS // d)
+    for start in range(0, n, step):
+        rows = slice(start, min(start + step, n))
+        q[:, rows] = ((x[rows] - mean) @ w).T
+    return q
+
+
+def _data_gram(x: np.ndarray, mean: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+    """``Xc Xc^T`` (``n x n``) of the centred (and column-scaled) data, a block of neurons at a time."""
+    n, d = x.shape
+    gram = np.zeros((n, n))
+    for cols in _column_chunks(d, n):
+        block = x[:, cols] - mean[cols]
+        if scale is not None:
+            block *= scale[cols]
+        gram += block @ block.T
+    return gram
 
 
 def _cca_factor(x: np.ndarray, label: str, space: str, rtol_min: float, want_proj: bool,
@@ -215,15 +234,10 @@ def _cca_factor(x: np.ndarray, label: str, space: str, rtol_min: float, want_pro
         evals, evecs = np.linalg.eigh(corr)
         keep = evals > rtol_min * evals[-1]
         evals, evecs = evals[keep][::-1], evecs[:, keep][:, ::-1]
-        # Q = Xs E Λ^-1/2 / sqrt(n-1), computed a block of rows at a time (no centred copy kept).
+        # Q = Xs E Λ^-1/2 / sqrt(n-1)
         w = np.zeros((d, evals.size))
         w[active] = evecs / np.sqrt(evals) / s[:, None] / np.sqrt(n - 1)
-        q = np.empty((evals.size, n))
-        step = max(1, _COLUMN_CHUNK_ELEMENTS // d)
-        for start in range(0, n, step):
-            rows = slice(start, min(start + step, n))
-            q[:, rows] = ((x[rows] - mean) @ w).T
-        f.qt, f.evals = q, evals
+        f.qt, f.evals = _project_rows(x, mean, w), evals
         if want_proj:
             # Xc^T Q = sqrt(n-1) D E Λ^1/2 (rows of constant neurons 0).
             f.proj = np.zeros((d, evals.size))
@@ -236,11 +250,7 @@ def _cca_factor(x: np.ndarray, label: str, space: str, rtol_min: float, want_pro
         var[cols] = np.einsum("ij,ij->j", block, block) / (n - 1)
     active, std = _active(var, label, n)
     scale = np.where(active, 1.0 / np.where(active, std, 1.0), 0.0)
-    gram = np.zeros((n, n))
-    for cols in _column_chunks(d, n):
-        block = _standardized_columns(x, mean, scale, cols)
-        gram += block @ block.T
-    evals, evecs = np.linalg.eigh(gram)
+    evals, evecs = np.linalg.eigh(_data_gram(x, mean, scale))
     keep = evals > rtol_min * evals[-1]
     evals, evecs = evals[keep][::-1], evecs[:, keep][:, ::-1]
     f.qt, f.evals = np.ascontiguousarray(evecs.T), evals
@@ -263,10 +273,7 @@ def _svcca_factor(x: np.ndarray, label: str, space: str, keep: float | int, rtol
         evals, evecs = np.clip(evals[::-1], 0.0, None), evecs[:, ::-1]
     else:
         mean = x.mean(axis=0, dtype=np.float64)
-        gram = np.zeros((n, n))
-        for cols in _column_chunks(d, n):
-            block = x[:, cols] - mean[cols]
-            gram += block @ block.T
+        gram = _data_gram(x, mean)
         if not np.trace(gram) > 0:
             raise _no_variance(label, d, n)
         evals, evecs = np.linalg.eigh(gram / (n - 1))
@@ -276,13 +283,7 @@ def _svcca_factor(x: np.ndarray, label: str, space: str, keep: float | int, rtol
     r = min(svd_keep_count(np.sqrt(evals), keep), int(np.count_nonzero(evals > rtol_min * evals[0])))
     evals, evecs = evals[:r], evecs[:, :r]
     if space == "neuron":
-        q = np.empty((evals.size, n))
-        w = evecs / np.sqrt(evals * (n - 1))
-        step = max(1, _COLUMN_CHUNK_ELEMENTS // d)
-        for start in range(0, n, step):
-            rows = slice(start, min(start + step, n))
-            q[:, rows] = ((x[rows] - mean) @ w).T
-        f.qt = q
+        f.qt = _project_rows(x, mean, evecs / np.sqrt(evals * (n - 1)))
     else:
         f.qt = np.ascontiguousarray(evecs.T)
     f.evals = evals
@@ -303,10 +304,7 @@ def _linear_factor(x: np.ndarray, label: str, space: str, debiased: bool) -> _Fa
         if debiased:
             f.row_norms = np.einsum("ij,ij->i", xc, xc)
     else:
-        gram = np.zeros((n, n))
-        for cols in _column_chunks(d, n):
-            block = x[:, cols] - mean[cols]
-            gram += block @ block.T
+        gram = _data_gram(x, mean)
         if not np.trace(gram) > 0:
             raise _no_variance(label, d, n)
         f.gram = gram

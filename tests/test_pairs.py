@@ -17,31 +17,16 @@ from threadpoolctl import threadpool_limits
 
 import cca_core
 import reference as ref
+from measure_cases import ALL_MEASURES, CCA_FAMILY, CKA_FAMILY, case_id, measure_cases
 from cca_core import RankWarning
 from cca_core import pairs as pairs_mod
 from cca_core.measures import MEASURES
 from cca_core.pairs import PairwiseError, PairwiseResult, pairwise
 
-ALL_MEASURES = ["mean_cca", "svcca", "pwcca", "linear_cka", "debiased_linear_cka", "rbf_cka"]
-CCA_FAMILY = ["mean_cca", "svcca", "pwcca"]
-CKA_FAMILY = ["linear_cka", "debiased_linear_cka", "rbf_cka"]
 SYMMETRIC = {"mean_cca", "svcca", "linear_cka", "debiased_linear_cka", "rbf_cka"}
 SPACES = ["auto", "neuron", "data"]
-
-# (measure, kwargs): every measure with its defaults, plus the options named in the brief.
-CASES = [
-    ("mean_cca", {}),
-    ("mean_cca", {"squared": True}),
-    ("svcca", {}),
-    ("svcca", {"keep": 0.9}),
-    ("svcca", {"keep": 5}),
-    ("pwcca", {}),
-    ("linear_cka", {}),
-    ("debiased_linear_cka", {}),
-    ("rbf_cka", {}),
-    ("rbf_cka", {"threshold": 1.0}),
-]
-CASE_IDS = [m + "".join(f"-{k}={v}" for k, v in kw.items()) for m, kw in CASES]
+CASES = measure_cases(svcca_keep=5)
+CASE_IDS = [case_id(m, kw) for m, kw in CASES]
 assert {m for m, _ in CASES} == set(ALL_MEASURES) == set(MEASURES)
 
 N = 200
