@@ -26,6 +26,7 @@ from .measures import (
     svcca_distance,
 )
 from .moments import Moments
+from . import stats
 
 __version__ = "0.1.0"
 
@@ -33,5 +34,5 @@ __all__ = [
     "CCAResult", "ConvActivations", "Moments", "RankWarning", "cca", "compute_pwcca", "conv_to_2d",
     "debiased_linear_cka", "debiased_linear_cka_distance", "get_cca_similarity", "linear_cka",
     "linear_cka_distance", "mean_cca", "mean_cca_distance", "pwcca", "pwcca_distance", "rbf_cka",
-    "rbf_cka_distance", "svcca", "svcca_distance",
+    "rbf_cka_distance", "stats", "svcca", "svcca_distance",
 ]
