@@ -26,15 +26,16 @@ needs the resampled rows themselves:
 
 The measure then comes from the covariance blocks exactly as the single-pair function computes it
 (the same :class:`~cca_core.Moments` method), so the bootstrap distribution is what
-``measure(X[idx], Y[idx])`` gives on each resample, duplicated rows included. The small
-``d x d`` algebra runs with BLAS limited to one thread (:func:`threadpoolctl.threadpool_limits`):
-threads that wait for busy cores make small decompositions many times slower.
+``measure(X[idx], Y[idx])`` gives on each resample, duplicated rows included. Each resample runs
+with BLAS limited to one thread (:mod:`threadpoolctl`, as ``threadpool_limits(1)``): on a busy
+machine, threads that wait for cores make products and decompositions of this size many times slower.
 ``debiased_linear_cka`` (which needs each datapoint's norm) and ``rbf_cka`` (``n x n`` kernels)
 are not functions of the moments; they are resampled plainly, row copies and all.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import warnings
@@ -46,7 +47,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import scipy.stats
 from scipy.linalg.blas import dsyrk as _syrk
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ._validation import RankWarning, check_pair
 from .measures import MEASURES, get_measure
@@ -67,6 +68,15 @@ MOMENT_MEASURES = ("mean_cca", "svcca", "pwcca", "linear_cka")
 
 _METHODS = {"percentile": "percentile", "basic": "basic", "bca": "BCa"}
 _ALTERNATIVES = ("greater", "less", "two-sided")
+
+
+
+@functools.lru_cache(maxsize=1)
+def _threadpools() -> ThreadpoolController:
+    """The process's thread pools, found once: a fresh ``threadpool_limits`` scans the loaded
+    libraries each time (several ms), while ``controller.limit`` only sets them."""
+    return ThreadpoolController()
+
 
 # scipy >= 1.15 takes ``rng``; older versions ``random_state`` (a Generator works for both).
 _RNG_KEYWORD = "rng" if "rng" in inspect.signature(scipy.stats.bootstrap).parameters else "random_state"
@@ -359,7 +369,7 @@ class _MomentStatistic:
         idx = np.asarray(idx)
         flat = self._draws(idx.reshape(-1, idx.shape[-1]))
         out = np.empty(flat.shape[0])
-        with threadpool_limits(1):  # small decompositions: one thread each, no waiting on busy cores
+        with _threadpools().limit(limits=1):  # small d x d algebra: no threads waiting for busy cores
             for b, row in enumerate(flat):
                 out[b] = self.measure(self.moments(row))
         return out.reshape(idx.shape[:-1])
