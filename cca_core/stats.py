@@ -480,8 +480,8 @@ def bootstrap(X: np.ndarray, Y: np.ndarray, measure: str = "pwcca", *, n_resampl
     Each resample draws ``n`` rows with replacement (Efron & Tibshirani 1993) and computes the
     measure on them; :func:`scipy.stats.bootstrap` draws the rows and turns the distribution into
     the interval. For ``mean_cca``, ``svcca``, ``pwcca`` and ``linear_cka`` a resample is computed
-    from resampled moments (module docstring): the same value as ``measure(X[idx], Y[idx])`` in
-    one rank-k update of ``(n_x + n_y)**2`` per resample. ``debiased_linear_cka`` and ``rbf_cka``
+    from resampled moments (module docstring): the same value as ``measure(X[idx], Y[idx])``
+    from one rank-k update of the ``(n_x + n_y)**2`` Gram matrix over the rows drawn. ``debiased_linear_cka`` and ``rbf_cka``
     are recomputed on copies of the resampled rows (``rbf_cka``: ``O(n**2)`` per resample).
 
     Parameters
@@ -496,8 +496,9 @@ def bootstrap(X: np.ndarray, Y: np.ndarray, measure: str = "pwcca", *, n_resampl
         In (0, 1).
     method : {"basic", "percentile", "BCa"}
         ``"basic"`` (default; reverse percentile, ``[2 t - q_hi, 2 t - q_lo]``) corrects for the
-        upward small-sample bias of the CCA family, which resampling with replacement doubles
-        (duplicated rows make about 0.63 n distinct datapoints): at 2,000 x 64 neurons per side the
+        upward small-sample bias of the CCA family, which resampling repeats (duplicated rows leave
+        about 0.63 n distinct datapoints), so that the bootstrap distribution sits above the
+        estimate by about the estimate's own bias: at 2,000 x 64 neurons per side the
         whole PWCCA bootstrap distribution lies above the estimate, so a percentile interval
         misses both the estimate and the population value, and BCa's bias correction
         ``z0 = Phi^-1(0)`` is infinite. Measured on Gaussian data with a planted linear map
