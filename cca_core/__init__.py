@@ -10,8 +10,7 @@ factored once. google/svcca users: ``cca_core.get_cca_similarity`` and
 from ._validation import RankWarning
 from .canonical import CCAResult
 from .compat import compute_pwcca, get_cca_similarity
-from .conv import ConvActivations, conv_to_2d
-from .conv import resize_to
+from .conv import ConvActivations, conv_to_2d, resize_to
 from .dft import DFTCCAResult, dft_cca
 from .measures import (
     cca,
@@ -30,13 +29,14 @@ from .measures import (
 )
 from .moments import Moments
 from .pairs import PairwiseError, PairwiseResult, pairwise
+from . import stats
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CCAResult", "ConvActivations", "Moments", "PairwiseError", "PairwiseResult", "RankWarning", "cca", "compute_pwcca", "conv_to_2d",
-    "debiased_linear_cka", "debiased_linear_cka_distance", "get_cca_similarity", "linear_cka",
-    "linear_cka_distance", "mean_cca", "mean_cca_distance", "pairwise", "pwcca", "pwcca_distance", "rbf_cka",
-    "rbf_cka_distance", "svcca", "svcca_distance",
+    "CCAResult", "ConvActivations", "DFTCCAResult", "Moments", "PairwiseError", "PairwiseResult",
+    "RankWarning", "cca", "compute_pwcca", "conv_to_2d", "debiased_linear_cka",
+    "debiased_linear_cka_distance", "dft_cca", "get_cca_similarity", "linear_cka", "linear_cka_distance",
+    "mean_cca", "mean_cca_distance", "pairwise", "pwcca", "pwcca_distance", "rbf_cka", "rbf_cka_distance",
+    "resize_to", "stats", "svcca", "svcca_distance",
 ]
-__all__ += ["DFTCCAResult", "dft_cca", "resize_to"]

@@ -10,7 +10,10 @@ rates. The helpers here take a symmetric distance matrix ``D`` (``n x n``, zero 
 - :func:`permutation_ari` -- adjusted Rand index (Hubert & Arabie 1985) of clusters against labels,
   with a permutation null (labels shuffled) and its one-sided p-value;
 - :func:`within_between` / :func:`separation_test` -- mean distance of pairs in the same group vs
-  pairs in different groups, with a permutation p-value for "same-group pairs are closer".
+  pairs in different groups, with a permutation p-value for "same-group pairs are closer"
+  (:func:`cca_core.stats.group_permutation_test` does the work).
+
+:func:`check_distance_matrix` is :func:`cca_core.stats.check_distance_matrix`.
 
 scipy and scikit-learn are imported inside the functions.
 """
@@ -23,34 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from ..stats import _check_seed, _label_permutation_test, check_distance_matrix
+
 __all__ = ["check_distance_matrix", "cluster_matrix", "PermutationResult", "permutation_ari",
            "within_between", "separation_test", "group_order"]
-
-
-def check_distance_matrix(d: Any, name: str = "D", atol: float = 1e-9) -> np.ndarray:
-    """Return ``d`` as a float array after checking it is a square, symmetric, finite matrix with a
-    zero diagonal and non-negative entries.
-
-    Raises
-    ------
-    ValueError
-        Naming ``name``, its shape and what is wrong.
-    """
-    d = np.asarray(d, dtype=float)
-    if d.ndim != 2 or d.shape[0] != d.shape[1]:
-        raise ValueError(f"{name} must be a square matrix, got shape {d.shape}")
-    if d.shape[0] < 2:
-        raise ValueError(f"{name} must compare at least 2 items, got shape {d.shape}")
-    if not np.all(np.isfinite(d)):
-        raise ValueError(f"{name} has {int(np.sum(~np.isfinite(d)))} NaN/Inf entries")
-    if not np.allclose(d, d.T, atol=atol, rtol=0):
-        raise ValueError(f"{name} must be symmetric (max |D - D.T| = {np.max(np.abs(d - d.T)):.3g}); "
-                         "use pairwise_matrix(..., symmetric=True)")
-    if np.any(np.abs(np.diag(d)) > atol):
-        raise ValueError(f"{name} must have a zero diagonal")
-    if np.any(d < -atol):
-        raise ValueError(f"{name} has negative entries (min {d.min():.3g})")
-    return d
 
 
 def _labels(labels: Sequence[Any], n: int, name: str) -> np.ndarray:
@@ -106,12 +85,17 @@ class PermutationResult:
     null : ndarray
         The statistic for each permutation.
     p_value : float
-        ``(1 + #{null >= observed}) / (1 + n_permutations)`` (never 0; Phipson & Smyth 2010).
+        ``(1 + #{null >= observed}) / (1 + n_permutations)`` (never 0; Phipson & Smyth 2010), or,
+        when :func:`separation_test` enumerated every labeling, ``#{null >= observed} / len(null)``.
+    min_p_value : float
+        The smallest p-value the test can give: ``1 / (1 + n_permutations)``, or for an exact
+        :func:`separation_test` ``1 / n_partitions`` (3 vs 3 networks: 1/10).
     """
 
     observed: float
     null: np.ndarray
     p_value: float
+    min_p_value: float = float("nan")
 
 
 def _p_value(observed: float, null: np.ndarray) -> float:
@@ -142,7 +126,7 @@ def permutation_ari(groups: Sequence[Any], clusters: Sequence[Any], n_permutatio
     observed = float(adjusted_rand_score(groups, clusters))
     rng = np.random.default_rng(seed)
     null = np.array([adjusted_rand_score(rng.permutation(groups), clusters) for _ in range(n_permutations)])
-    return PermutationResult(observed, null, _p_value(observed, null))
+    return PermutationResult(observed, null, _p_value(observed, null), 1.0 / (1 + n_permutations))
 
 
 def within_between(d: Any, groups: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -166,7 +150,10 @@ def separation_test(d: Any, groups: Sequence[Any], n_permutations: int = 200, se
 
     Statistic: ``mean(between) - mean(within)`` (:func:`within_between`), positive when same-group
     pairs are closer. The null shuffles the group labels (items are exchangeable under "groups do
-    not matter"), which respects the dependence between pairs that share an item.
+    not matter"), which respects the dependence between pairs that share an item. This is
+    :func:`cca_core.stats.group_permutation_test` (which see) with any ``n_permutations >= 1``:
+    every labeling is enumerated when there are at most ``n_permutations`` of them (an exact test,
+    whose smallest p-value is ``min_p_value``, e.g. 1/10 at 3 vs 3), random ones are drawn otherwise.
 
     Raises
     ------
@@ -176,18 +163,8 @@ def separation_test(d: Any, groups: Sequence[Any], n_permutations: int = 200, se
     d = check_distance_matrix(d)
     groups = _labels(groups, d.shape[0], "groups")
     n_permutations = _check_permutations(n_permutations)
-
-    def stat(g: np.ndarray) -> float:
-        w, b = within_between(d, g)
-        return float(b.mean() - w.mean())
-
-    w, b = within_between(d, groups)
-    if w.size == 0 or b.size == 0:
-        raise ValueError("separation_test needs at least one group with 2 items and at least 2 groups")
-    rng = np.random.default_rng(seed)
-    null = np.array([stat(rng.permutation(groups)) for _ in range(n_permutations)])
-    observed = stat(groups)
-    return PermutationResult(observed, null, _p_value(observed, null))
+    res = _label_permutation_test(d, groups, n_permutations, "greater", _check_seed(seed), seed)
+    return PermutationResult(res.statistic, res.null_distribution, res.p_value, res.min_p_value)
 
 
 def group_order(groups: Sequence[Any], keys: Sequence[Any] | None = None) -> tuple[np.ndarray, list[int]]:
