@@ -14,7 +14,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,bench,experiments,book]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,experiments,book,distributed]'
 	touch $@
 
 # Unit and property tests, the notebook templates at their defaults (nbval), the book's freshness,
