@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 export CCA_CORE_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 # Trained networks, shared by the notebooks, the book and the tests (delete it to retrain everything).
 export CCA_CORE_CACHE_DIR ?= $(abspath .experiment-cache)
+# CCA_CORE_SCHEDULER=tcp://host:8786 make book: the notebooks' training sweeps run on that Dask scheduler's
+# workers (the cache directory must then be storage they share); unset, everything runs here.
 
 .PHONY: test book page bench clean
 
