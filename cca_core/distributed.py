@@ -289,6 +289,7 @@ def check_scheduler(address: str | None = None, timeout: float = DEFAULT_CONNECT
 
         from distributed.comm import connect
         from distributed.comm.addressing import parse_address, parse_host_port
+        from distributed.security import Security
     except ImportError:
         raise ModuleNotFoundError(f"{source} names the Dask scheduler {address}, but distributed is not "
                                   f"installed; {_INSTALL_HINT}") from None
@@ -305,7 +306,8 @@ def check_scheduler(address: str | None = None, timeout: float = DEFAULT_CONNECT
         raise _unreachable(address, source, exc.strerror or type(exc).__name__) from None
 
     async def identity() -> Any:
-        comm = await connect(address, timeout=timeout)
+        # TLS settings from Dask's configuration, as a Client would use them.
+        comm = await connect(address, timeout=timeout, **Security().get_connection_args("client"))
         try:
             await comm.write({"op": "identity", "reply": True})
             return await comm.read()
