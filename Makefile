@@ -9,7 +9,7 @@ export CCA_CORE_CACHE_DIR ?= $(abspath .experiment-cache)
 # CCA_CORE_SCHEDULER=tcp://host:8786 make book: the notebooks' training sweeps run on that Dask scheduler's
 # workers (the cache directory must then be storage they share); unset, everything runs here.
 
-.PHONY: test book page bench clean
+.PHONY: test book page bench bench-dask clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ page: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run.py
+
+# Moments of a 2,000,000 x 256 dask array on 1 and 2 Dask workers against local streaming (--quick: smaller).
+bench-dask: $(VENV)/.installed
+	$(BIN)/python benchmarks/dask_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache book/_build book/_failed
