@@ -6,15 +6,17 @@ BIN    := $(VENV)/bin
 export CCA_CORE_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 # Trained networks, shared by the notebooks, the book and the tests (delete it to retrain everything).
 export CCA_CORE_CACHE_DIR ?= $(abspath .experiment-cache)
+# CCA_CORE_SCHEDULER=tcp://host:8786 make book: the notebooks' training sweeps run on that Dask scheduler's
+# workers (the cache directory must then be storage they share); unset, everything runs here.
 
-.PHONY: test book page bench clean
+.PHONY: test book page bench bench-dask clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,bench,experiments,book]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,experiments,book,distributed]'
 	touch $@
 
 # Unit and property tests, the notebook templates at their defaults (nbval), the book's freshness,
@@ -38,6 +40,10 @@ page: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run.py --markdown
 	$(BIN)/python benchmarks/pairwise_bench.py --markdown
+
+# Moments of a 2,000,000 x 256 dask array on 1 and 2 Dask workers against local streaming (--quick: smaller).
+bench-dask: $(VENV)/.installed
+	$(BIN)/python benchmarks/dask_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache book/_build book/_failed

@@ -22,6 +22,12 @@ template's SHA-256 (cell types, sources and metadata), the parameters, and the S
 A notebook is executed in a scratch directory and moved into ``book/`` only when it succeeded, so a
 failure leaves every existing page (and its findings) as it was; the failed notebook, with its
 traceback, is kept in ``book/_failed/`` and the error names the page, the cell and the exception.
+
+On a Dask cluster: with ``CCA_CORE_SCHEDULER=tcp://host:8786`` set, ``build`` and ``run`` first check
+that the scheduler answers (one line and exit status 2 if not, before anything is executed or
+written), and the notebook kernels, which inherit the variable, train their networks on its workers
+(``sweep_executor()``). The cache directory (``CCA_CORE_CACHE_DIR``) must then be storage that the
+workers and this machine share.
 """
 
 from __future__ import annotations
@@ -248,6 +254,21 @@ def _say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def check_cluster() -> None:
+    """Say where the sweeps will run; :class:`UsageError` (one line) if ``CCA_CORE_SCHEDULER`` names a
+    scheduler that does not answer. Imports Dask only when the variable is set."""
+    from cca_core.distributed import SCHEDULER_ENV, SchedulerUnreachable, check_scheduler, scheduler_address
+
+    if scheduler_address() is None:
+        return
+    try:
+        address = check_scheduler()
+    except (SchedulerUnreachable, ModuleNotFoundError) as err:
+        raise UsageError(str(err)) from None
+    _say(f"book: training sweeps run on the Dask cluster at {address} ({SCHEDULER_ENV}); the cache directory "
+         f"must be shared with its workers")
+
+
 def build_pages(pages: list[Page], force: bool = False) -> None:
     """Execute the pages that are stale (all of them with ``force``), in order, with progress."""
     code = code_sha256()
@@ -346,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         pages = load_pages()
+        if args.command in ("build", "run"):
+            check_cluster()
         if args.command == "build":
             selected = pages
             if args.only:

@@ -75,6 +75,17 @@ class Moments:
         x, y = check_pair(x, y, names, check_finite=False)
         return cls(x.shape[1], y.shape[1])._accumulate(x, y, chunk_size, names)
 
+    @classmethod
+    def from_dask(cls, x: "dask.array.Array", y: "dask.array.Array", **kwargs: object) -> "Moments":
+        """Moments of two dask arrays ``(n_datapoints, n_neurons)`` chunked along datapoints.
+
+        Per-block moments on the workers, merged by a tree reduction; needs the ``distributed``
+        extra. Keyword arguments and errors: :func:`cca_core.distributed.moments_from_dask`.
+        """
+        from .distributed import moments_from_dask
+
+        return moments_from_dask(x, y, **kwargs)
+
     def update(self, x: np.ndarray, y: np.ndarray, names: tuple[str, str] = ("X", "Y"),
                chunk_size: int | None = None) -> "Moments":
         """Add datapoints: ``x`` of shape ``(n, n_x)`` and ``y`` of shape ``(n, n_y)``, any ``n >= 0``.

@@ -18,6 +18,7 @@ Modules, one job each:
 - :mod:`~cca_core.experiments.synthetic` -- the signal-plus-noise data of the paper's Figure 2
 - :mod:`~cca_core.experiments.findings` -- a notebook's claims vs the paper's, as a table and JSON
 - :mod:`~cca_core.experiments.paths` -- the cache and data directories (environment variables)
+- :mod:`~cca_core.experiments.cluster` -- the training sweeps' executor: the Dask cluster of ``CCA_CORE_SCHEDULER`` or none
 """
 
 from __future__ import annotations
@@ -90,15 +91,17 @@ _EXPORTS: dict[str, str] = {
     "default_cache_dir": "paths",
     "resolve_cache_dir": "paths",
     "data_dir": "paths",
+    # cluster
+    "sweep_executor": "cluster",
     # plots
     "group_colors": "plots",
     "label_axes": "plots",
     "errorbar_by_group": "plots",
 }
 
-__all__ = sorted(_EXPORTS) + ["activations", "clustering", "compare", "datasets", "findings", "language_model", "models", "paths", "plots", "runs", "synthetic", "text", "training"]
+__all__ = sorted(_EXPORTS) + ["activations", "cluster", "clustering", "compare", "datasets", "findings", "language_model", "models", "paths", "plots", "runs", "synthetic", "text", "training"]
 
-_SUBMODULES = {"activations", "clustering", "compare", "datasets", "findings", "language_model", "models", "paths", "plots", "runs", "synthetic", "text", "training"}
+_SUBMODULES = {"activations", "cluster", "clustering", "compare", "datasets", "findings", "language_model", "models", "paths", "plots", "runs", "synthetic", "text", "training"}
 
 
 def __getattr__(name: str) -> Any:

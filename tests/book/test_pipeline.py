@@ -6,6 +6,7 @@ The pipeline's directories are module globals; each test points them at a tempor
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from types import ModuleType
 
@@ -110,6 +111,22 @@ def test_run_writes_a_separate_page(book: ModuleType) -> None:
     assert not page.output_path.exists()
     assert json.loads(out.with_suffix(".json").read_text())["findings"][0]["ours"] == "5"
     assert nbformat.read(out, as_version=4).metadata[book.METADATA_KEY]["parameters"] == {"scale": 2.5}
+
+
+@pytest.mark.parametrize("argv", [["build"], ["run", "tiny"]])
+def test_unreachable_scheduler_stops_before_any_work(book: ModuleType, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture, argv: list[str]) -> None:
+    pytest.importorskip("distributed")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("CCA_CORE_SCHEDULER", address)
+    before = sorted(p.relative_to(book.ROOT) for p in book.ROOT.rglob("*"))
+    capsys.readouterr()
+    assert book.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and address in err and "CCA_CORE_SCHEDULER" in err
+    assert sorted(p.relative_to(book.ROOT) for p in book.ROOT.rglob("*")) == before  # nothing executed or written
 
 
 def test_overrides_are_yaml_typed_and_checked(book: ModuleType) -> None:
