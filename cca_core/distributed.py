@@ -10,7 +10,7 @@ Optional extra ``distributed`` (``pip install 'cca-core[distributed]'``: ``dask[
   of :meth:`~cca_core.Moments.merge` (Chan et al. 1979), so what travels is ``O(d^2)`` per block, never
   the data.
 - :data:`SCHEDULER_ENV` (``CCA_CORE_SCHEDULER``): the address of a Dask scheduler, e.g.
-  ``tcp://10.0.0.5:8786``. Unset or empty: everything runs locally. :func:`check_scheduler`,
+  ``tcp://scheduler-host:8786``. Unset or empty: everything runs locally. :func:`check_scheduler`,
   :func:`client_from_env` and :func:`executor_from_env` read it; an address that cannot be reached is
   one line (:class:`SchedulerUnreachable`) within a short timeout, before any work starts.
 - :class:`ClusterExecutor`: a ``concurrent.futures.Executor`` on a ``distributed.Client`` (built on
