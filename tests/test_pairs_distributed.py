@@ -46,3 +46,24 @@ def test_cluster_error_names_the_network(client):
 def test_cluster_bad_option_fails_before_work(client):
     with pytest.raises(ValueError, match="rtol"):
         cca_core.pairwise(_networks(3), "mean_cca", executor=client, progress=False, rtol="bad")
+
+
+def test_compare_runs_on_the_cluster_of_the_environment(client, monkeypatch):
+    """With CCA_CORE_SCHEDULER set, the book's pairwise work (compare) goes to that cluster."""
+    from cca_core.experiments import compare
+
+    acts = list(_networks(4).values())
+    local = compare.pairwise_matrix(acts, cca_core.pwcca_distance, symmetric=True)
+    monkeypatch.setenv("CCA_CORE_SCHEDULER", client.scheduler.address)
+    seen = []
+    real = cca_core.pairs._on_dask
+    monkeypatch.setattr(cca_core.pairs, "_on_dask", lambda *a, **k: seen.append(1) or real(*a, **k))
+    from cca_core import distributed as cluster_env
+
+    try:
+        remote = compare.pairwise_matrix(acts, cca_core.pwcca_distance, symmetric=True)
+    finally:  # the client made from the environment must not outlive the test's cluster
+        for address in list(cluster_env._CLIENTS):
+            cluster_env._CLIENTS.pop(address).close()
+    assert seen, "pairwise did not run on the cluster"
+    np.testing.assert_allclose(remote, local, atol=1e-12, rtol=0)

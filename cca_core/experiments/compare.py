@@ -5,11 +5,13 @@ network (``(n_datapoints, n_neurons)`` arrays on the same inputs) and a distance
 such as ``"pwcca"``, one of the package's distance functions such as :func:`cca_core.pwcca_distance`,
 or any callable ``f(a, b) -> float`` -- and return the matrix or the list of pair values. Names and
 the package's own distances go through the pairwise engine (:func:`cca_core.pairwise`: each network
-factored once, parallel over pairs); other callables are called once per ordered pair.
+factored once, parallel over pairs, on the Dask cluster of ``$CCA_CORE_SCHEDULER`` when it is set);
+other callables are called once per ordered pair.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -23,6 +25,16 @@ Distance = Callable[[np.ndarray, np.ndarray], float] | str
 
 #: The package's distance functions and the measure the engine computes for each.
 _ENGINE_DISTANCES = {getattr(measures, f"{name}_distance"): name for name in measures.MEASURES}
+
+
+def _executor():
+    """The cluster named by ``$CCA_CORE_SCHEDULER`` (:func:`cca_core.distributed.client_from_env`), else
+    None: the engine's own threads. The book's pairwise work thus runs where its sweeps run."""
+    if not os.environ.get("CCA_CORE_SCHEDULER", "").strip():
+        return None
+    from cca_core.distributed import client_from_env
+
+    return client_from_env()
 
 
 def _engine_measure(distance: Distance) -> str | None:
@@ -53,7 +65,7 @@ def pairwise_matrix(acts: Sequence[np.ndarray], distance: Distance, *, symmetric
     k = len(acts)
     measure = _engine_measure(distance)
     if measure is not None and k > 1:
-        result = pairwise(acts, measure)
+        result = pairwise(acts, measure, executor=_executor())
         d = result.distances() if symmetric else 1.0 - result.values
         np.fill_diagonal(d, 0.0)
         return d
@@ -84,7 +96,7 @@ def between_pairs(acts_a: Sequence[np.ndarray], acts_b: Sequence[np.ndarray], di
     if measure is not None:
         ka = len(acts_a)
         cross = [(i, ka + j) for i in range(ka) for j in range(len(acts_b))]
-        d = pairwise(both, measure, pairs=cross).distances()
+        d = pairwise(both, measure, pairs=cross, executor=_executor()).distances()
         return np.array([d[i, j] for i, j in cross])
     return np.array([0.5 * (distance(a, b) + distance(b, a)) for a in acts_a for b in acts_b])
 
