@@ -85,6 +85,7 @@ from run import (  # noqa: E402  (benchmarks/run.py: the shared measuring helper
     MB, best_time, blas_facts, in_memory_pair, machine_facts, peak_memory, progress, verdict)
 
 import cca_core  # noqa: E402
+from cca_core._threads import single_blas_thread  # noqa: E402
 from cca_core.pairs import pairwise  # noqa: E402
 
 SEED = 0
@@ -545,13 +546,59 @@ def bench_wide(sizes: Sizes, repeats: int, warned: Warned) -> Section:
 
 
 # ---------------------------------------------------------------------------- main
+# The paper's scale (Morcos et al. 2018, figure 5 and section 3.3): 200 networks, 11 layers, 10,000 images.
+PAPER_NETWORKS, PAPER_LAYERS, PAPER_IMAGES = 200, 11, 10_000
+PAPER_WIDTHS = (64, 128, 256, 512)
+
+
+def bench_paper_scale(quick: bool) -> Section:
+    """Case 4: one factor and one pair at the paper's datapoints, one BLAS thread (as on a Dask worker),
+    extrapolated to every pair of the paper's experiment."""
+    from cca_core import pairs as engine
+
+    n = 2_000 if quick else PAPER_IMAGES
+    pairs_per_layer = PAPER_NETWORKS * (PAPER_NETWORKS - 1) // 2
+    section = Section(
+        f"4. The paper's scale on paper: {PAPER_NETWORKS} networks x {PAPER_LAYERS} layers, "
+        f"{PAPER_IMAGES:,} images ({pairs_per_layer * PAPER_LAYERS:,} pairs), from one measured pair",
+        ("layer width", "factor (s)", "pair, both PWCCA directions (s)", "factor size (MB)",
+         "one layer, all pairs (core-h)", "one layer on 16 workers (min)", f"{PAPER_LAYERS} layers on 16 workers (h)"))
+    rng = np.random.default_rng(SEED)
+    for d in PAPER_WIDTHS[:2] if quick else PAPER_WIDTHS:
+        progress(f"paper scale: width {d}")
+        z = rng.standard_normal((n, d // 2))
+        a = z @ rng.standard_normal((d // 2, d)) + rng.standard_normal((n, d))
+        b = z @ rng.standard_normal((d // 2, d)) + rng.standard_normal((n, d))
+        kwargs: dict = {}
+        with single_blas_thread():
+            t0 = time.perf_counter()
+            fa = engine._factor(a, "a", "pwcca", "neuron", kwargs, engine.default_rtol(d))
+            t_factor = time.perf_counter() - t0
+            fb = engine._factor(b, "b", "pwcca", "neuron", kwargs, engine.default_rtol(d))
+            t_pair = best_time(lambda: engine._pair_values("pwcca", fa, fb, kwargs), 3)[0]
+        size_mb = (fa.qt.nbytes + fa.proj.nbytes) / MB
+        scale = PAPER_IMAGES / n  # factor and pair costs grow linearly in the datapoints
+        core_h = (pairs_per_layer * t_pair + PAPER_NETWORKS * t_factor) * scale / 3600
+        section.rows.append([f"{d}", secs(t_factor * scale), secs(t_pair * scale), f"{size_mb * scale:.0f}",
+                             f"{core_h:.2f}", f"{core_h / 16 * 60:.1f}", f"{core_h / 16 * PAPER_LAYERS:.2f}"])
+    section.notes.append(
+        f"Per layer: {pairs_per_layer:,} pairs and {PAPER_NETWORKS} factors; each network's factor (its whitened "
+        "basis Q, n x r float64, and PWCCA's projection, d x r) is computed on a worker and fetched by each "
+        "other worker at most once, so a layer moves at most 16 x 200 factors; the pairs' results are 2 floats.")
+    section.notes.append(f"The last column assumes all {PAPER_LAYERS} layers at that width: the widest row bounds "
+                         "the whole experiment; transfers and scheduling (tens of ms a task on Dask) come on top.")
+    if quick:
+        section.notes.append(f"--quick: measured at {n:,} datapoints and scaled linearly to {PAPER_IMAGES:,}.")
+    return section
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small smoke sizes")
     parser.add_argument("--markdown", action="store_true", help="print markdown tables")
     parser.add_argument("--repeats", type=int, default=3,
                         help="best of N for the heavy calls (default 3; case 1 at full size uses min(N, 2))")
-    parser.add_argument("--cases", default="1,2,3", help="comma-separated cases to run (default 1,2,3)")
+    parser.add_argument("--cases", default="1,2,3,4", help="comma-separated cases to run (default 1,2,3,4)")
     parser.add_argument("--no-netrep", action="store_true", help="skip netrep in case 1")
     args = parser.parse_args(argv)
     if args.repeats < 1:
@@ -559,9 +606,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cases = {int(c) for c in args.cases.split(",") if c.strip()}
     except ValueError:
-        parser.error(f"--cases must be numbers among 1,2,3, got {args.cases!r}")
-    if not cases or not cases <= {1, 2, 3}:
-        parser.error(f"--cases must be among 1,2,3, got {args.cases!r}")
+        parser.error(f"--cases must be numbers among 1,2,3,4, got {args.cases!r}")
+    if not cases or not cases <= {1, 2, 3, 4}:
+        parser.error(f"--cases must be among 1,2,3,4, got {args.cases!r}")
     sizes = QUICK if args.quick else FULL
 
     start = time.perf_counter()
@@ -573,6 +620,8 @@ def main(argv: list[str] | None = None) -> None:
         sections.append(bench_busy(sizes, warned))
     if 3 in cases:
         sections.append(bench_wide(sizes, args.repeats, warned))
+    if 4 in cases:
+        sections.append(bench_paper_scale(args.quick))
     wall = time.perf_counter() - start
 
     print(machine_facts())
