@@ -1,4 +1,4 @@
-"""Moments of a large dask array on 1, 2, ... Dask workers, against the local streaming accumulator.
+"""Moments of a large dask array, and a pairwise PWCCA matrix, on 1, 2, ... Dask workers, against the local engines.
 
     python benchmarks/dask_bench.py            # 2,000,000 x 256 per side, 20,000-row chunks, 1 and 2 workers
     python benchmarks/dask_bench.py --quick    # 200,000 rows: a smoke run
@@ -14,6 +14,9 @@ whole arrays. Engines, all in the same run and over the same chunks:
 - ``Moments.from_dask`` on a ``LocalCluster`` of k worker processes with one thread each (Dask gives
   each worker one BLAS thread): blocks generated and reduced to moments on the workers, merged by a
   tree; the cluster's start-up is timed separately.
+
+Then the PWCCA matrix of 20 networks (10,000 x 256 each; ``--networks``) with ``cca_core.pairwise`` in
+this process (threads, one BLAS thread each) and with ``executor=client`` on each cluster.
 
 Ratios are best wall times against the one-thread local run (above 1: overhead); with ``--repeat``
 the engines take turns, so that a change in the machine's load hits all of them. Prints figures;
@@ -34,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import cca_core  # noqa: E402
 from cca_core import Moments  # noqa: E402
 
 
@@ -92,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="worker counts (default 1 2)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of every engine, interleaved; best reported")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--networks", type=int, help="networks in the pairwise matrix (default 20; 8 with --quick)")
     args = parser.parse_args(argv)
     n = args.rows or (200_000 if args.quick else 2_000_000)
     d, rows = args.neurons, args.chunk_rows
@@ -123,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             if in_update is not None:
                 updates[name].append(in_update)
             results[name] = m
+    pairwise_rows = bench_pairwise(clusters, args)
     logging.getLogger("distributed").setLevel(logging.ERROR)  # no INFO lines from closing the clusters
     for _, client, _ in clusters.values():
         client.close()
@@ -152,8 +158,40 @@ def main(argv: list[str] | None = None) -> int:
         meas = max(abs(getattr(m, f)() - getattr(ref, f)()) for f in ("pwcca", "mean_cca", "linear_cka"))
         diffs.append(f"{name.split(', ')[-1]}: covariance {cov:.1e}, measures {meas:.1e}")
     print(f"- Max abs difference from the local one-thread result: {'; '.join(diffs)}.")
+    print()
+    print(pairwise_rows)
     print(f"- Load average after: {os.getloadavg()[0]:.1f}. Benchmark wall time {time.perf_counter() - wall:.0f} s.")
     return 0
+
+
+def bench_pairwise(clusters: dict, args: argparse.Namespace) -> str:
+    """The PWCCA matrix of K networks (10,000 x 256 each; 2,000 x 64 with --quick) in-process and on each
+    cluster, best of ``--repeat``, interleaved; values checked against the local engine."""
+    k = args.networks or (8 if args.quick else 20)
+    n, d = (2_000, 64) if args.quick else (10_000, 256)
+    rng = np.random.default_rng(args.seed)
+    z = rng.standard_normal((n, d // 2))
+    acts = [z @ rng.standard_normal((d // 2, d)) + rng.standard_normal((n, d)) for _ in range(k)]
+    engines = {"pairwise, in-process (threads, 1 BLAS thread each)": None}
+    engines.update({f"pairwise, LocalCluster {w} worker(s) x 1 thread": c[1] for w, c in clusters.items()})
+    times: dict[str, list[float]] = {name: [] for name in engines}
+    values = {}
+    for _ in range(args.repeat):
+        for name, client in engines.items():
+            start = time.perf_counter()
+            values[name] = cca_core.pairwise(acts, "pwcca", executor=client, progress=False).values
+            times[name].append(time.perf_counter() - start)
+    base_name = next(iter(engines))
+    base = min(times[base_name])
+    pairs = k * (k - 1) // 2
+    lines = [f"PWCCA matrix of {k} networks of {n:,} x {d} ({pairs} pairs, both directions), best of {args.repeat}:",
+             "", "| engine | time (s) | ratio to in-process | per pair (ms) | max abs difference |",
+             "|---|---:|---:|---:|---:|"]
+    for name in engines:
+        best = min(times[name])
+        diff = float(np.nanmax(np.abs(values[name] - values[base_name])))
+        lines.append(f"| {name} | {best:.2f} | {best / base:.2f}x | {1000 * best / pairs:.1f} | {diff:.1e} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -605,7 +605,7 @@ def _on_dask(client: Any, arrays: list[np.ndarray], labels: list[str], widths: l
     bar.update(len(needed))
     triples = []
     try:
-        for fut in as_completed(futures):
+        for fut in as_completed(futures, loop=client.loop):
             triples.append(fut.result())
             bar.update(1)
     finally:
