@@ -67,3 +67,15 @@ def test_compare_runs_on_the_cluster_of_the_environment(client, monkeypatch):
             cluster_env._CLIENTS.pop(address).close()
     assert seen, "pairwise did not run on the cluster"
     np.testing.assert_allclose(remote, local, atol=1e-12, rtol=0)
+
+
+def test_a_client_that_is_not_the_default(client):
+    """pairwise uses the client it is given, not Dask's default client."""
+    other = distributed.Client(client.scheduler.address, set_as_default=False)
+    try:
+        acts = _networks(3)
+        got = cca_core.pairwise(acts, "mean_cca", executor=other, progress=False).values
+        want = cca_core.pairwise(acts, "mean_cca", progress=False).values
+        np.testing.assert_allclose(got, want, atol=1e-12, rtol=0)
+    finally:
+        other.close()
