@@ -69,9 +69,10 @@ def test_compare_runs_on_the_cluster_of_the_environment(client, monkeypatch):
     np.testing.assert_allclose(remote, local, atol=1e-12, rtol=0)
 
 
-def test_a_client_that_is_not_the_default(client):
-    """pairwise uses the client it is given, not Dask's default client."""
+def test_a_client_that_is_not_the_default(client, monkeypatch):
+    """pairwise uses the client it is given, not Dask's default client (here there is none)."""
     other = distributed.Client(client.scheduler.address, set_as_default=False)
+    monkeypatch.setattr(distributed.client, "_get_global_client", lambda: None)
     try:
         acts = _networks(3)
         got = cca_core.pairwise(acts, "mean_cca", executor=other, progress=False).values
