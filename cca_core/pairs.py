@@ -416,7 +416,7 @@ def pair_similarity(x: np.ndarray, y: np.ndarray, measure: str, names: tuple[str
 
 # ------------------------------------------------------------------------------------ the engine
 def _progress_bar(total: int, progress: bool | None, desc: str):
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # text bar (stderr): tqdm.auto needs ipywidgets in a kernel
 
     if progress is None:
         interactive = sys.stderr.isatty() or "ipykernel" in sys.modules

@@ -16,6 +16,8 @@ Modules, one job each:
 - :mod:`~cca_core.experiments.clustering` -- clusters of networks from a distance matrix, with permutation tests
 - :mod:`~cca_core.experiments.compare` -- distances within and between groups of networks
 - :mod:`~cca_core.experiments.synthetic` -- the signal-plus-noise data of the paper's Figure 2
+- :mod:`~cca_core.experiments.convergence` -- when layers reach their final representations, in which order, intervals over networks
+- :mod:`~cca_core.experiments.costs` -- best wall time and peak traced memory of a computation
 - :mod:`~cca_core.experiments.findings` -- a notebook's claims vs the paper's, as a table and JSON
 - :mod:`~cca_core.experiments.paths` -- the cache and data directories (environment variables)
 - :mod:`~cca_core.experiments.cluster` -- the training sweeps' executor: the Dask cluster of ``CCA_CORE_SCHEDULER`` or none
@@ -99,9 +101,9 @@ _EXPORTS: dict[str, str] = {
     "errorbar_by_group": "plots",
 }
 
-__all__ = sorted(_EXPORTS) + ["activations", "cluster", "clustering", "compare", "datasets", "findings", "language_model", "models", "paths", "plots", "runs", "synthetic", "text", "training"]
+_SUBMODULES = {"activations", "cluster", "clustering", "compare", "convergence", "costs", "datasets", "findings", "language_model", "models", "paths", "plots", "runs", "synthetic", "text", "training"}
 
-_SUBMODULES = {"activations", "cluster", "clustering", "compare", "datasets", "findings", "language_model", "models", "paths", "plots", "runs", "synthetic", "text", "training"}
+__all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
 
 
 def __getattr__(name: str) -> Any:
