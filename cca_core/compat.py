@@ -112,9 +112,10 @@ def _similarity(acts1, acts2, epsilon, threshold, compute_coefs, compute_dirns, 
         return _zero_dict(compute_dirns, acts1.shape[1]), moments
     if verbose:
         print(f"cca_core.compat: whitening {x_idxs.sum()} + {y_idxs.sum()} kept neurons, SVD")
-    invsqrt_xx = _inv_sqrt(sxx[np.ix_(x_idxs, x_idxs)] + epsilon * np.eye(x_idxs.sum()))
-    invsqrt_yy = _inv_sqrt(syy[np.ix_(y_idxs, y_idxs)] + epsilon * np.eye(y_idxs.sum()))
-    u, s, vt = np.linalg.svd(invsqrt_xx @ sxy[np.ix_(x_idxs, y_idxs)] @ invsqrt_yy)
+    with single_blas_thread():  # d x d algebra: no BLAS threads waiting for busy cores
+        invsqrt_xx = _inv_sqrt(sxx[np.ix_(x_idxs, x_idxs)] + epsilon * np.eye(x_idxs.sum()))
+        invsqrt_yy = _inv_sqrt(syy[np.ix_(y_idxs, y_idxs)] + epsilon * np.eye(y_idxs.sum()))
+        u, s, vt = np.linalg.svd(invsqrt_xx @ sxy[np.ix_(x_idxs, y_idxs)] @ invsqrt_yy)
     s = np.clip(s, 0.0, 1.0)
 
     out: dict = {}
@@ -225,9 +226,10 @@ def compute_pwcca(acts1: np.ndarray, acts2: np.ndarray, epsilon: float = 0.0
     n = moments.count
     # D = C Ac + mu 1^T and A = Ac + mu 1^T with Ac 1 = 0, so D D^T and D A^T need only moments.
     mumu = n * np.outer(mu, mu)
-    cross = coef @ scatter + mumu
-    gram = coef @ scatter @ coef.T + mumu
-    weights = np.abs(_orthonormal_projections(gram, cross)).sum(axis=1)
+    with single_blas_thread():
+        cross = coef @ scatter + mumu
+        gram = coef @ scatter @ coef.T + mumu
+        weights = np.abs(_orthonormal_projections(gram, cross)).sum(axis=1)
     weights = weights / weights.sum()
     coefs = res["cca_coef1"]
     return float(np.sum(weights * coefs)), weights, coefs
