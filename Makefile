@@ -9,7 +9,7 @@ export CCA_CORE_CACHE_DIR ?= $(abspath .experiment-cache)
 # CCA_CORE_SCHEDULER=tcp://host:8786 make book: the notebooks' training sweeps run on that Dask scheduler's
 # workers (the cache directory must then be storage they share); unset, everything runs here.
 
-.PHONY: test book page bench bench-dask clean
+.PHONY: test book page lab bench bench-dask clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,11 +29,21 @@ test: $(VENV)/.installed
 book: $(VENV)/.installed
 	$(BIN)/python book/pipeline.py build
 
-# Rerun one notebook with other parameters into book/reruns/, e.g.
-#   make page NB=memorization P="n_networks=3 epochs=20"
+# Rerun one notebook with other parameters into book/reruns/ (the book's pages are untouched), starting
+# from its book page's parameters; the terminal ends with its findings table. P is a YAML mapping or
+# KEY=VALUE pairs separated by spaces; DEFAULTS=1 starts from the template's defaults instead:
+#   make page NB=width P="widths: [2, 4, 8], seeds: 3"
+#   make page NB=memorization P="n_networks=3 epochs=20" DEFAULTS=1
 page: $(VENV)/.installed
-	@test -n "$(NB)" || { echo 'usage: make page NB=<notebook> P="key=value ..."'; exit 2; }
-	$(BIN)/python book/pipeline.py run $(NB) $(foreach p,$(P),-p $(p))
+	@test -n "$$NB" || { echo 'usage: make page NB=<notebook or book page> [P="key: value, ..."] [DEFAULTS=1]'; exit 2; }
+	@$(BIN)/python book/pipeline.py run "$$NB" $(if $(strip $(P)),-p "$$P") $(if $(strip $(DEFAULTS)),--defaults)
+
+# JupyterLab in this environment, on localhost: its "Python 3" kernel is the interpreter that the
+# pipeline's kernels run, with the cache and data directories above. Open notebooks/<name>.ipynb (a
+# template) or book/reruns/<name>.ipynb (a rerun). LAB_ARGS="--no-browser --port 8899" to pass options.
+lab: $(VENV)/.installed
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)" \
+	    $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # Speed and memory figures (README "Speed and memory"): one pair at the limit, then many networks,
 # busy machines and wide layers (netrep, the peer, is timed when it is installed).

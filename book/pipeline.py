@@ -6,9 +6,15 @@ Commands (run from anywhere; paths are relative to the repository)::
         Execute every page of book/experiments.yml whose template, parameters or cca_core code
         changed since its last execution, then generate the scorecard and build the HTML with
         jupyter-book (warnings are errors). This is what `make book` runs.
-    python book/pipeline.py run NOTEBOOK [-p KEY=VALUE ...] [-o OUTPUT]
-        Execute one template with parameter overrides into a separate page (default
-        book/reruns/<notebook>-<hash>.ipynb, findings beside it). The book's pages are not touched.
+    python book/pipeline.py run NOTEBOOK [-p PARAMETERS ...] [--defaults | --book-parameters PAGE] [-o OUTPUT]
+        Execute one template (or the template of the book page NOTEBOOK) into a separate page
+        (default book/reruns/<notebook>-<hash>.ipynb, its findings JSON beside it) and end with its
+        findings table. It starts from the parameters of the book page of that template (the page of
+        the same name if several use it; --book-parameters PAGE chooses one), or from the template's
+        defaults with --defaults or when no page uses it. Each -p is either KEY=VALUE pairs separated
+        by spaces (``-p "seeds=3 epochs=5"``) or a YAML mapping (``-p "widths: [2, 4, 8], seeds: 3"``);
+        values are YAML, checked against the types of the template's parameters cell. The book's
+        pages are not touched.
     python book/pipeline.py status
         Say, page by page, whether it is up to date and if not, why.
     python book/pipeline.py html [--build-dir DIR]
@@ -17,7 +23,23 @@ Commands (run from anywhere; paths are relative to the repository)::
 Each executed page records what it was built from in its metadata (``cca_core_book``): the
 template's SHA-256 (cell types, sources and metadata), the parameters, and the SHA-256 of the
 ``cca_core`` package source. A page is re-executed when any of them differs, and the freshness test
-(tests/book/test_freshness.py) fails on the same condition.
+(tests/book/test_freshness.py) fails on the same condition. The pipeline adds one Markdown cell at the
+end of each page (tag ``how-made``): how it was made (command, template, parameters, cca_core version,
+git commit), and it keeps the build machine out of the page: papermill's ``input_path`` and
+``output_path`` are relative to the repository, and in the outputs' text the cache directory reads
+``$CCA_CORE_CACHE_DIR`` and paths under the repository are relative to it.
+
+The kernels get the Makefile's environment whether or not ``make`` started the pipeline: the cache
+``CCA_CORE_CACHE_DIR`` defaults to the repository's ``.experiment-cache/`` and the data directory
+``CCA_CORE_DATA_DIR`` to ``../shared/data`` when it exists. The findings JSON goes to a scratch file
+named by ``CCA_CORE_FINDINGS_PATH`` (set for the kernel only), so no path is injected into a page, and
+``book/findings/`` is written only by ``build`` (``report_findings`` refuses to write there).
+
+On the terminal: papermill's cell counter, each sweep's progress (one line per network trained, from
+the kernel's stderr as it arrives), and the kernel process's own stderr less known noise
+(TensorFlow's messages logged before its logging is set up, the kernel's "running over TCP without
+encryption" warning). Files are written with the user's umask. A bad parameter (unknown, reserved such
+as ``findings_path``, malformed YAML, wrong type) is one line on stderr and exit status 2.
 
 A notebook is executed in a scratch directory and moved into ``book/`` only when it succeeded, so a
 failure leaves every existing page (and its findings) as it was; the failed notebook, with its
@@ -36,9 +58,13 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import sysconfig
+import textwrap
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +73,8 @@ from typing import Any
 import nbformat
 import yaml
 
-from cca_core.experiments.runs import atomic_write
+from cca_core.experiments.files import atomic_write
+from cca_core.experiments.paths import CACHE_ENV, DATA_ENV, FINDINGS_ENV
 
 BOOK = Path(__file__).resolve().parent
 ROOT = BOOK.parent
@@ -61,6 +88,13 @@ SCRATCH = BOOK / "_build" / ".exec"
 METADATA_KEY = "cca_core_book"
 #: Tags given to parameter cells of executed pages so the book hides them (click to show).
 HIDE_TAG = "hide-cell"
+#: Tag of the Markdown cell "How this page was made" that the pipeline appends to every executed page.
+HOW_MADE_TAG = "how-made"
+#: Parameters that the pipeline sets itself: ``-p`` and book/experiments.yml may not.
+RESERVED = {"findings_path": "the pipeline collects the findings itself and writes them beside the output "
+                             "notebook (choose that with -o)"}
+#: What the page's commit is checked against for "+ uncommitted changes": what a page is made from.
+SOURCES = ("cca_core", "notebooks", "book/experiments.yml", "book/pipeline.py", "pyproject.toml")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -107,6 +141,8 @@ def load_pages(path: Path | None = None) -> list[Page]:
             raise UsageError(f"{path}: page {name!r} has unknown keys {sorted(unknown)} (allowed: template, parameters)")
         page = Page(name=str(name), template=str(entry.get("template", name)),
                     parameters=dict(entry.get("parameters") or {}))
+        for key in set(page.parameters) & set(RESERVED):
+            raise UsageError(f"{path}: page {name!r} sets {key}, which it may not: {RESERVED[key]}")
         if not page.template_path.exists():
             raise UsageError(f"{path}: page {name!r} names template {page.template!r}, "
                              f"but {page.template_path.relative_to(ROOT)} does not exist")
@@ -167,22 +203,134 @@ class PageFailed(RuntimeError):
     """A notebook raised (the message names the page, the cell and the error), or the HTML build failed."""
 
 
-def parse_overrides(pairs: list[str], template: Path) -> dict[str, Any]:
-    """``["key=value", ...]`` as parameters; values are YAML (``3``, ``0.01``, ``[8, 16]``, ``true``, text).
+_KEY = re.compile(r"[A-Za-z_]\w*")
 
-    Keys must be parameters of ``template`` (its ``parameters`` cell)."""
+
+def split_parameters(text: str) -> dict[str, Any] | list[tuple[str, str]]:
+    """One ``-p`` argument: ``KEY=VALUE`` pairs, or a YAML mapping.
+
+    ``"seeds=3 widths=[2, 4, 8]"`` gives ``[("seeds", "3"), ("widths", "[2, 4, 8]")]``: the text is cut
+    at spaces that precede ``KEY=`` outside brackets and quotes, so a value may hold spaces (but not
+    ``" KEY="``). Text that does not start with ``KEY=`` is a YAML mapping, braces optional
+    (``"widths: [2, 4, 8], seeds: 3"``), and gives a dict of parsed values. :class:`UsageError` (one
+    line) if it is neither.
+    """
+    stripped = text.strip()
+    match = _KEY.match(stripped)
+    if match and stripped[match.end():match.end() + 1] == "=" and stripped[match.end():match.end() + 2] != "==":
+        pairs, start, depth, quote = [], 0, 0, ""
+        for i, ch in enumerate(stripped):
+            if quote:
+                quote = "" if ch == quote else quote
+            elif ch in "'\"":
+                quote = ch
+            elif ch in "[{(":
+                depth += 1
+            elif ch in "]})":
+                depth = max(depth - 1, 0)
+            elif ch.isspace() and depth == 0:
+                nxt = _KEY.match(stripped, i + 1)
+                if nxt and stripped[nxt.end():nxt.end() + 1] == "=":
+                    pairs.append(stripped[start:i])
+                    start = i + 1
+        pairs.append(stripped[start:])
+        out = []
+        for pair in pairs:
+            key, _, value = pair.strip().partition("=")
+            out.append((key.strip(), value.strip()))
+        return out
+    if ":" not in stripped:
+        raise UsageError(f"-p expects KEY=VALUE or a YAML mapping such as 'widths: [2, 4], seeds: 3', got {text!r}")
+    source = stripped if stripped.startswith("{") else "{" + stripped + "}"
+    try:
+        mapping = yaml.safe_load(source)
+    except yaml.YAMLError as err:
+        raise UsageError(f"-p {text!r}: not KEY=VALUE nor a YAML mapping ({_yaml_problem(err)})") from None
+    if (not isinstance(mapping, dict) or not mapping
+            or not all(isinstance(k, str) and _KEY.fullmatch(k) for k in mapping)):
+        raise UsageError(f"-p expects KEY=VALUE or a YAML mapping such as 'widths: [2, 4], seeds: 3', got {text!r}")
+    return mapping
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    context = getattr(err, "context", None)
+    return f"{context}, {problem}" if context else str(problem)
+
+
+def _coerce(key: str, value: Any, kind: str, raw: str | None) -> Any:
+    """``value`` as the parameters cell's type ``kind`` (``int``, ``float``, ``list[int]``, ...), or
+    :class:`UsageError`. ``raw``: the text the value was parsed from (``KEY=VALUE`` form)."""
+    def bad(expected: str) -> UsageError:
+        shown = raw if raw is not None else yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+        return UsageError(f"-p {key}: expected {expected} (the template's parameters cell says {kind}), got {shown!r}")
+
+    def one(v: Any, k: str, r: str | None) -> Any:
+        if k == "int":
+            if isinstance(v, int) and not isinstance(v, bool):
+                return v
+            raise bad("an integer")
+        if k == "float":
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                return float(v)
+            if isinstance(v, str):  # YAML 1.1 reads 1e-3 as text
+                try:
+                    return float(v)
+                except ValueError:
+                    pass
+            raise bad("a number")
+        if k == "bool":
+            if isinstance(v, bool):
+                return v
+            raise bad("true or false")
+        if k == "str":
+            if isinstance(v, str):
+                return v
+            if r is not None and not isinstance(v, (list, dict)):
+                return r  # -p layer=12: the text as typed
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                return str(v)
+            raise bad("text (quote it)")
+        return v
+
+    inner = re.fullmatch(r"(?:list|List|tuple|Sequence)\[(\w+)(?:, \.\.\.)?\]", kind)
+    if inner:
+        if not isinstance(value, list):
+            raise bad(f"a list such as [1, 2] ({inner.group(1)} each)")
+        return [one(v, inner.group(1), None) for v in value]
+    return one(value, kind, raw)
+
+
+def parse_overrides(args: list[str], template: Path) -> dict[str, Any]:
+    """``-p`` arguments as parameters of ``template``: ``KEY=VALUE`` pairs or YAML mappings (see
+    :func:`split_parameters`); values are YAML (``3``, ``0.01``, ``[8, 16]``, ``true``, text) and are
+    checked against the types of the template's ``parameters`` cell. Keys must be parameters of
+    ``template`` and not :data:`RESERVED`. Every problem is a one-line :class:`UsageError`."""
     import papermill
 
     known = papermill.inspect_notebook(str(template))
     params: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise UsageError(f"-p expects KEY=VALUE, got {pair!r}")
-        if key not in known:
-            raise UsageError(f"{template.name} has no parameter {key!r}; its parameters are: {', '.join(known)}")
-        params[key] = yaml.safe_load(value) if value.strip() else ""
+    for arg in args:
+        parsed = split_parameters(arg)
+        if isinstance(parsed, dict):
+            items = [(k, v, None) for k, v in parsed.items()]
+        else:
+            items = []
+            for key, raw in parsed:
+                if not key:
+                    raise UsageError(f"-p expects KEY=VALUE or a YAML mapping such as 'widths: [2, 4], seeds: 3', got {arg!r}")
+                try:
+                    value = yaml.safe_load(raw) if raw else ""
+                except yaml.YAMLError as err:
+                    raise UsageError(f"-p {key}: {raw!r} is not a YAML value ({_yaml_problem(err)})") from None
+                items.append((key, value, raw))
+        for key, value, raw in items:
+            if key in RESERVED:
+                raise UsageError(f"-p {key}: not a parameter you can set here: {RESERVED[key]}")
+            if key not in known:
+                raise UsageError(f"{template.name} has no parameter {key!r}; its parameters are: "
+                                 f"{', '.join(k for k in known if k not in RESERVED)}")
+            params[key] = _coerce(key, value, str(known[key].get("inferred_type_name") or ""), raw)
     return params
 
 
@@ -200,12 +348,233 @@ def _prepare_for_book(nb: nbformat.NotebookNode, template: str, page: str) -> No
             figure["name"] = f"{page}-{base}"
 
 
+# ----------------------------------------------------------------------------------------------------
+# what the kernel gets, and what reaches the terminal
+
+
+def kernel_environment() -> dict[str, str]:
+    """Variables the kernels get on top of this process's environment: the Makefile's defaults for the
+    cache and data directories where they are unset or empty, and TensorFlow's C++ log level 3."""
+    env = {}
+    if not os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip():
+        # TensorFlow's C++ log lines (tf.data attribute notices at every epoch) would otherwise flood the
+        # progress on the terminal; Python-level errors are unaffected.
+        env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    if not os.environ.get(CACHE_ENV, "").strip():
+        env[CACHE_ENV] = str(ROOT / ".experiment-cache")
+    shared = ROOT.parent / "shared" / "data"
+    if not os.environ.get(DATA_ENV, "").strip() and shared.is_dir():
+        env[DATA_ENV] = str(shared.resolve())
+    return env
+
+
+def _shown(path: str | Path) -> str:
+    """``path`` relative to the current directory when it lies below it, else as given."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return str(p)
+
+
+def describe_environment(env: dict[str, str]) -> str:
+    """One line: the cache and data directories the kernels use, and where each setting comes from."""
+    parts = []
+    for var, what in ((CACHE_ENV, "cache"), (DATA_ENV, "data")):
+        value = env.get(var) or os.environ.get(var, "").strip()
+        if not value:
+            parts.append(f"{what} directory none ({var} unset, no ../shared/data)")
+        else:
+            parts.append(f"{what} {_shown(value)} ({var}{', default' if var in env else ''})")
+    return ", ".join(parts)
+
+
+#: The kernel process's own stderr lines (not the notebook's) that are noise, not news.
+KERNEL_NOISE = (
+    # TensorFlow >= 2.18 logs these through absl before its logging is set up, so TF_CPP_MIN_LOG_LEVEL
+    # does not reach them: at every fit, "NodeDef mentions attribute use_unbounded_threadpool ...".
+    # Before absl is initialised the time stamp is seconds since the epoch: "E0000 00:00:1796160103.090457".
+    re.compile(r"^[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] "),
+    re.compile(r"^E\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] .*use_unbounded_threadpool"),
+    re.compile(r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"),
+    # ipykernel >= 7 on the loopback TCP transport that nbclient uses
+    re.compile(r"^\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption"),
+)
+
+
+class KernelStderr:
+    """A pipe for the kernel process's stderr (C-level output: TensorFlow, the kernel's own log): a
+    thread writes its lines to the terminal as they come, less :data:`KERNEL_NOISE`. Use as a
+    context manager; :attr:`fd` is the pipe's write end to give the kernel."""
+
+    def __init__(self) -> None:
+        self._read, self.fd = os.pipe()
+        self._thread = threading.Thread(target=self._pump, name="kernel-stderr", daemon=True)
+
+    def __enter__(self) -> "KernelStderr":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)  # the kernel has exited: the reader sees the end of the pipe
+        self._thread.join(timeout=5)
+
+    def _pump(self) -> None:
+        with os.fdopen(self._read, "rb") as pipe:
+            for raw in pipe:
+                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                if line.strip() and not any(p.search(line) for p in KERNEL_NOISE):
+                    _say(line)
+
+
+class SweepProgress:
+    """Receives the notebook's stderr as papermill reads it (``stderr_file``) and puts each training
+    sweep's lines on the terminal: the sweep's summary, each network as it starts and as it ends
+    (``[3/20] training ... `` then ``[3/20] done in 12.3 s, test acc 0.97``); networks loaded from the
+    cache are counted in the summary, not listed. Other stderr output (warnings) stays in the page."""
+
+    _LINE = re.compile(r"^(sweep(?: done)?: |\[\d+/\d+\] )")
+    _STARTED = re.compile(r"^(\[\d+/\d+\]) training .* \.\.\.$")
+    _OUTCOME = re.compile(r"^(done|submitted|failed|cached)\b")
+
+    def __init__(self, indent: str = "    ") -> None:
+        self.indent = indent
+        self._buffer = ""
+        self._started: str | None = None
+
+    def write(self, text: str) -> int:
+        self._buffer += text
+        *lines, self._buffer = self._buffer.split("\n")
+        for line in lines:
+            self._line(line.rsplit("\r", 1)[-1])
+        if self._started is None and self._STARTED.match(self._buffer):
+            self._started = self._buffer
+            _say(self.indent + self._buffer)
+        return len(text)
+
+    def _line(self, line: str) -> None:
+        started, self._started = self._started, None
+        if started is not None and line.startswith(started):
+            rest = line[len(started):].strip()
+            if self._OUTCOME.match(rest):
+                _say(f"{self.indent}{started.split(' ', 1)[0]} {rest}")
+            return
+        if self._LINE.match(line) and not line.endswith("... cached"):
+            _say(self.indent + line)
+
+    def flush(self) -> None:
+        pass
+
+
+def _kernel_manager_class(env: dict[str, str], stderr_fd: int) -> type:
+    """A jupyter_client kernel manager that starts the kernel with ``env`` added to this process's
+    environment and its stderr on ``stderr_fd``; nbclient creates it (``kernel_manager_class``)."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class PipelineKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:
+            kw["env"] = {**os.environ, **kw.get("env", {}), **env}
+            kw.setdefault("stderr", stderr_fd)
+            return await super().start_kernel(**kw)
+
+    return PipelineKernelManager
+
+
+# ----------------------------------------------------------------------------------------------------
+# what a page says about how it was made
+
+
+def git_commit() -> tuple[str | None, bool]:
+    """The short hash of the checkout's HEAD (``None`` outside a git checkout) and whether the sources
+    a page is made from (:data:`SOURCES`) differ from it (modified or untracked files)."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    top = git("rev-parse", "--show-toplevel")
+    if top is None or Path(top).resolve() != ROOT.resolve():
+        return None, False
+    commit = git("rev-parse", "--short", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=normal", "--", *SOURCES)
+    return commit, bool(status)
+
+
+def _version() -> str:
+    try:
+        import cca_core
+    except ImportError:  # pragma: no cover - the pipeline runs in the package's environment
+        return "unknown"
+    return str(getattr(cca_core, "__version__", "unknown"))
+
+
+def how_made_cell(command: str, template: str, parameters: dict[str, Any], origin: str,
+                  commit: tuple[str | None, bool]) -> nbformat.NotebookNode:
+    """The Markdown cell (tag :data:`HOW_MADE_TAG`) that ends every executed page: a MyST dropdown
+    with the command, the template, the parameters (``origin``: a sentence on where they come from, or
+    ``""``), the cca_core version and the git commit (short hash, "+ uncommitted changes" when the
+    sources of :data:`SOURCES` differ from it)."""
+    shown = ", ".join(f"`{k}: {json.dumps(v)}`" for k, v in parameters.items())
+    params = (f"Parameters: {shown}; the others at the template's defaults." if parameters
+              else "Parameters: the template's defaults.")
+    sha, dirty = commit
+    revision = (f"git commit `{sha}`" + (" + uncommitted changes" if dirty else "")) if sha else "not from a git checkout"
+    text = "\n".join([
+        "```{admonition} How this page was made",
+        ":class: dropdown note",
+        f"`{command}` executed the template `{template}` with papermill. {params}" + (f" {origin}" if origin else ""),
+        "",
+        f"cca_core {_version()}, {revision}.",
+        "```",
+    ])
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.metadata["tags"] = [HOW_MADE_TAG]
+    return cell
+
+
+def _scrub(nb: nbformat.NotebookNode, replacements: list[tuple[str, str]]) -> None:
+    """Replace build-machine paths (``(old, new)`` pairs, applied in order) in the text of the outputs:
+    streams, text/plain, text/markdown and text/html."""
+    def fix(text: Any) -> Any:
+        if isinstance(text, list):
+            return [fix(t) for t in text]
+        if isinstance(text, str):
+            for old, new in replacements:
+                text = text.replace(old, new)
+        return text
+
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = fix(out["text"])
+            for mime in ("text/plain", "text/markdown", "text/html"):
+                if mime in out.get("data", {}):
+                    out["data"][mime] = fix(out["data"][mime])
+
+
+def _relative(path: Path) -> str:
+    """``path`` relative to the repository, or only its name when it lies outside."""
+    try:
+        return path.resolve().relative_to(ROOT.resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
+# ----------------------------------------------------------------------------------------------------
+# executing a page
+
+
 def execute(template: Path, output: Path, findings: Path, parameters: dict[str, Any],
-            record: dict[str, Any] | None, label: str) -> float:
+            record: dict[str, Any] | None, label: str, *, command: str = "book/pipeline.py build",
+            origin: str = "", commit: tuple[str | None, bool] | None = None) -> float:
     """Execute ``template`` with ``parameters`` into ``output`` and its findings JSON into ``findings``.
 
-    Runs in a scratch directory; ``output`` and ``findings`` are replaced only on success. Returns the
-    wall time in seconds. Raises :class:`PageFailed` naming the cell and the error.
+    Runs in a scratch directory; ``output`` and ``findings`` are replaced only on success. The page
+    gets the "How this page was made" cell (``command``, ``origin`` of the parameters, ``commit``:
+    :func:`git_commit` when not given). Returns the wall time in seconds. Raises :class:`PageFailed`
+    naming the cell and the error.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -214,16 +583,20 @@ def execute(template: Path, output: Path, findings: Path, parameters: dict[str, 
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
     scratch_nb = scratch / output.name
-    scratch_findings = Path("findings") / findings.name  # relative to the scratch cwd
-    params = dict(parameters, findings_path=str(scratch_findings))
+    scratch_findings = scratch / "findings" / findings.name
+    env = dict(kernel_environment(), **{FINDINGS_ENV: str(scratch_findings)})
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(str(template), str(scratch_nb), parameters=params, cwd=str(scratch),
-                                   kernel_name="python3", progress_bar=True,
-                                   request_save_on_cell_execute=False, log_output=False,
-                                   # C-level stderr (TensorFlow's start-up banner) goes to this terminal,
-                                   # not into the page; Python-level output is captured as usual.
-                                   extra_arguments=["--IPKernelApp.capture_fd_output=False"])
+        with KernelStderr() as kernel_stderr:
+            papermill.execute_notebook(str(template), str(scratch_nb), parameters=dict(parameters), cwd=str(scratch),
+                                       kernel_name="python3", progress_bar=True,
+                                       request_save_on_cell_execute=False, log_output=False,
+                                       stderr_file=SweepProgress(),
+                                       kernel_manager_class=_kernel_manager_class(env, kernel_stderr.fd),
+                                       # C-level stderr (TensorFlow's start-up banner) goes to the
+                                       # terminal, through KernelStderr, not into the page;
+                                       # Python-level output is captured as usual.
+                                       extra_arguments=["--IPKernelApp.capture_fd_output=False"])
     except PapermillExecutionError as err:
         FAILED.mkdir(parents=True, exist_ok=True)
         kept = FAILED / output.name
@@ -235,14 +608,22 @@ def execute(template: Path, output: Path, findings: Path, parameters: dict[str, 
                          f"{err.ename}: {err.evalue}\n  the executed notebook with the traceback: "
                          f"{kept.relative_to(ROOT)}") from None
     seconds = time.perf_counter() - start
-    if not (scratch / scratch_findings).exists():
+    if not scratch_findings.exists():
         raise PageFailed(f"{label}: {template.relative_to(ROOT)} ran but wrote no findings; its last cells must call "
                          f"report_findings(..., path=findings_path)")
     nb = nbformat.read(scratch_nb, as_version=4)
     _prepare_for_book(nb, template.stem, output.stem)
+    cache = env.get(CACHE_ENV) or os.environ.get(CACHE_ENV, "").strip()
+    replacements = [(str(Path(cache).expanduser().resolve()), f"${CACHE_ENV}"), (cache, f"${CACHE_ENV}")] if cache else []
+    replacements += [(str(ROOT.resolve()) + os.sep, ""), (str(ROOT) + os.sep, "")]
+    replacements += [(sysconfig.get_paths()[k], "site-packages") for k in ("purelib", "platlib")]  # warnings' file names
+    _scrub(nb, sorted(set(replacements), key=lambda r: -len(r[0])))
+    nb.metadata.setdefault("papermill", {}).update(input_path=_relative(template), output_path=_relative(output))
+    nb.cells.append(how_made_cell(command, f"notebooks/{template.name}", parameters, origin,
+                                  git_commit() if commit is None else commit))
     if record is not None:
         nb.metadata[METADATA_KEY] = dict(record, seconds=round(seconds, 1))
-    findings_bytes = (scratch / scratch_findings).read_bytes()
+    findings_bytes = scratch_findings.read_bytes()
     atomic_write(findings, lambda f: f.write(findings_bytes))
     text = nbformat.writes(nb).rstrip("\n") + "\n"  # as nbformat.write lays a file out
     atomic_write(output, lambda f: f.write(text.encode("utf-8")))
@@ -251,7 +632,43 @@ def execute(template: Path, output: Path, findings: Path, parameters: dict[str, 
 
 
 def _say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    """A line on stderr that does not break papermill's progress bar (tqdm redraws it below)."""
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - papermill depends on tqdm
+        print(msg, file=sys.stderr, flush=True)
+        return
+    tqdm.write(msg, file=sys.stderr)
+    sys.stderr.flush()
+
+
+def findings_table(path: Path, width: int | None = None) -> str:
+    """The findings of ``path`` (a findings JSON) as a plain-text table for the terminal: claim, ours,
+    verdict, wrapped to ``width`` columns (default: the terminal's)."""
+    from cca_core.experiments.findings import load_findings
+
+    data = load_findings(path)
+    rows = [(f["claim"], f["ours"], f["verdict"]) for f in data["findings"]]
+    width = width or shutil.get_terminal_size((120, 24)).columns
+    verdict_w = max(len("verdict"), *(len(r[2]) for r in rows))
+    text_w = max(20, (width - verdict_w - 6) // 2)
+    lines = [f"{'claim':<{text_w}} | {'ours':<{text_w}} | verdict", f"{'-' * text_w}-+-{'-' * text_w}-+-{'-' * verdict_w}"]
+    for claim, ours, verdict in rows:
+        a, b = textwrap.wrap(claim, text_w) or [""], textwrap.wrap(ours, text_w) or [""]
+        for i in range(max(len(a), len(b))):
+            lines.append(f"{a[i] if i < len(a) else '':<{text_w}} | {b[i] if i < len(b) else '':<{text_w}} | "
+                         f"{verdict if i == 0 else ''}".rstrip())
+    return "\n".join(lines)
+
+
+def verdict_counts(path: Path) -> str:
+    """``"2 reproduced, 1 partly"``: the verdicts of a findings JSON, counted."""
+    from cca_core.experiments.findings import load_findings
+
+    counts: dict[str, int] = {}
+    for f in load_findings(path)["findings"]:
+        counts[f["verdict"]] = counts.get(f["verdict"], 0) + 1
+    return ", ".join(f"{n} {v}" for v, n in counts.items())
 
 
 def check_cluster() -> None:
@@ -275,13 +692,84 @@ def build_pages(pages: list[Page], force: bool = False) -> None:
     todo = [(p, ["--force"] if force else staleness(p, code)) for p in pages]
     todo = [(p, why) for p, why in todo if why]
     _say(f"book: {len(pages)} pages, {len(pages) - len(todo)} up to date, {len(todo)} to execute")
+    if not todo:
+        return
+    _say(f"book: {describe_environment(kernel_environment())}")
+    commit = git_commit()
     start = time.perf_counter()
     for i, (page, why) in enumerate(todo, 1):
         label = f"[{i}/{len(todo)}] {page.name}"
         _say(f"{label}: executing {page.template_path.relative_to(ROOT)} ({'; '.join(why)})")
         seconds = execute(page.template_path, page.output_path, page.findings_path, page.parameters,
-                          provenance(page, code), label)
-        _say(f"{label}: done in {seconds:.0f} s (total {time.perf_counter() - start:.0f} s)")
+                          provenance(page, code), label, command="book/pipeline.py build",
+                          origin=f"They are those of page `{page.name}` in `book/experiments.yml`." if page.parameters
+                          else "", commit=commit)
+        _say(f"{label}: done in {seconds:.0f} s (total {time.perf_counter() - start:.0f} s); findings: "
+             f"{verdict_counts(page.findings_path)}")
+
+
+def rerun_start(notebook: str, pages: list[Page], book_parameters: str | None,
+                defaults: bool) -> tuple[Path, Page | None, str]:
+    """Which template ``run NOTEBOOK`` executes, the book page whose parameters it starts from (``None``:
+    the template's defaults) and a sentence that says so. ``NOTEBOOK`` names a template, or a page
+    (its template, from its parameters)."""
+    by_name = {p.name: p for p in pages}
+    template = NOTEBOOKS / f"{notebook}.ipynb"
+    named_page = None
+    if not template.exists():
+        if notebook not in by_name:
+            known = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
+            raise UsageError(f"no template notebooks/{notebook}.ipynb and no book page {notebook!r}; "
+                             f"templates: {', '.join(known)}; pages: {', '.join(by_name)}")
+        named_page = by_name[notebook]
+        template = named_page.template_path
+    users = [p for p in pages if p.template == template.stem]
+    if defaults:
+        return template, None, "run: starting from the template's defaults (--defaults)"
+    if book_parameters:
+        if book_parameters not in by_name:
+            raise UsageError(f"unknown page {book_parameters!r}; pages: {', '.join(by_name)}")
+        page = by_name[book_parameters]
+        if page.template != template.stem:
+            raise UsageError(f"book page {page.name!r} is made from notebooks/{page.template}.ipynb, not "
+                             f"{template.relative_to(ROOT)}; pages of this template: "
+                             f"{', '.join(p.name for p in users) or 'none'}")
+        return template, page, f"run: starting from the parameters of book page {page.name!r} (--book-parameters)"
+    if not users:
+        return template, None, "run: starting from the template's defaults (no book page uses this template)"
+    page = named_page or by_name.get(template.stem) or users[0]
+    others = [p.name for p in users if p is not page]
+    also = f"; other pages of this template: {', '.join(others)} (--book-parameters PAGE)" if others else ""
+    return template, page, (f"run: starting from the parameters of book page {page.name!r} (book/experiments.yml)"
+                            f"{also}; --defaults starts from the template's defaults")
+
+
+def rerun(args: argparse.Namespace, pages: list[Page]) -> None:
+    """``run``: one template with overrides into a separate page, ending with its findings table."""
+    template, page, said = rerun_start(args.notebook, pages, args.book_parameters, args.defaults)
+    overrides = parse_overrides(args.parameter, template)
+    params = dict(page.parameters if page else {}, **overrides)
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
+    output = (args.output or RERUNS / f"{template.stem}-{digest}.ipynb").resolve()
+    if output.suffix != ".ipynb":
+        raise UsageError(f"-o {args.output}: the output must be a .ipynb file")
+    if output.parent == BOOK.resolve() and output.stem in {p.name for p in pages}:
+        raise UsageError(f"{_shown(output)} is a page of the book; choose another output path")
+    findings = output.with_suffix(".json")
+    _say(said)
+    changed = ", ".join(f"{k}: {json.dumps(v)}" for k, v in overrides.items())
+    _say(f"run: {template.relative_to(ROOT)}" + (f" with {changed}" if changed else "") + f" -> {_shown(output)}")
+    _say(f"run: {describe_environment(kernel_environment())}")
+    origin = ""
+    if page is not None:
+        changed_keys = [k for k in overrides if page.parameters.get(k, object()) != overrides[k]]
+        origin = (f"They are those of book page `{page.name}` (`book/experiments.yml`)"
+                  + (" with " + ", ".join(f"`{k}`" for k in changed_keys) + " changed." if changed_keys else "."))
+    record = provenance(Page(name=output.stem, template=template.stem, parameters=params))
+    seconds = execute(template, output, findings, params, record, f"run {template.stem}",
+                      command="book/pipeline.py run", origin=origin)
+    _say(f"run: done in {seconds:.0f} s: {_shown(output)}, findings {_shown(findings)}")
+    print(findings_table(findings), flush=True)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -344,9 +832,6 @@ def build_html(pages: list[Page], build_dir: Path | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Kernels inherit this: TensorFlow's C++ log lines (tf.data attribute notices at every epoch) would
-    # otherwise flood the progress on the terminal; Python-level errors are unaffected.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = argparse.ArgumentParser(prog="book/pipeline.py", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="execute stale pages, then build the HTML")
@@ -354,12 +839,16 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--force", action="store_true", help="execute even pages that are up to date")
     b.add_argument("--no-html", action="store_true", help="do not build the HTML")
     r = sub.add_parser("run", help="execute one template with overrides into a separate page")
-    r.add_argument("notebook", help="template name in notebooks/ (e.g. memorization)")
-    r.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a parameter (YAML value); repeatable")
+    r.add_argument("notebook", help="template name in notebooks/ (e.g. memorization), or a book page's name")
+    r.add_argument("-p", "--parameter", action="append", default=[], metavar="PARAMETERS",
+                   help="KEY=VALUE pairs separated by spaces, or a YAML mapping 'key: value, key2: value2' "
+                        "(values are YAML); repeatable")
     r.add_argument("-o", "--output", type=Path, help="output notebook (default book/reruns/<notebook>-<hash>.ipynb)")
-    r.add_argument("--book-parameters", metavar="PAGE",
-                   help="start from this book page's parameters instead of the template's defaults")
+    start = r.add_mutually_exclusive_group()
+    start.add_argument("--book-parameters", metavar="PAGE",
+                       help="start from this book page's parameters (default: the page of this template)")
+    start.add_argument("--defaults", action="store_true",
+                       help="start from the template's defaults, not from its book page's parameters")
     sub.add_parser("status", help="which pages are stale and why")
     h = sub.add_parser("html", help="only generate the scorecard and build the HTML")
     h.add_argument("--build-dir", type=Path, help="directory for _build (default book/)")
@@ -381,25 +870,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_html:
                 build_html(pages)
         elif args.command == "run":
-            template = NOTEBOOKS / f"{args.notebook}.ipynb"
-            if not template.exists():
-                known = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
-                raise UsageError(f"no template notebooks/{args.notebook}.ipynb; templates: {', '.join(known)}")
-            base: dict[str, Any] = {}
-            if args.book_parameters:
-                match = [p for p in pages if p.name == args.book_parameters]
-                if not match:
-                    raise UsageError(f"unknown page {args.book_parameters!r}; pages: {', '.join(p.name for p in pages)}")
-                base = dict(match[0].parameters)
-            params = dict(base, **parse_overrides(args.parameter, template))
-            digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
-            output = (args.output or RERUNS / f"{args.notebook}-{digest}.ipynb").resolve()
-            if output.parent == BOOK and output.stem in {p.name for p in pages}:
-                raise UsageError(f"{output} is a page of the book; choose another output path")
-            _say(f"run: {template.relative_to(ROOT)} with {params or 'its defaults'} -> {output}")
-            record = provenance(Page(name=output.stem, template=args.notebook, parameters=params))
-            seconds = execute(template, output, output.with_suffix(".json"), params, record, f"run {args.notebook}")
-            _say(f"run: done in {seconds:.0f} s; notebook {output}, findings {output.with_suffix('.json')}")
+            rerun(args, pages)
         elif args.command == "status":
             code = code_sha256()
             for p in pages:

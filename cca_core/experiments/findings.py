@@ -1,8 +1,9 @@
 """A notebook's findings, claim by claim, next to the paper's: shown as a table, saved as JSON.
 
-Every notebook ends with :func:`report_findings`. The book pipeline passes a ``findings_path``
-parameter so that the JSON lands in ``book/findings/<page>.json``, from which the scorecard page is
-generated; with an empty path (a notebook's default) the table is only shown.
+Every notebook ends with :func:`report_findings`. Under ``book/pipeline.py`` the JSON goes where the
+pipeline says (``$CCA_CORE_FINDINGS_PATH``), and the pipeline moves it to ``book/findings/<page>.json``,
+from which the scorecard page is generated; elsewhere it goes to the ``findings_path`` parameter, and
+with an empty path (a notebook's default) the table is only shown.
 
 JSON layout (one file per executed notebook)::
 
@@ -21,7 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .runs import atomic_write
+from .files import atomic_write
+from .paths import findings_target
 
 __all__ = ["VERDICTS", "Finding", "findings_table", "report_findings", "load_findings"]
 
@@ -91,6 +93,9 @@ def report_findings(findings: Sequence[Finding], *, notebook: str, title: str, s
         What was run, in a phrase: dataset, number of networks, depth, epochs.
     path : path or str, optional
         Where to write the JSON (parent directories are created). ``None`` or ``""``: not written.
+        Ignored when ``$CCA_CORE_FINDINGS_PATH`` is set (by ``book/pipeline.py``); a path in the book's
+        ``book/findings/`` is not written (with a warning): see
+        :func:`~cca_core.experiments.paths.findings_target`.
 
     Returns
     -------
@@ -104,6 +109,7 @@ def report_findings(findings: Sequence[Finding], *, notebook: str, title: str, s
         if not isinstance(f, Finding):
             raise TypeError(f"expected Finding objects, got {type(f).__name__}")
     table = findings_table(findings)
+    path = findings_target(path)  # $CCA_CORE_FINDINGS_PATH under the pipeline; never into book/findings/
     if path is not None and str(path).strip():
         payload: dict[str, Any] = {"notebook": notebook, "title": title, "scale": scale,
                                    "findings": [asdict(f) for f in findings]}

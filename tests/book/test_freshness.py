@@ -6,6 +6,7 @@ When one of these tests fails, regenerate the page it names with
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
 
 import nbformat
@@ -27,13 +28,15 @@ def test_page_is_fresh(page: object, pipeline: ModuleType) -> None:
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_page_cells_are_the_templates(page: object) -> None:
     """Independent of the recorded hashes: the executed code and prose are the template's, cell by cell,
-    with only papermill's injected-parameters cell added."""
+    with only papermill's injected-parameters cell and the pipeline's "How this page was made" cell
+    (the last one, tagged how-made) added."""
     if not page.output_path.exists():
         pytest.fail(f"book/{page.name}.ipynb does not exist; run `python book/pipeline.py build --only {page.name}`")
     executed = nbformat.read(page.output_path, as_version=4)
     template = nbformat.read(page.template_path, as_version=4)
+    added = {"injected-parameters", PIPELINE.HOW_MADE_TAG}
     cells = [(c.cell_type, c.source) for c in executed.cells
-             if "injected-parameters" not in c.metadata.get("tags", [])]
+             if not added & set(c.metadata.get("tags", []))]
     assert cells == [(c.cell_type, c.source) for c in template.cells], (
         f"book/{page.name}.ipynb's cells differ from {page.template_path.name}; regenerate the page")
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
@@ -41,6 +44,12 @@ def test_page_cells_are_the_templates(page: object) -> None:
         assert len(injected) == 1, f"book/{page.name}.ipynb should have one injected-parameters cell"
         for key in page.parameters:
             assert f"{key} = " in injected[0].source, f"parameter {key} is not in book/{page.name}.ipynb"
+    how_made = [c for c in executed.cells if PIPELINE.HOW_MADE_TAG in c.metadata.get("tags", [])]
+    assert len(how_made) == 1 and how_made[0] is executed.cells[-1] and how_made[0].cell_type == "markdown", (
+        f"book/{page.name}.ipynb should end with one 'How this page was made' cell; regenerate the page")
+    recorded = executed.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):  # no build machine in the page
+        assert not Path(str(recorded.get(key, ""))).is_absolute(), f"book/{page.name}.ipynb: papermill {key} is absolute"
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])

@@ -169,3 +169,281 @@ def test_figure_labels_are_unique_per_page(pipeline: ModuleType) -> None:
     assert same.cells[0].metadata["mystnb"]["figure"]["name"] == "tiny-curve"
     assert other.cells[0].metadata["mystnb"]["figure"]["name"] == "tiny_wikitext2-curve"
     assert other.cells[0].metadata["mystnb"]["figure"]["caption"] == "A curve."
+
+
+# ----------------------------------------------------------------------------------------------------
+# reruns: parameters, the page they start from, the terminal, the files written
+
+
+LISTS = ('sizes: list[int] = [1, 2]  # sizes\nrate: float = 0.1  # positive\nlabel: str = "x"  # text\n'
+         'flag: bool = False\nfindings_path: str = ""')
+
+
+def test_parameters_take_yaml_mappings_and_key_value_pairs_with_spaces(book: ModuleType) -> None:
+    template = book.NOTEBOOKS / "lists.ipynb"
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(LISTS)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Lists"), cell]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, template)
+    parse = book.parse_overrides
+    expected = {"sizes": [2, 4, 8], "rate": 0.001, "label": "a b"}
+    assert parse(["sizes=[2, 4, 8] rate=1e-3 label=a b"], template) == expected  # the issue's split list
+    assert parse(["sizes: [2, 4, 8], rate: 1.0e-3, label: a b"], template) == expected
+    assert parse(["{sizes: [2, 4, 8]}", "rate=0.001", "label='a b'"], template) == expected
+    assert parse(["label=12 flag=true rate=2"], template) == {"label": "12", "flag": True, "rate": 2.0}
+    assert parse(['label="x=1 y"'], template) == {"label": "x=1 y"}  # quoted: not cut at " y"
+    with pytest.raises(book.UsageError, match=r"sizes: expected a list such as \[1, 2\]"):
+        parse(["sizes=3"], template)
+    with pytest.raises(book.UsageError, match="sizes: expected an integer"):
+        parse(["sizes: [1, 2.5]"], template)
+
+
+def _one_line_error(capsys: pytest.CaptureFixture) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    return err
+
+
+@pytest.mark.parametrize(("arg", "says"), [
+    ("scale=[2, 4", "scale: '[2, 4' is not a YAML value"),
+    ("scale: [2, 4", "not KEY=VALUE nor a YAML mapping"),
+    ("scale=abc", "scale: expected a number"),
+    ("fail=maybe", "fail: expected true or false"),
+    ("findings_path=elsewhere.json", "findings_path: not a parameter you can set here"),
+    ("nope=1", "no parameter 'nope'"),
+    ("=1", "expects KEY=VALUE or a YAML mapping"),
+])
+def test_bad_parameters_are_one_line_and_exit_2(book: ModuleType, capsys: pytest.CaptureFixture,
+                                                arg: str, says: str) -> None:
+    before = sorted(p.relative_to(book.ROOT) for p in book.ROOT.rglob("*"))
+    capsys.readouterr()
+    assert book.main(["run", "tiny", "-p", arg]) == 2
+    assert says in _one_line_error(capsys)
+    assert sorted(p.relative_to(book.ROOT) for p in book.ROOT.rglob("*")) == before  # nothing executed or written
+
+
+def test_experiments_yml_may_not_set_findings_path(book: ModuleType) -> None:
+    write_pages(book, {"tiny": {"template": "tiny", "parameters": {"findings_path": "x.json"}}})
+    with pytest.raises(book.UsageError, match="sets findings_path"):
+        book.load_pages()
+
+
+def test_run_starts_from_the_book_page_unless_defaults(book: ModuleType, capsys: pytest.CaptureFixture) -> None:
+    write_pages(book, {"tiny": {"template": "tiny", "parameters": {"scale": 3.0}},
+                       "tiny_big": {"template": "tiny", "parameters": {"scale": 10.0}}})
+    out = book.RERUNS / "a.ipynb"
+    capsys.readouterr()
+    assert book.main(["run", "tiny", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "starting from the parameters of book page 'tiny'" in err and "--defaults" in err and "tiny_big" in err
+    assert json.loads(out.with_suffix(".json").read_text())["findings"][0]["ours"] == "6"
+    assert book.main(["run", "tiny", "--defaults", "-o", str(out)]) == 0
+    assert "starting from the template's defaults (--defaults)" in capsys.readouterr().err
+    assert json.loads(out.with_suffix(".json").read_text())["findings"][0]["ours"] == "2"
+    pages = book.load_pages()
+    template, page, said = book.rerun_start("tiny_big", pages, None, False)  # a page's name: its template
+    assert (template.name, page.name) == ("tiny.ipynb", "tiny_big")
+    assert book.rerun_start("tiny", pages, "tiny_big", False)[1].name == "tiny_big"
+    assert book.rerun_start("tiny", pages, None, True)[1] is None
+    with pytest.raises(book.UsageError, match="unknown page"):
+        book.rerun_start("tiny", pages, "nope", False)
+
+
+CHATTY = '''
+import os
+from cca_core.experiments.runs import sweep
+from cca_core.experiments.findings import Finding, report_findings
+
+
+class Config:
+    def __init__(self, name):
+        self.name = name
+
+    def short(self):
+        return self.name
+
+
+class Result:
+    cached = False
+
+
+sweep([Config("net-a"), Config("net-b")], "cache", lambda c, d: Result(), lambda c, d: None, lambda r: "done in 0.0 s")
+os.write(2, NOISE.encode() + b"\\n")
+os.write(2, b"C-level news\\n")
+print("cwd", os.getcwd())
+print("cache", os.environ.get("CCA_CORE_CACHE_DIR"))
+report_findings([Finding("claim one", "1", "1", "reproduced", details=os.environ.get("CCA_CORE_CACHE_DIR", ""))],
+                notebook="chatty", title="Chatty", scale="s", path=findings_path)
+'''
+
+TF_NOISE = ("E0000 00:00:1796160103.090457   10072 node_def_util.cc:682] NodeDef mentions attribute "
+            "use_unbounded_threadpool which is not in the op definition: Op<name=MapDataset>")
+
+
+@pytest.fixture()
+def chatty(book: ModuleType) -> ModuleType:
+    make_template(book.NOTEBOOKS / "chatty.ipynb", f"NOISE = {TF_NOISE!r}\n" + CHATTY)
+    write_pages(book, {"tiny": {"template": "tiny", "parameters": {"scale": 1.0}},
+                       "chatty": {"template": "chatty", "parameters": {}}})
+    return book
+
+
+def test_run_terminal_shows_progress_not_noise_and_ends_with_the_findings(
+        chatty: ModuleType, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    out = chatty.RERUNS / "c.ipynb"
+    old = os.umask(0o022)
+    try:
+        capsys.readouterr()
+        assert chatty.main(["run", "chatty", "-o", str(out)]) == 0
+    finally:
+        os.umask(old)
+    captured = capsys.readouterr()
+    err = captured.err
+    assert "    sweep: 2 networks, 0 cached, 2 to train" in err
+    assert "    [1/2] training net-a ..." in err and "    [1/2] done in 0.0 s" in err
+    assert "    [2/2] done in 0.0 s" in err and "    sweep done: 2 trained" in err
+    assert "C-level news" in err  # the kernel process's own stderr reaches the terminal ...
+    assert "use_unbounded_threadpool" not in err and "without encryption" not in err  # ... less the noise
+    table = captured.out.strip().splitlines()
+    assert table[0].split() == ["claim", "|", "ours", "|", "verdict"] and "claim one" in table[-1]
+    assert table[-1].endswith("| reproduced")
+    for path in (out, out.with_suffix(".json")):  # the user's umask, not mkstemp's 0600
+        assert path.stat().st_mode & 0o777 == 0o644, oct(path.stat().st_mode)
+
+
+def test_built_pages_hold_no_build_machine_and_say_how_they_were_made(
+        chatty: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.delenv("CCA_CORE_CACHE_DIR", raising=False)  # as without make: the repository's cache
+    pages = chatty.load_pages()
+    old = os.umask(0o022)
+    try:
+        chatty.build_pages(pages)
+    finally:
+        os.umask(old)
+    page = next(p for p in pages if p.name == "chatty")
+    data = json.loads(page.findings_path.read_text())
+    assert data["findings"][0]["details"] == str(chatty.ROOT / ".experiment-cache")  # what the kernel got
+    text = page.output_path.read_text()
+    assert str(chatty.ROOT) not in text  # no absolute path of this machine
+    nb = nbformat.read(page.output_path, as_version=4)
+    assert nb.metadata.papermill.input_path == "notebooks/chatty.ipynb"
+    assert nb.metadata.papermill.output_path == "book/chatty.ipynb"
+    printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "cwd book/_build/.exec/chatty" in printed and "cache $CCA_CORE_CACHE_DIR" in printed
+    injected = [c.source for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert not any("findings_path" in s for s in injected)  # no path that a run in place could write through
+    for path in (page.output_path, page.findings_path):
+        assert path.stat().st_mode & 0o777 == 0o644
+    tiny = nbformat.read(book_page(chatty, "tiny"), as_version=4)
+    (how,) = [c for c in tiny.cells if chatty.HOW_MADE_TAG in c.metadata.get("tags", [])]
+    assert tiny.cells[-1] is how and how.cell_type == "markdown"
+    assert how.source.startswith("```{admonition} How this page was made\n:class: dropdown")
+    assert "`book/pipeline.py build` executed the template `notebooks/tiny.ipynb`" in how.source
+    assert "`scale: 1.0`" in how.source and "page `tiny` in `book/experiments.yml`" in how.source
+    import cca_core
+
+    assert f"cca_core {cca_core.__version__}, not from a git checkout." in how.source
+
+
+def book_page(pipeline: ModuleType, name: str) -> Path:
+    return pipeline.BOOK / f"{name}.ipynb"
+
+
+def test_git_commit_names_head_and_uncommitted_sources(book: ModuleType) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("no git")
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(book.ROOT), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       check=True, capture_output=True)
+
+    git("init", "-q")
+    (book.ROOT / "cca_core").mkdir()
+    (book.ROOT / "cca_core" / "a.py").write_text("x = 1\n")
+    git("add", "-A")
+    git("commit", "-qm", "one")
+    sha, dirty = book.git_commit()
+    assert sha and len(sha) >= 7 and not dirty
+    (book.ROOT / "book" / "reruns").mkdir()
+    (book.ROOT / "book" / "reruns" / "x.ipynb").write_text("{}")  # outputs do not count
+    assert book.git_commit() == (sha, False)
+    (book.ROOT / "cca_core" / "a.py").write_text("x = 2\n")
+    assert book.git_commit() == (sha, True)
+    cell = book.how_made_cell("book/pipeline.py run", "notebooks/tiny.ipynb", {}, "", (sha, True))
+    assert f"git commit `{sha}` + uncommitted changes." in cell.source and "the template's defaults" in cell.source
+
+
+def test_a_page_run_in_place_never_writes_the_books_findings(book: ModuleType, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """As `pytest --nbval book/tiny.ipynb` or Jupyter would: the executed page, run in book/."""
+    import papermill
+
+    monkeypatch.delenv("CCA_CORE_FINDINGS_PATH", raising=False)
+    (page,) = book.load_pages()
+    book.build_pages([page])
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in book.FINDINGS.iterdir()}
+    papermill.execute_notebook(str(page.output_path), str(tmp_path / "again.ipynb"), cwd=str(book.BOOK),
+                               kernel_name="python3", progress_bar=False)
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in book.FINDINGS.iterdir()} == before
+
+
+def test_report_findings_refuses_the_books_findings_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages executed before the pipeline stopped injecting a path hold findings_path = "findings/<page>.json"."""
+    from cca_core.experiments.findings import Finding, report_findings
+    from cca_core.experiments.paths import BOOK_FINDINGS
+
+    monkeypatch.delenv("CCA_CORE_FINDINGS_PATH", raising=False)
+    monkeypatch.chdir(BOOK_FINDINGS.parent)
+    name = "never-written-by-a-test.json"
+    before = sorted(p.name for p in BOOK_FINDINGS.iterdir()) if BOOK_FINDINGS.exists() else []
+    for path in (f"findings/{name}", BOOK_FINDINGS / name):
+        with pytest.warns(UserWarning, match="written only by `book/pipeline.py build`"):
+            report_findings([Finding("c", "p", "o", "reproduced")], notebook="t", title="T", scale="s", path=path)
+    assert (sorted(p.name for p in BOOK_FINDINGS.iterdir()) if BOOK_FINDINGS.exists() else []) == before
+
+
+def test_kernel_environment_defaults_as_the_makefile(pipeline: ModuleType, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    monkeypatch.setattr(pipeline, "ROOT", root)
+    for var in ("CCA_CORE_CACHE_DIR", "CCA_CORE_DATA_DIR", "TF_CPP_MIN_LOG_LEVEL"):
+        monkeypatch.delenv(var, raising=False)
+    assert pipeline.kernel_environment() == {"CCA_CORE_CACHE_DIR": str(root / ".experiment-cache"),
+                                             "TF_CPP_MIN_LOG_LEVEL": "3"}
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    assert pipeline.kernel_environment()["CCA_CORE_DATA_DIR"] == str((tmp_path / "shared" / "data").resolve())
+    monkeypatch.setenv("CCA_CORE_CACHE_DIR", "/elsewhere")
+    monkeypatch.setenv("CCA_CORE_DATA_DIR", "")  # empty counts as unset, as in the Makefile's ?=
+    env = pipeline.kernel_environment()
+    assert "CCA_CORE_CACHE_DIR" not in env and "CCA_CORE_DATA_DIR" in env
+
+
+def test_sweep_progress_and_kernel_noise_filters(pipeline: ModuleType, capsys: pytest.CaptureFixture) -> None:
+    progress = pipeline.SweepProgress(indent="")
+    capsys.readouterr()
+    for chunk in ["sweep: 3 networks, 1 cached, 2 to train (cache c)\n[1/3] a ... cached\n[2/3] train",
+                  "ing b ...", " done in 1.0 s, test acc 0.9\n", "UserWarning: noise\n",
+                  "[3/3] training c ...", "/x.py:1: a warning in the middle\n", "sweep done: 2 trained\n"]:
+        progress.write(chunk)
+    assert capsys.readouterr().err.splitlines() == [
+        "sweep: 3 networks, 1 cached, 2 to train (cache c)", "[2/3] training b ...",
+        "[2/3] done in 1.0 s, test acc 0.9", "[3/3] training c ...", "sweep done: 2 trained"]
+    noise = [TF_NOISE, "W0000 00:00:1796160103.1   10072 cpu_feature_guard.cc:1] oneDNN",
+             "[IPKernelApp] WARNING | Kernel is running over TCP without encryption. All communication ...",
+             "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"]
+    news = ["E0000 00:00:1796160103.1   10072 some.cc:3] a real error", "Segmentation fault", "C-level news"]
+    def is_noise(line: str) -> bool:
+        return any(p.search(line) for p in pipeline.KERNEL_NOISE)
+
+    assert [is_noise(s) for s in noise] == [True] * len(noise)
+    assert [is_noise(s) for s in news] == [False] * len(news)

@@ -1,0 +1,40 @@
+"""cca_core.experiments.files.atomic_write: atomic like runs.atomic_write, with the mode open() gives."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from cca_core.experiments.files import atomic_write
+
+
+@pytest.mark.parametrize("error", [OSError, KeyboardInterrupt])
+def test_atomic_write_leaves_nothing_on_failure(tmp_path, error):
+    target = tmp_path / "page.json"
+
+    def failing(f):
+        f.write(b"partial")
+        raise error("boom")
+
+    with pytest.raises(error):
+        atomic_write(target, failing)
+    assert list(tmp_path.iterdir()) == []
+    target.write_bytes(b"old")
+    with pytest.raises(error):
+        atomic_write(target, failing)
+    assert target.read_bytes() == b"old" and list(tmp_path.iterdir()) == [target]
+    atomic_write(target, lambda f: f.write(b"new"))
+    assert target.read_bytes() == b"new" and list(tmp_path.iterdir()) == [target]
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_atomic_write_honours_the_umask(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        atomic_write(tmp_path / "sub" / "a.txt", lambda f: f.write(b"x"))
+        (tmp_path / "plain.txt").write_bytes(b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "sub" / "a.txt").stat().st_mode & 0o777 == mode
+    assert (tmp_path / "plain.txt").stat().st_mode & 0o777 == mode  # as open() does
