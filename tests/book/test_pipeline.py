@@ -132,7 +132,7 @@ def test_scorecard_lists_every_finding_with_its_chapter(book: ModuleType) -> Non
 
 
 def test_scorecard_counts_inconclusive_and_renders_evidence(book: ModuleType) -> None:
-    from cca_core.experiments.findings import Evidence, above, judge, significant
+    from cca_core.experiments.findings import Evidence, Finding, above, judge, report_findings, significant
 
     (page,) = book.load_pages()
     gap = Evidence("gap", 0.3, (0.2, 0.4), n={"networks": [5, 5], "pairs": 20})
