@@ -19,7 +19,7 @@ import numpy as np
 from .findings import (Check, Evidence, Judgement, NetworkGroups, above, all_of, any_of, at_least,
                        at_least_fraction, at_most, below, enough, judge, premise, significant, within)
 
-__all__ = ["FIT_THRESHOLD", "ALPHA", "fit_premise", "memorization_evidence", "memorization",
+__all__ = ["FIT_THRESHOLD", "ALPHA", "fit_premise", "memorization_layers", "memorization_evidence", "memorization",
            "width_evidence", "width", "learning_rates_evidence", "learning_rates",
            "rnn_training_evidence", "rnn_training", "epochs_to_show", "signal_noise_evidence", "signal_noise",
            "rnn_sequence"]
@@ -42,7 +42,8 @@ def fit_premise(lowest_accuracy: Mapping[str, float], threshold: float = FIT_THR
 
 
 # ---------------------------------------------------------------------------------------- memorization
-def _thirds(depth: int) -> tuple[list[int], list[int]]:
+def memorization_layers(depth: int) -> tuple[list[int], list[int]]:
+    """Indices of the "early" (first third, at least one) and "last" (last third) conv layers."""
     n_third = max(1, depth // 3)
     return list(range(n_third)), list(range(depth - n_third, depth))
 
@@ -62,7 +63,7 @@ def memorization_evidence(groups: Mapping[str, NetworkGroups], layers: Sequence[
     when the between-group distance is closer to the memorizing one), and at the softmax
     ``softmax_gen_<split>``, ``softmax_mem_<split>``, ``softmax_gap_<split>``.
     """
-    early, last = _thirds(depth)
+    early, last = memorization_layers(depth)
     i_soft = list(layers).index("softmax")
     names = {"early": ", ".join(layers[i] for i in early), "last": ", ".join(layers[i] for i in last)}
     out: dict[str, Evidence] = {}
