@@ -203,7 +203,7 @@ class Evidence:
 
     def __format__(self, spec: str) -> str:
         text = _fmt(self.estimate, spec)
-        if self.interval is not None and self.interval != (self.estimate, self.estimate):
+        if self.interval is not None and not self.method.startswith("exact"):
             text += f" [{_fmt(self.interval[0], spec)}, {_fmt(self.interval[1], spec)}]"
         return text
 
@@ -213,7 +213,7 @@ class Evidence:
     def summary(self, spec: str = "") -> str:
         """One line for a table: name, estimate [interval] (level), p (min), sample sizes."""
         parts = [f"{self.name}: {self:{spec}}"]
-        if self.interval is not None and self.interval != (self.estimate, self.estimate):
+        if self.interval is not None and not self.method.startswith("exact"):
             parts[0] += f" ({self.confidence_level:.0%})"
         if self.p_value is not None:
             parts.append(f"p = {self.p_value:.2g} (min {self.min_p_value:.2g})")
@@ -604,6 +604,50 @@ class NetworkGroups:
             m = self.members[g].size
             idx = rng.integers(0, m, size=(self.n_resamples, m))
             self.counts[g] = (idx[..., None] == np.arange(m)).sum(axis=1).astype(float)  # (B, m)
+
+    @classmethod
+    def from_pair_table(cls, values: Any, pairs: Sequence[tuple[int, int]], n_networks: int,
+                        groups: Sequence[Any], **kwargs: Any) -> "NetworkGroups":
+        """From a table of pair distances: ``values[..., p, g]`` is the distance of pair ``pairs[p]``
+        (indices of networks ``0 .. n_networks - 1`` within group ``g``) in group ``groups[g]``.
+
+        Networks of different groups were never compared: their entries are NaN. Keyword arguments
+        go to the constructor."""
+        v = np.asarray(values, dtype=float)
+        groups = list(groups)
+        if v.ndim < 2 or v.shape[-2:] != (len(pairs), len(groups)):
+            raise ValueError(f"values must have shape (..., {len(pairs)} pairs, {len(groups)} groups), got {v.shape}")
+        k = n_networks * len(groups)
+        d = np.full(v.shape[:-2] + (k, k), np.nan)
+        for gi in range(len(groups)):
+            base = gi * n_networks
+            block = np.zeros(v.shape[:-2] + (n_networks, n_networks))
+            for p, (i, j) in enumerate(pairs):
+                block[..., i, j] = block[..., j, i] = v[..., p, gi]
+            d[..., base:base + n_networks, base:base + n_networks] = block
+        return cls(d, np.repeat(np.asarray(groups, dtype=object), n_networks).tolist(), **kwargs)
+
+    def group_means(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(estimate, low, high)`` of every group's mean within-group distance, shape
+        ``(..., n_groups)`` in the order of ``self.groups``; NaN where a group's distances are not
+        all finite or it has too few networks for an interval."""
+        shape = self.D.shape[:-2] + (len(self.groups),)
+        est, lo, hi = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+        for k, g in enumerate(self.groups):
+            block = self.D[..., self.members[g][:, None], self.members[g][None, :]]
+            m = self.members[g].size
+            off = block[..., ~np.eye(m, dtype=bool)]
+            ok = np.all(np.isfinite(off), axis=-1)
+            if not np.any(ok):
+                continue
+            safe = NetworkGroups(np.where(ok[..., None, None], np.nan_to_num(block), 0.0), [g] * m,
+                                 n_resamples=self.n_resamples, confidence_level=self.confidence_level,
+                                 seed=self.seed)
+            e, l, h = safe.interval(lambda mean: mean(g))
+            est[..., k] = np.where(ok, e, np.nan)
+            if l is not None:
+                lo[..., k], hi[..., k] = np.where(ok, l, np.nan), np.where(ok, h, np.nan)
+        return est, lo, hi
 
     def _block(self, g: Any, h: Any) -> np.ndarray:
         block = self.D[..., self.members[g][:, None], self.members[h][None, :]]

@@ -142,28 +142,27 @@ def memorization(ev: Mapping[str, Evidence], lowest_accuracy: Mapping[str, float
 # ---------------------------------------------------------------------------------------- width
 def _weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Pearson r of x and y (shape (P,)) under weights w (shape (B, P)), one value per row of w."""
-    sw = w.sum(axis=1, keepdims=True)
-    mx, my = (w @ x)[:, None] / sw, (w @ y)[:, None] / sw
-    dx, dy = x[None, :] - mx, y[None, :] - my
-    cov = (w * dx * dy).sum(axis=1)
+    sw = w.sum(axis=1, keepdims=True)  # 0 when no resampled width kept two distinct networks: NaN, dropped
     with np.errstate(invalid="ignore", divide="ignore"):
+        mx, my = (w @ x)[:, None] / sw, (w @ y)[:, None] / sw
+        dx, dy = x[None, :] - mx, y[None, :] - my
+        cov = (w * dx * dy).sum(axis=1)
         return cov / np.sqrt((w * dx * dx).sum(axis=1) * (w * dy * dy).sum(axis=1))
 
 
-def width_evidence(D: np.ndarray, labels: Sequence[Any], filters: Sequence[int], accuracy: Sequence[float], *,
-                   n_resamples: int = 9999, seed: int = 0) -> dict[str, Evidence]:
+def width_evidence(groups: NetworkGroups, filters: Sequence[int], accuracy: Sequence[float]) -> dict[str, Evidence]:
     """Evidence for the width chapter.
 
     Parameters
     ----------
-    D : array, shape (2, K, K)
-        PWCCA distances between networks, ``D[0]`` trained and ``D[1]`` at initialization; pairs
-        of networks of different widths are NaN (never compared).
-    labels : sequence, length K
-        Width of each network; ``filters`` the filters of the compared layer per width, in the
-        order of the distinct labels (narrowest first).
+    groups : NetworkGroups
+        PWCCA distances of shape ``(2, K, K)`` between networks, ``[0]`` trained and ``[1]`` at
+        initialization, grouped by width (narrowest first; pairs of networks of different widths
+        are NaN, never compared), e.g. from :meth:`NetworkGroups.from_pair_table`.
+    filters : sequence of int
+        Filters of the compared layer per width, in the order of ``groups.groups``.
     accuracy : sequence, length K
-        Test accuracy of each network.
+        Test accuracy of each network, in the order of the networks of ``groups``.
 
     Keys: ``trained_narrow``, ``trained_wide``, ``init_narrow``, ``init_wide`` (mean distances),
     ``drop`` (narrowest minus widest, trained), ``rel_drop`` (drop over the narrowest's distance),
@@ -176,7 +175,13 @@ def width_evidence(D: np.ndarray, labels: Sequence[Any], filters: Sequence[int],
     """
     from scipy.stats import rankdata
 
-    g = NetworkGroups(D, labels, n_resamples=n_resamples, seed=seed)
+    g = groups
+    if g.D.ndim != 3 or g.D.shape[0] < 2:
+        raise ValueError(f"width_evidence needs distances of shape (2, K, K) (trained, initial), got {g.D.shape}")
+    if g.D.shape[0] > 2:  # further stacked curves (context only) are not judged
+        g = NetworkGroups(g.D[:2], g.labels, n_resamples=g.n_resamples,
+                          confidence_level=g.confidence_level, seed=g.seed)
+    D = g.D
     widths = g.groups
     if len(widths) < 2 or len(filters) != len(widths):
         raise ValueError(f"width_evidence needs at least 2 widths and one filter count per width, got "
