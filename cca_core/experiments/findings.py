@@ -46,7 +46,7 @@ from .runs import atomic_write
 
 __all__ = ["VERDICTS", "Evidence", "Check", "Judgement", "Finding", "above", "below", "at_least",
            "at_most", "within", "significant", "enough", "premise", "all_of", "any_of",
-           "at_least_fraction", "judge", "NetworkGroups", "mean_interval", "findings_table",
+           "at_least_fraction", "judge", "NetworkGroups", "mean_interval", "mean_intervals", "findings_table",
            "report_findings", "load_findings"]
 
 #: The verdicts a finding may carry, strongest first; "inconclusive": the evidence cannot tell.
@@ -777,6 +777,16 @@ def mean_interval(values: Any, name: str, *, confidence_level: float = 0.95, uni
     half = float(scipy.stats.t.ppf(0.5 + confidence_level / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
     return Evidence(name, est, (est - half, est + half), confidence_level, n={unit: int(v.size)},
                     method=f"Student t over {v.size} {unit}")
+
+
+def mean_intervals(values: Any, confidence_level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column means of ``values`` (rows: independent replicates) with their Student-t intervals, as
+    arrays ``(estimate, low, high)`` for a figure; ``low``/``high`` NaN where a column has one value."""
+    evs = mean_interval(np.atleast_2d(np.asarray(values, dtype=float)), "column", confidence_level=confidence_level)
+    est = np.array([e.estimate for e in evs])
+    lo = np.array([np.nan if e.interval is None else e.interval[0] for e in evs])
+    hi = np.array([np.nan if e.interval is None else e.interval[1] for e in evs])
+    return est, lo, hi
 
 
 # ---------------------------------------------------------------------------------------- findings
