@@ -16,7 +16,8 @@ Modules, one job each:
 - :mod:`~cca_core.experiments.clustering` -- clusters of networks from a distance matrix, with permutation tests
 - :mod:`~cca_core.experiments.compare` -- distances within and between groups of networks
 - :mod:`~cca_core.experiments.synthetic` -- the signal-plus-noise data of the paper's Figure 2
-- :mod:`~cca_core.experiments.findings` -- a notebook's claims vs the paper's, as a table and JSON
+- :mod:`~cca_core.experiments.findings` -- a notebook's claims vs the paper's, with evidence and verdict rules, as a table and JSON
+- :mod:`~cca_core.experiments.rules` -- the verdict rules of each chapter
 - :mod:`~cca_core.experiments.paths` -- the cache and data directories (environment variables)
 """
 
@@ -85,6 +86,9 @@ _EXPORTS: dict[str, str] = {
     "between_pairs": "compare",
     # findings
     "Finding": "findings",
+    "Evidence": "findings",
+    "NetworkGroups": "findings",
+    "judge": "findings",
     "report_findings": "findings",
     # paths
     "default_cache_dir": "paths",
@@ -96,9 +100,9 @@ _EXPORTS: dict[str, str] = {
     "errorbar_by_group": "plots",
 }
 
-__all__ = sorted(_EXPORTS) + ["activations", "clustering", "compare", "datasets", "findings", "language_model", "models", "paths", "plots", "runs", "synthetic", "text", "training"]
+__all__ = sorted(_EXPORTS) + ["activations", "clustering", "compare", "datasets", "findings", "language_model", "models", "paths", "plots", "rules", "runs", "synthetic", "text", "training"]
 
-_SUBMODULES = {"activations", "clustering", "compare", "datasets", "findings", "language_model", "models", "paths", "plots", "runs", "synthetic", "text", "training"}
+_SUBMODULES = {"activations", "clustering", "compare", "datasets", "findings", "language_model", "models", "paths", "plots", "rules", "runs", "synthetic", "text", "training"}
 
 
 def __getattr__(name: str) -> Any:

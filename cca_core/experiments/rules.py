@@ -22,7 +22,7 @@ from .findings import (Check, Evidence, Judgement, NetworkGroups, above, all_of,
 __all__ = ["FIT_THRESHOLD", "ALPHA", "fit_premise", "memorization_layers", "memorization_evidence", "memorization",
            "width_evidence", "width", "learning_rates_evidence", "learning_rates",
            "rnn_training_evidence", "rnn_training", "epochs_to_show", "signal_noise_evidence", "signal_noise",
-           "rnn_sequence"]
+           "rnn_sequence_evidence", "rnn_sequence"]
 
 #: Training accuracy that counts as "fits its training labels" (the paper: 100%).
 FIT_THRESHOLD = 0.99
@@ -504,3 +504,62 @@ def rnn_sequence(linear_cca_max: Evidence, linear_naive_min: Evidence, window: M
         judge(all_of(ok_b), any_of(ok_b)),
         judge(all_of(ok_c), any_of(ok_c)),
     ]
+
+
+def rnn_sequence_evidence(window_states: Mapping[str, np.ndarray], repeat_states: Mapping[str, Mapping[str, np.ndarray]],
+                          shuffle: np.ndarray, *, n_resamples: int = 199, seed: int = 0,
+                          n_blocks: int = 200) -> dict[str, Any]:
+    """Evidence for findings (b) and (c) of the RNN sequence-dynamics chapter.
+
+    ``window_states[layer]`` and ``repeat_states[start][layer]`` are ``(n_sequences, T, units)``
+    hidden states; a datapoint is a sequence. Distances are symmetrized PWCCA distances to the
+    last step, with intervals from a bootstrap over sequences (independent pieces of text,
+    resampled in about ``n_blocks`` blocks of consecutive sequences; :class:`~.compare.BlockBootstrap`).
+    ``shuffle`` is the permutation of the sequences behind the shuffled baseline (the last step
+    against itself with the sequences shuffled).
+
+    Returns ``{"window": {layer: {"far_margin", "fall"}}, "repeat": {(start, layer): {"first",
+    "early_fall", "late_fall"}}}`` as described in :func:`rnn_sequence`.
+    """
+    from .compare import BlockBootstrap
+
+    def bootstrap(pairs: list) -> Any:
+        n = pairs[0][0].shape[0]
+        return BlockBootstrap(pairs, ["pwcca"], block_size=max(1, n // n_blocks), n_resamples=n_resamples, seed=seed)
+
+    out: dict[str, Any] = {"window": {}, "repeat": {}}
+    layers = list(window_states)
+    steps = next(iter(window_states.values())).shape[1]
+    mid = steps // 2
+    pairs = []
+    for l in layers:
+        s = window_states[l]
+        last = s[:, -1, :]
+        pairs += [(s[:, 0, :], last), (s[:, mid, :], last), (s[:, steps - 2, :], last), (last[shuffle], last)]
+    boot = bootstrap(pairs)
+    for i, l in enumerate(layers):
+        a, b, c, shuf = 4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3
+        out["window"][l] = {
+            "far_margin": boot.evidence(f"{l}: min(step 0, step {mid}) - shuffled / 2",
+                                        lambda d, a=a, b=b, s_=shuf: min(d[a, 0], d[b, 0]) - 0.5 * d[s_, 0]),
+            "fall": boot.evidence(f"{l}: min(step 0, step {mid}) - step {steps - 2}",
+                                  lambda d, a=a, b=b, c=c: min(d[a, 0], d[b, 0]) - d[c, 0]),
+        }
+    keys, pairs = [], []
+    for start, by_layer in repeat_states.items():
+        for l, s in by_layer.items():
+            r = s.shape[1]
+            last = s[:, -1, :]
+            pairs += [(s[:, 0, :], last), (s[:, r // 2, :], last), (s[:, r - 2, :], last)]
+            keys.append((start, l, r))
+    boot = bootstrap(pairs)
+    for i, (start, l, r) in enumerate(keys):
+        a, b, c = 3 * i, 3 * i + 1, 3 * i + 2
+        out["repeat"][(start, l)] = {
+            "first": boot.evidence(f"{l}, {start} start: step 0", lambda d, a=a: d[a, 0], clip=(0.0, 1.0)),
+            "early_fall": boot.evidence(f"{l}, {start} start: step 0 - step {r // 2}",
+                                        lambda d, a=a, b=b: d[a, 0] - d[b, 0]),
+            "late_fall": boot.evidence(f"{l}, {start} start: step {r // 2} - step {r - 2}",
+                                       lambda d, b=b, c=c: d[b, 0] - d[c, 0]),
+        }
+    return out
