@@ -18,7 +18,8 @@ Modules, one job each:
 - :mod:`~cca_core.experiments.synthetic` -- the signal-plus-noise data of the paper's Figure 2
 - :mod:`~cca_core.experiments.convergence` -- when layers reach their final representations, in which order, intervals over networks
 - :mod:`~cca_core.experiments.costs` -- best wall time and peak traced memory of a computation
-- :mod:`~cca_core.experiments.findings` -- a notebook's claims vs the paper's, as a table and JSON
+- :mod:`~cca_core.experiments.findings` -- a notebook's claims vs the paper's, with evidence and verdict rules, as a table and JSON
+- :mod:`~cca_core.experiments.rules` -- the verdict rules of each chapter
 - :mod:`~cca_core.experiments.paths` -- the cache and data directories (environment variables)
 - :mod:`~cca_core.experiments.cluster` -- the training sweeps' executor: the Dask cluster of ``CCA_CORE_SCHEDULER`` or none
 """
@@ -30,6 +31,21 @@ import os
 
 # TensorFlow prints C++ INFO/WARNING lines at import (oneDNN, CPU features); keep notebooks readable.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+#: Environment that makes training the same bits on every x86-64 machine with AVX2, whatever its CPU
+#: features and core count (set before TensorFlow is imported; a value already in the environment
+#: wins). Op determinism alone gives the same bits only on the same machine: TensorFlow turns its
+#: oneDNN graph rewrites on by default only on CPUs with AVX512_VNNI/BF16/AMX, its matrix products go
+#: through oneDNN's sgemm, which picks SSE4.1/AVX/AVX2/AVX-512 kernels by the CPU's features, and
+#: the number of threads (the cores) splits the sums differently. Each of the three changes the
+#: trained weights (measured on a tiny CNN and LSTM: SSE4.1, AVX, AVX2 kernels and 1, 2, 4 threads
+#: give six different weight hashes); with these values the weights are those this machine gives
+#: by default (2 cores, AVX2) and do not change when the process has 1 core
+#: (tests/experiments/test_exp_determinism.py). Networks are small: 2 threads cost little.
+REPRODUCIBLE_ENV: dict[str, str] = {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                                    "TF_NUM_INTRAOP_THREADS": "2", "TF_NUM_INTEROP_THREADS": "2"}
+for _key, _value in REPRODUCIBLE_ENV.items():
+    os.environ.setdefault(_key, _value)
 from typing import Any
 
 _EXPORTS: dict[str, str] = {
@@ -88,6 +104,9 @@ _EXPORTS: dict[str, str] = {
     "between_pairs": "compare",
     # findings
     "Finding": "findings",
+    "Evidence": "findings",
+    "NetworkGroups": "findings",
+    "judge": "findings",
     "report_findings": "findings",
     # paths
     "default_cache_dir": "paths",
@@ -101,7 +120,8 @@ _EXPORTS: dict[str, str] = {
     "errorbar_by_group": "plots",
 }
 
-_SUBMODULES = {"activations", "cluster", "clustering", "compare", "convergence", "costs", "datasets", "findings", "language_model", "models", "paths", "plots", "runs", "synthetic", "text", "training"}
+_SUBMODULES = {"activations", "cluster", "clustering", "compare", "convergence", "costs", "datasets", "findings",
+               "language_model", "models", "paths", "plots", "rules", "runs", "synthetic", "text", "training"}
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
 

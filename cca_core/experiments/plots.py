@@ -13,7 +13,8 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-__all__ = ["GROUP_COLORS", "PALETTE", "group_colors", "label_axes", "errorbar_by_group", "new_axes"]
+__all__ = ["GROUP_COLORS", "PALETTE", "group_colors", "label_axes", "errorbar_by_group", "new_axes",
+           "interval_curves", "chance_band"]
 
 #: Colour-blind-safe cycle (Okabe & Ito 2008) used for groups in order of appearance.
 PALETTE: tuple[str, ...] = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
@@ -101,3 +102,43 @@ def errorbar_by_group(ax: "Axes", x: Sequence[float], values: Mapping[str, Any],
         summary[group] = (mean, std)
     label_axes(ax, xlabel, ylabel, title, legend=True)
     return summary
+
+
+def interval_curves(ax: "Axes", x: Sequence[float], curves: Mapping[str, tuple[Any, Any, Any]],
+                    colors: Mapping[str, str] | None = None, marker: str = "o",
+                    labels: Mapping[str, str] | None = None) -> None:
+    """Each curve as a line through its estimates with its interval as a shaded band.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    x : sequence of float, length m
+    curves : mapping name -> (estimate, low, high)
+        Arrays of length m; ``low``/``high`` None (no interval, e.g. too few networks) draws the
+        line alone.
+    colors : mapping name -> colour, optional
+        Default :func:`group_colors`.
+    labels : mapping name -> legend label, optional
+    """
+    x = np.asarray(x, dtype=float)
+    colors = dict(colors) if colors is not None else group_colors(list(curves))
+    for name, (est, lo, hi) in curves.items():
+        est = np.asarray(est, dtype=float)
+        if est.shape != x.shape:
+            raise ValueError(f"curve {name!r} has shape {est.shape}; expected {x.shape} to match x")
+        color = colors.get(name)
+        ax.plot(x, est, marker=marker, color=color, label=(labels or {}).get(name, name))
+        if lo is not None and hi is not None:
+            ax.fill_between(x, np.asarray(lo, dtype=float), np.asarray(hi, dtype=float), color=color,
+                            alpha=0.2, linewidth=0)
+
+
+def chance_band(ax: "Axes", x: Sequence[float], level: Any, low: Any, high: Any,
+                label: str = "chance (permutation null)", color: str = "0.5") -> None:
+    """The chance level (a dashed line) and the central band of the permutation null (grey)."""
+    x = np.asarray(x, dtype=float)
+    level = np.broadcast_to(np.asarray(level, dtype=float), x.shape)
+    ax.fill_between(x, np.broadcast_to(np.asarray(low, dtype=float), x.shape),
+                    np.broadcast_to(np.asarray(high, dtype=float), x.shape), color=color, alpha=0.18,
+                    linewidth=0, label=label)
+    ax.plot(x, level, color=color, linestyle="--", linewidth=1)

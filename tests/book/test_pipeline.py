@@ -142,9 +142,26 @@ def test_scorecard_lists_every_finding_with_its_chapter(book: ModuleType) -> Non
     (page,) = book.load_pages()
     book.build_pages([page])
     text = book.scorecard_markdown([page])
-    assert "| two times scale | 2 | 2 | **reproduced** |" in text
-    assert "| [Tiny](tiny.ipynb) | 1 | 0 | 0 |" in text and "Scale: scale 1." in text
-    assert "1 claims: 1 reproduced, 0 partly, 0 not reproduced" in text
+    assert "| two times scale | 2 | 2 | - | **reproduced** |" in text  # a finding without evidence
+    assert "| Chapter | Reproduced | Partly | Not reproduced | Inconclusive |" in text
+    assert "| [Tiny](tiny.ipynb) | 1 | 0 | 0 | 0 |" in text and "Scale: scale 1." in text
+    assert "1 claims: 1 reproduced, 0 partly, 0 not reproduced, 0 inconclusive" in text
+
+
+def test_scorecard_counts_inconclusive_and_renders_evidence(book: ModuleType) -> None:
+    from cca_core.experiments.findings import Evidence, Finding, above, judge, report_findings, significant
+
+    (page,) = book.load_pages()
+    gap = Evidence("gap", 0.3, (0.2, 0.4), n={"networks": [5, 5], "pairs": 20})
+    few = Evidence("sep", 0.1, p_value=0.1, min_p_value=0.1, n={"networks": [3, 3]})
+    report_findings([Finding("c1", "p", f"{gap:.2f}", judge(above(gap, 0.0))),
+                     Finding("c2", "p", "0.1", judge(significant(few)))],
+                    notebook="tiny", title="Tiny", scale="s", path=page.findings_path)
+    text = book.scorecard_markdown([page])
+    assert "| [Tiny](tiny.ipynb) | 1 | 0 | 0 | 1 |" in text
+    assert "2 claims: 1 reproduced, 0 partly, 0 not reproduced, 1 inconclusive" in text
+    assert "0.30 [0.20, 0.40]" in text and "networks 5+5, pairs 20" in text
+    assert "p = 0.1 (min 0.1)" in text and "smallest p-value this test can give is 0.1" in text
 
 
 def test_experiments_yml_names_existing_templates(pipeline: ModuleType) -> None:

@@ -38,3 +38,21 @@ def test_errorbar_by_group_mean_std_and_labels():
     label_axes(ax, "epoch", "accuracy")
     assert ax.get_xlabel() == "epoch"
     plt.close(fig)
+
+
+def test_interval_curves_and_chance_band_draw_bands():
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
+
+    from cca_core.experiments.plots import chance_band, interval_curves
+
+    fig, ax = new_axes()
+    interval_curves(ax, [1, 2, 3], {"a": ([0.2, 0.3, 0.4], [0.1, 0.2, 0.3], [0.3, 0.4, 0.5]),
+                                    "b": ([0.5, 0.5, 0.5], None, None)})  # no interval: the line alone
+    chance_band(ax, [1, 2, 3], 0.9, [0.85, 0.86, 0.87], 0.95)
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(bands) == 2  # curve a and the chance band
+    assert [line.get_label() for line in ax.get_lines()][:2] == ["a", "b"]
+    with pytest.raises(ValueError, match="shape"):
+        interval_curves(ax, [1, 2], {"a": ([0.1, 0.2, 0.3], None, None)})
+    plt.close(fig)

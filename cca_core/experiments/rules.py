@@ -1,0 +1,565 @@
+"""The verdict rules of the book's chapters: evidence from the analysis in, judgements out.
+
+A chapter's notebook does the analysis (trains, measures, builds distance matrices) and states its
+rules in prose; the functions here turn the analysis into :class:`~.findings.Evidence` (intervals by
+resampling networks, or datapoints where one network is compared with itself, p-values with their
+minimum) and apply the rules (:func:`~.findings.judge`), so that a rule is tested once here rather
+than re-typed in a page. Each ``<chapter>`` function returns one :class:`~.findings.Judgement` per
+finding, in the order of the chapter's findings; each ``<chapter>_evidence`` function computes what
+its rules need. Thresholds are the chapter's, given as module constants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .findings import (Check, Evidence, Judgement, NetworkGroups, above, all_of, any_of, at_least,
+                       at_least_fraction, at_most, below, enough, judge, premise, significant, within)
+
+__all__ = ["FIT_THRESHOLD", "ALPHA", "fit_premise", "memorization_layers", "memorization_evidence", "memorization",
+           "width_evidence", "width", "learning_rates_evidence", "learning_rates",
+           "rnn_training_evidence", "rnn_training", "epochs_to_show", "signal_noise_evidence", "signal_noise",
+           "rnn_sequence_evidence", "rnn_sequence"]
+
+#: Training accuracy that counts as "fits its training labels" (the paper: 100%).
+FIT_THRESHOLD = 0.99
+#: Significance level of every permutation test in the book.
+ALPHA = 0.05
+#: Fewest networks per group for a within-group interval (two give one pair and no spread).
+MIN_NETWORKS = 3
+
+
+def fit_premise(lowest_accuracy: Mapping[str, float], threshold: float = FIT_THRESHOLD) -> Check:
+    """Premise "every network fits its training labels": the lowest training accuracy of each group
+    (on the labels it was trained on) at least ``threshold``."""
+    short = {g: a for g, a in lowest_accuracy.items() if not a >= threshold}
+    failure = "; ".join(f"the {g} networks reach only {a:.0%} training accuracy (lowest), below "
+                        f"{threshold:.0%}: the paper compares networks that fit their labels" for g, a in short.items())
+    return premise(not short, f"every network reaches {threshold:.0%} training accuracy", failure)
+
+
+# ---------------------------------------------------------------------------------------- memorization
+def memorization_layers(depth: int) -> tuple[list[int], list[int]]:
+    """Indices of the "early" (first third, at least one) and "last" (last third) conv layers."""
+    n_third = max(1, depth // 3)
+    return list(range(n_third)), list(range(depth - n_third, depth))
+
+
+def memorization_evidence(groups: Mapping[str, NetworkGroups], layers: Sequence[str], depth: int
+                          ) -> dict[str, Evidence]:
+    """Evidence for the memorization chapter from one :class:`NetworkGroups` per split.
+
+    ``groups[split]`` holds the PWCCA distances of shape ``(n_layers, K, K)`` between the networks
+    of groups ``"generalizing"`` and ``"memorizing"``, layers in the order of ``layers`` (conv layers
+    ``relu_1..relu_<depth>``, then ``logits`` and ``softmax``). "Early" conv layers are the first
+    third (at least one), "last" the last third; a value over several layers is the mean over them
+    of the mean over pairs. Keys: ``early_<comparison>_<split>``, ``last_<comparison>_<split>``
+    (comparisons ``gen``, ``mem``, ``between``), ``early_spread_<split>`` (largest minus smallest of
+    the three early values), ``gap_<split>`` (memorizing minus generalizing, last layers),
+    ``between_minus_mem_<split>``, ``closer_<split>`` (``|between - gen| - |between - mem|``, positive
+    when the between-group distance is closer to the memorizing one), and at the softmax
+    ``softmax_gen_<split>``, ``softmax_mem_<split>``, ``softmax_gap_<split>``.
+    """
+    early, last = memorization_layers(depth)
+    i_soft = list(layers).index("softmax")
+    names = {"early": ", ".join(layers[i] for i in early), "last": ", ".join(layers[i] for i in last)}
+    out: dict[str, Evidence] = {}
+    for split, g in groups.items():
+        def over(m: Any, comparison: str, idx: list[int]) -> np.ndarray:
+            value = {"gen": lambda: m("generalizing"), "mem": lambda: m("memorizing"),
+                     "between": lambda: m("generalizing", "memorizing")}[comparison]()
+            return np.asarray(value)[..., idx].mean(axis=-1)
+
+        for part, idx in (("early", early), ("last", last)):
+            for c in ("gen", "mem", "between"):
+                out[f"{part}_{c}_{split}"] = g.evidence(
+                    f"{c} PWCCA distance, {names[part]}, {split}", lambda m, c=c, idx=idx: over(m, c, idx))
+        out[f"early_spread_{split}"] = g.evidence(
+            f"largest - smallest of gen, mem, between, {names['early']}, {split}",
+            lambda m: np.max([over(m, c, early) for c in ("gen", "mem", "between")], axis=0)
+            - np.min([over(m, c, early) for c in ("gen", "mem", "between")], axis=0))
+        out[f"gap_{split}"] = g.evidence(f"mem - gen, {names['last']}, {split}",
+                                         lambda m: over(m, "mem", last) - over(m, "gen", last))
+        out[f"between_minus_mem_{split}"] = g.evidence(
+            f"between - mem, {names['last']}, {split}", lambda m: over(m, "between", last) - over(m, "mem", last))
+        out[f"closer_{split}"] = g.evidence(
+            f"|between - gen| - |between - mem|, {names['last']}, {split}",
+            lambda m: np.abs(over(m, "between", last) - over(m, "gen", last))
+            - np.abs(over(m, "between", last) - over(m, "mem", last)))
+        for c in ("gen", "mem"):
+            out[f"softmax_{c}_{split}"] = g.evidence(f"{c} PWCCA distance, softmax, {split}",
+                                                     lambda m, c=c: over(m, c, [i_soft]))
+        out[f"softmax_gap_{split}"] = g.evidence(f"mem - gen, softmax, {split}",
+                                                 lambda m: over(m, "mem", [i_soft]) - over(m, "gen", [i_soft]))
+    return out
+
+
+def memorization(ev: Mapping[str, Evidence], lowest_accuracy: Mapping[str, float],
+                 splits: Sequence[str] = ("train", "test")) -> list[Judgement]:
+    """The five findings of the memorization chapter (Morcos et al. 2018, section 3.1, figure 3).
+
+    Every rule needs at least 3 networks per group and every network fitting its training labels
+    (:func:`fit_premise`); each interval is a network bootstrap (:func:`memorization_evidence`).
+    Findings 1-3 are judged on every split: reproduced when the reproduced condition holds on every
+    split, partly when the partly condition holds on at least one.
+
+    1. Early layers: the spread of gen / mem / between at most 0.05 (reproduced), 0.10 (partly).
+    2. Last conv layers: mem - gen at least 0.05 (reproduced), above 0 (partly).
+    3. Last conv layers: between - mem within +-0.05 (reproduced), or between closer to mem than to
+       gen (partly).
+    4. Softmax, training images: both groups' distances at most 0.05 (reproduced), 0.15 (partly).
+    5. Softmax, test images: gen at most 0.10 and mem - gen at least 0.10 (reproduced), mem - gen at
+       least 0.05 (partly).
+    """
+    fit = fit_premise(lowest_accuracy)
+
+    def needs(*keys: str) -> list[Check]:
+        return [fit] + [enough(ev[k], networks=MIN_NETWORKS) for k in keys]
+
+    spread = [ev[f"early_spread_{s}"] for s in splits]
+    gap = [ev[f"gap_{s}"] for s in splits]
+    bm = [ev[f"between_minus_mem_{s}"] for s in splits]
+    closer = [ev[f"closer_{s}"] for s in splits]
+    return [
+        judge(all_of(at_most(e, 0.05) for e in spread), any_of(at_most(e, 0.10) for e in spread),
+              requires=needs(*(f"early_spread_{s}" for s in splits))),
+        judge(all_of(at_least(e, 0.05) for e in gap), any_of(above(e, 0.0) for e in gap),
+              requires=needs(*(f"gap_{s}" for s in splits))),
+        judge(all_of(within(e, -0.05, 0.05) for e in bm),
+              any_of(within(b, -0.05, 0.05) | above(c, 0.0) for b, c in zip(bm, closer)),
+              requires=needs(*(f"closer_{s}" for s in splits))),
+        judge(at_most(ev["softmax_gen_train"], 0.05) & at_most(ev["softmax_mem_train"], 0.05),
+              at_most(ev["softmax_gen_train"], 0.15) & at_most(ev["softmax_mem_train"], 0.15),
+              requires=needs("softmax_gen_train", "softmax_mem_train")),
+        judge(at_most(ev["softmax_gen_test"], 0.10) & at_least(ev["softmax_gap_test"], 0.10),
+              at_least(ev["softmax_gap_test"], 0.05), requires=needs("softmax_gap_test")),
+    ]
+
+
+# ---------------------------------------------------------------------------------------- width
+def _weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Pearson r of x and y (shape (P,)) under weights w (shape (B, P)), one value per row of w."""
+    sw = w.sum(axis=1, keepdims=True)  # 0 when no resampled width kept two distinct networks: NaN, dropped
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mx, my = (w @ x)[:, None] / sw, (w @ y)[:, None] / sw
+        dx, dy = x[None, :] - mx, y[None, :] - my
+        cov = (w * dx * dy).sum(axis=1)
+        return cov / np.sqrt((w * dx * dx).sum(axis=1) * (w * dy * dy).sum(axis=1))
+
+
+def width_evidence(groups: NetworkGroups, filters: Sequence[int], accuracy: Sequence[float]) -> dict[str, Evidence]:
+    """Evidence for the width chapter.
+
+    Parameters
+    ----------
+    groups : NetworkGroups
+        PWCCA distances of shape ``(2, K, K)`` between networks, ``[0]`` trained and ``[1]`` at
+        initialization, grouped by width (narrowest first; pairs of networks of different widths
+        are NaN, never compared), e.g. from :meth:`NetworkGroups.from_pair_table`.
+    filters : sequence of int
+        Filters of the compared layer per width, in the order of ``groups.groups``.
+    accuracy : sequence, length K
+        Test accuracy of each network, in the order of the networks of ``groups``.
+
+    Keys: ``trained_narrow``, ``trained_wide``, ``init_narrow``, ``init_wide`` (mean distances),
+    ``drop`` (narrowest minus widest, trained), ``rel_drop`` (drop over the narrowest's distance),
+    ``rho`` (Spearman correlation of filters and the width's mean trained distance), ``init_change``
+    (narrowest minus widest at initialization), ``init_rel`` (its absolute value over the
+    narrowest's), ``half_drop_margin`` (half the drop minus the absolute init change),
+    ``drop_margin`` (the drop minus the absolute init change) and ``r_accuracy`` (Pearson r of
+    pair distance and the pair's mean test accuracy, all trained pairs, resampled by network).
+    Every interval resamples the networks within each width (:class:`NetworkGroups`).
+    """
+    from scipy.stats import rankdata
+
+    g = groups
+    if g.D.ndim != 3 or g.D.shape[0] < 2:
+        raise ValueError(f"width_evidence needs distances of shape (2, K, K) (trained, initial), got {g.D.shape}")
+    if g.D.shape[0] > 2:  # further stacked curves (context only) are not judged
+        g = NetworkGroups(g.D[:2], g.labels, n_resamples=g.n_resamples,
+                          confidence_level=g.confidence_level, seed=g.seed)
+    D = g.D
+    widths = g.groups
+    if len(widths) < 2 or len(filters) != len(widths):
+        raise ValueError(f"width_evidence needs at least 2 widths and one filter count per width, got "
+                         f"{widths} and {list(filters)}")
+    lo_w, hi_w = widths[0], widths[-1]
+    f_rank = rankdata(np.asarray(filters, dtype=float))
+
+    def means(m: Any, stage: int) -> np.ndarray:
+        return np.stack([np.asarray(m(w))[..., stage] for w in widths], axis=-1)
+
+    def spearman(m: Any) -> np.ndarray:
+        r = rankdata(means(m, 0), axis=-1)
+        a, b = r - r.mean(axis=-1, keepdims=True), f_rank - f_rank.mean()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (a * b).sum(axis=-1) / np.sqrt((a * a).sum(axis=-1) * (b * b).sum())
+
+    drop = lambda m: np.asarray(m(lo_w))[..., 0] - np.asarray(m(hi_w))[..., 0]  # noqa: E731
+    change = lambda m: np.asarray(m(lo_w))[..., 1] - np.asarray(m(hi_w))[..., 1]  # noqa: E731
+    out = {
+        "trained_narrow": g.evidence(f"trained distance, width {lo_w}", lambda m: np.asarray(m(lo_w))[..., 0]),
+        "trained_wide": g.evidence(f"trained distance, width {hi_w}", lambda m: np.asarray(m(hi_w))[..., 0]),
+        "init_narrow": g.evidence(f"initial distance, width {lo_w}", lambda m: np.asarray(m(lo_w))[..., 1]),
+        "init_wide": g.evidence(f"initial distance, width {hi_w}", lambda m: np.asarray(m(hi_w))[..., 1]),
+        "drop": g.evidence("trained drop, narrowest - widest", drop),
+        "rel_drop": g.evidence("trained drop / narrowest distance",
+                               lambda m: drop(m) / np.asarray(m(lo_w))[..., 0]),
+        "rho": g.evidence(f"Spearman rho, filters vs mean trained distance over {len(widths)} widths", spearman),
+        "init_change": g.evidence("initial change, narrowest - widest", change),
+        "init_rel": g.evidence("|initial change| / narrowest initial distance",
+                               lambda m: np.abs(change(m)) / np.asarray(m(lo_w))[..., 1]),
+        "half_drop_margin": g.evidence("drop / 2 - |initial change|", lambda m: 0.5 * drop(m) - np.abs(change(m))),
+        "drop_margin": g.evidence("drop - |initial change|", lambda m: drop(m) - np.abs(change(m))),
+    }
+    # Pearson r over pairs, each pair weighted by the product of its networks' resampled counts.
+    acc = np.asarray(accuracy, dtype=float)
+    pairs = [(w, a, b) for w in widths for i, a in enumerate(g.members[w]) for b in g.members[w][i + 1:]]
+    d_pair = np.array([D[0, a, b] for _, a, b in pairs])
+    acc_pair = np.array([0.5 * (acc[a] + acc[b]) for _, a, b in pairs])
+    pos = {w: {int(a): k for k, a in enumerate(g.members[w])} for w in widths}
+    weights = np.stack([g.counts[w][:, pos[w][a]] * g.counts[w][:, pos[w][b]] for w, a, b in pairs], axis=1)
+    r_full = float(_weighted_pearson(d_pair, acc_pair, np.ones((1, len(pairs))))[0])
+    sizes = {"networks": [int(g.members[w].size) for w in widths], "pairs": len(pairs)}
+    if np.ptp(acc_pair) == 0 or np.ptp(d_pair) == 0 or min(sizes["networks"]) < MIN_NETWORKS:
+        out["r_accuracy"] = Evidence("Pearson r, pair distance vs pair test accuracy",
+                                     r_full if np.isfinite(r_full) else float("nan"), n=sizes,
+                                     note="no interval: " + ("constant accuracy or distance"
+                                                             if np.ptp(acc_pair) == 0 or np.ptp(d_pair) == 0 else
+                                                             f"fewer than {MIN_NETWORKS} networks per width"))
+    else:
+        r_boot = _weighted_pearson(d_pair, acc_pair, weights)
+        r_boot = r_boot[np.isfinite(r_boot)]
+        lo, hi = np.quantile(r_boot, [0.025, 0.975])
+        out["r_accuracy"] = Evidence("Pearson r, pair distance vs pair test accuracy", r_full,
+                                     (float(lo), float(hi)), 0.95, n=sizes,
+                                     method=f"network bootstrap (percentile, {r_boot.size} resamples)")
+    return out
+
+
+def width(ev: Mapping[str, Evidence]) -> list[Judgement]:
+    """The three findings of the width chapter (Morcos et al. 2018, section 3.2, figure 4).
+
+    1. Trained distance falls with width: the drop (narrowest - widest) at least 10% of the
+       narrowest's distance and Spearman rho (filters vs width means) below 0 (reproduced); a drop
+       above 0 with rho below 0 (partly).
+    2. Little change at initialization: a positive drop after training with half of it at least the
+       absolute change at initialization (reproduced); a positive drop larger than that change, or
+       a change of at most 10% of the narrowest initial distance (partly).
+    3. Distance correlates negatively with test accuracy: r's interval below 0 (reproduced), above
+       0 (not reproduced), across 0 (inconclusive).
+
+    Every rule needs 3 networks per width.
+    """
+    need = [enough(ev["drop"], networks=MIN_NETWORKS)]
+    return [
+        judge(at_least(ev["rel_drop"], 0.10) & below(ev["rho"], 0.0), above(ev["drop"], 0.0) & below(ev["rho"], 0.0),
+              requires=need),
+        judge(above(ev["drop"], 0.0) & at_least(ev["half_drop_margin"], 0.0),
+              (above(ev["drop"], 0.0) & above(ev["drop_margin"], 0.0)) | at_most(ev["init_rel"], 0.10),
+              requires=need),
+        judge(below(ev["r_accuracy"], 0.0), requires=[enough(ev["r_accuracy"], networks=MIN_NETWORKS)]),
+    ]
+
+
+# ---------------------------------------------------------------------------------------- learning rates
+def learning_rates_evidence(D: np.ndarray, groups: Sequence[Any], ari: Any, separation: Any, *,
+                            n_resamples: int = 9999, seed: int = 0) -> dict[str, Evidence]:
+    """Evidence for the learning-rate chapter.
+
+    ``D`` (K, K) symmetric PWCCA distances, ``groups`` the learning rate (index) of each network,
+    ``ari`` a :class:`~.clustering.PermutationResult` of :func:`~.clustering.permutation_ari` and
+    ``separation`` one of :func:`~.clustering.separation_test` on the same matrix and groups.
+
+    Keys: ``ari`` (ARI with its permutation p and minimum), ``separation`` (mean between-group minus
+    mean within-group distance: its p and minimum from the label permutation test, its interval
+    from a network bootstrap within each learning rate), ``rel_separation`` (the separation over the
+    mean between-group distance), ``within``, ``between``. "Mean within" is the mean over learning
+    rates of each one's mean within-group distance, "mean between" the mean over pairs of learning
+    rates (equal to the means over pairs when groups have equal sizes).
+    """
+    g = NetworkGroups(D, groups, n_resamples=n_resamples, seed=seed)
+    labels = g.groups
+    sizes = [int(g.members[x].size) for x in labels]
+
+    def within(m: Any) -> np.ndarray:
+        return np.mean([m(x) for x in labels], axis=0)
+
+    def between(m: Any) -> np.ndarray:
+        return np.mean([m(a, b) for i, a in enumerate(labels) for b in labels[i + 1:]], axis=0)
+
+    sep_boot = g.evidence("between - within", lambda m: between(m) - within(m))
+    out = {
+        "within": g.evidence("mean within-learning-rate distance", within),
+        "between": g.evidence("mean between-learning-rate distance", between),
+        "rel_separation": g.evidence("(between - within) / between", lambda m: (between(m) - within(m)) / between(m)),
+        "ari": Evidence.from_permutation("ARI of clusters vs learning rates", ari, n={"networks": sizes}),
+    }
+    perm = Evidence.from_permutation("between - within", separation, n={"networks": sizes})
+    out["separation"] = Evidence(perm.name, float(separation.observed), sep_boot.interval,
+                                 sep_boot.confidence_level, perm.p_value, perm.min_p_value,
+                                 n=sep_boot.n, method=f"{perm.method}; {sep_boot.method}", note=sep_boot.note)
+    return out
+
+
+def learning_rates(ev: Mapping[str, Evidence], alpha: float = ALPHA) -> list[Judgement]:
+    """The two findings of the learning-rate chapter (Morcos et al. 2018, section 3.3, figure 5).
+
+    1. Clusters match learning rates: ARI at least 0.9 (its estimate) and significant at ``alpha``
+       (reproduced); ARI above 0 and significant (partly).
+    2. Same learning rate closer: the separation significant at ``alpha`` and its interval at least
+       10% of the between-group distance (reproduced); the separation's interval above 0 and
+       either significant or at least 10% (partly).
+
+    A permutation test that cannot reach ``alpha`` at these group sizes (3 vs 3 networks: p >= 0.1)
+    makes the finding inconclusive; so do fewer than 3 networks per learning rate (finding 2).
+    """
+    ari, sep, rel = ev["ari"], ev["separation"], ev["rel_separation"]
+    return [
+        judge(significant(ari, alpha) & at_least(ari, 0.9, on="estimate"),
+              significant(ari, alpha) & above(ari, 0.0, on="estimate")),
+        judge(significant(sep, alpha) & at_least(rel, 0.10),
+              above(sep, 0.0) & (significant(sep, alpha) | at_least(rel, 0.10)),
+              requires=[enough(sep, networks=MIN_NETWORKS)]),
+    ]
+
+
+# ---------------------------------------------------------------------------------------- RNN training
+def rnn_training_evidence(boot: Any, checkpoints: Sequence[int], n_layers: int) -> dict[str, Evidence]:
+    """Evidence for the RNN training-dynamics chapter from a :class:`~.compare.BlockBootstrap`.
+
+    ``boot`` holds the distances of layer ``l`` at checkpoint ``c`` to the same layer at the last
+    checkpoint, pairs in the order ``(c, l)`` for every checkpoint but the last, measures
+    ``("pwcca", "mean_cca")``. The judged checkpoints are the *trained* ones before the end
+    (``0 < epoch < last``): the initialization is reported, not counted.
+
+    Keys: ``sim_<l>`` (mean PWCCA similarity of layer l+1 over the judged checkpoints),
+    ``order_<l>`` (layer l+1 minus layer l+2 of those means), ``lead`` (layer 1 minus the most
+    similar other layer), ``strict`` (fraction of judged checkpoints with the layers in strict
+    bottom-up order), ``frac_pwcca``, ``frac_mean_cca`` (fraction of ordered adjacent layer pairs
+    over the judged checkpoints), ``clearer`` (their difference), ``min_step`` (smallest change of
+    PWCCA similarity between consecutive checkpoints, initialization and end included, over
+    layers), ``rise`` (smallest over layers of the similarity at the last judged checkpoint minus
+    at initialization). Each has ``n["trained_checkpoints"]``.
+    """
+    checkpoints = list(checkpoints)
+    before = checkpoints[:-1]
+    judged = [i for i, c in enumerate(before) if c > 0]
+    n_cp = {"trained_checkpoints": len(judged)}
+    L = int(n_layers)
+
+    def sims(d: np.ndarray, measure: int = 0) -> np.ndarray:
+        # (checkpoints incl. the last, layers) similarity; the last checkpoint's similarity is 1.
+        s = 1.0 - d[:, measure].reshape(len(before), L)
+        return np.vstack([s, np.ones((1, L))])
+
+    def judged_sims(d: np.ndarray, measure: int = 0) -> np.ndarray:
+        s = sims(d, measure)[judged]
+        return s if s.size else np.full((1, L), np.nan)
+
+    def mean_sim(d: np.ndarray) -> np.ndarray:
+        return judged_sims(d).mean(axis=0)
+
+    def frac(d: np.ndarray, measure: int) -> float:
+        s = judged_sims(d, measure)
+        return float(np.mean(s[:, :-1] > s[:, 1:]))
+
+    out: dict[str, Evidence] = {}
+    for l in range(L):
+        out[f"sim_{l}"] = boot.evidence(f"mean PWCCA similarity, layer {l + 1}, trained checkpoints",
+                                        lambda d, l=l: mean_sim(d)[l], clip=(0.0, 1.0), n=n_cp)
+    for l in range(L - 1):
+        out[f"order_{l}"] = boot.evidence(f"layer {l + 1} - layer {l + 2}, mean PWCCA similarity",
+                                          lambda d, l=l: mean_sim(d)[l] - mean_sim(d)[l + 1], n=n_cp)
+    out["lead"] = boot.evidence("layer 1 - most similar other layer, mean PWCCA similarity",
+                                lambda d: mean_sim(d)[0] - mean_sim(d)[1:].max(), n=n_cp)
+    out["strict"] = boot.evidence("fraction of trained checkpoints in strict bottom-up order",
+                                  lambda d: float(np.mean(np.all(np.diff(judged_sims(d), axis=1) < 0, axis=1))),
+                                  clip=(0.0, 1.0), n=n_cp)
+    out["frac_pwcca"] = boot.evidence("ordered adjacent layer pairs, PWCCA", lambda d: frac(d, 0),
+                                      clip=(0.0, 1.0), n=n_cp)
+    out["frac_mean_cca"] = boot.evidence("ordered adjacent layer pairs, mean CCA", lambda d: frac(d, 1),
+                                         clip=(0.0, 1.0), n=n_cp)
+    out["clearer"] = boot.evidence("ordered pairs, PWCCA - mean CCA", lambda d: frac(d, 0) - frac(d, 1),
+                                   clip=(-1.0, 1.0), n=n_cp)
+    out["min_step"] = boot.evidence("smallest change of PWCCA similarity between consecutive checkpoints",
+                                    lambda d: float(np.diff(sims(d), axis=0).min()), clip=None, n=n_cp)
+    last_judged = judged[-1] if judged else 0
+    out["rise"] = boot.evidence("smallest rise over layers, initialization to the last trained checkpoint",
+                                lambda d: float((sims(d)[last_judged] - sims(d)[0]).min()), clip=None, n=n_cp)
+    return out
+
+
+def epochs_to_show(checkpoints: Sequence[int]) -> list[int]:
+    """The checkpoints a page names: initialization, the middle one and the last before the end,
+    each once (with epochs=2 the middle *is* the last before the end)."""
+    before = list(checkpoints)[:-1]
+    if not before:
+        return []
+    mid = before[min(max(len(before) // 2, 1), len(before) - 1)] if len(before) > 1 else before[0]
+    return list(dict.fromkeys([before[0], mid, before[-1]]))
+
+
+#: Trained checkpoints (strictly between initialization and the end) that the order rules need.
+MIN_TRAINED_CHECKPOINTS = 3
+
+
+def rnn_training(ev: Mapping[str, Evidence], n_layers: int) -> list[Judgement]:
+    """The three findings of the RNN training-dynamics chapter (Morcos et al. 2018, section 4.1, figure 6).
+
+    Judged on the trained checkpoints before the end (at least 3 for findings 1 and 2, 2 for 3):
+
+    1. Bottom-up: every adjacent difference of mean PWCCA similarity (layer l minus l + 1) above 0
+       and the strict order at least at half of the checkpoints (reproduced); layer 1 above every
+       other layer on average (partly).
+    2. Clearer with PWCCA: PWCCA's fraction of ordered adjacent pairs minus mean CCA's above 0
+       (reproduced), at least 0 (partly).
+    3. Every layer approaches its final representation: no drop of more than 0.01 between
+       consecutive checkpoints (reproduced); every layer higher at the last trained checkpoint than
+       at initialization (partly).
+    """
+    need3 = [enough(ev["strict"], trained_checkpoints=MIN_TRAINED_CHECKPOINTS)]
+    need2 = [enough(ev["min_step"], trained_checkpoints=2)]
+    order = all_of(above(ev[f"order_{l}"], 0.0) for l in range(int(n_layers) - 1))
+    return [
+        judge(order & at_least(ev["strict"], 0.5), above(ev["lead"], 0.0), requires=need3),
+        judge(above(ev["clearer"], 0.0), at_least(ev["clearer"], 0.0), requires=need3),
+        judge(at_least(ev["min_step"], -0.01), above(ev["rise"], 0.0), requires=need2),
+    ]
+
+
+# ---------------------------------------------------------------------------------------- signal noise
+def signal_noise_evidence(results: Mapping[str, np.ndarray], k_values: Sequence[int], n_neurons: int,
+                          paper_sizes: bool = True) -> dict[str, Any]:
+    """Evidence for the signal-and-noise chapter from the distances of independent draws.
+
+    ``results[measure]`` has shape ``(n_draws, len(k_values))``. Keys: ``margin`` (list, one
+    :class:`Evidence` per ``k < n_neurons``: mean CCA minus PWCCA distance, Student-t interval over
+    draws) with ``margin_k`` the k values, and ``at_50`` (dict measure -> Evidence at ``k = 50``,
+    when it was run at the paper's sizes, ``paper_sizes``: 200 neurons, 2000 datapoints, noise 0.1).
+    """
+    from .findings import mean_interval
+
+    k_values = list(k_values)
+    gap = np.asarray(results["mean CCA"]) - np.asarray(results["PWCCA"])
+    noisy = [j for j, k in enumerate(k_values) if k < n_neurons]
+    out: dict[str, Any] = {
+        "margin": [mean_interval(gap[:, j], f"mean CCA - PWCCA distance, k = {k_values[j]}") for j in noisy],
+        "margin_k": [k_values[j] for j in noisy],
+    }
+    if 50 in k_values and paper_sizes:
+        j = k_values.index(50)
+        out["at_50"] = {m: mean_interval(np.asarray(v)[:, j], f"{m} distance, k = 50") for m, v in results.items()}
+    return out
+
+
+#: Smallest gap between the mean CCA and PWCCA distances that counts as "far below".
+MARGIN = 0.02
+#: The reference simulation of the paper's recipe at k = 50 (200 neurons, 2000 datapoints, noise 0.1).
+REFERENCE_50 = {"mean CCA": 0.57, "SVCCA (singular values)": 0.57, "PWCCA": 0.25}
+
+
+def signal_noise(ev: Mapping[str, Any]) -> list[Judgement]:
+    """The signal-and-noise chapter (Morcos et al. 2018, section 2.2, figure 2).
+
+    (a) At every ``k < n_neurons`` the margin's interval lies above :data:`MARGIN` (reproduced), at
+    at least half of them (partly); needs 2 draws per k. (b) At ``k = 50`` (only when it was run at
+    the paper's sizes; the caller decides) mean CCA, SVCCA and PWCCA within 0.05 of the reference
+    (reproduced), within 0.10 (partly). Returns (a), then (b) when ``ev`` has ``at_50``.
+    """
+    passes = [above(e, MARGIN) for e in ev["margin"]]
+    need = [enough(e, draws=2) for e in ev["margin"][:1]]
+    out = [judge(all_of(passes), at_least_fraction(passes, 0.5), requires=need)]
+    if "at_50" in ev:
+        at = ev["at_50"]
+        out.append(judge(all_of(within(at[m], r - 0.05, r + 0.05) for m, r in REFERENCE_50.items()),
+                         all_of(within(at[m], r - 0.10, r + 0.10) for m, r in REFERENCE_50.items()),
+                         requires=[enough(at["PWCCA"], draws=2)]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------- RNN sequences
+def rnn_sequence(linear_cca_max: Evidence, linear_naive_min: Evidence, window: Mapping[str, Mapping[str, Evidence]],
+                 repeat: Mapping[tuple[str, str], Mapping[str, Evidence]]) -> list[Judgement]:
+    """The three findings of the RNN sequence-dynamics chapter (Morcos et al. 2018, section 4.2, A.3).
+
+    (a) The largest CCA distance below 1e-6 and the smallest mean naive distance above 0.1
+    (reproduced); only the CCA part (partly). (b) Per layer, ``window[layer]`` has ``far_margin``
+    (the smaller of the distances at step 0 and the middle step, minus half the shuffled baseline)
+    and ``fall`` (that smaller distance minus the distance two steps before the end): the layer
+    holds when ``far_margin >= 0`` and ``fall > 0.02``; reproduced when every layer holds, partly
+    when one does. (c) Per (start, layer), ``repeat[...]`` has ``first`` (distance at the first
+    repeated step), ``early_fall`` (first minus middle) and ``late_fall`` (middle minus two steps
+    before the end): holds when ``first >= 0.05``, ``early_fall > 0`` and ``late_fall >= 0``;
+    reproduced when all hold, partly when one does.
+    """
+    ok_b = [at_least(e["far_margin"], 0.0) & above(e["fall"], 0.02) for e in window.values()]
+    ok_c = [at_least(e["first"], 0.05) & above(e["early_fall"], 0.0) & at_least(e["late_fall"], 0.0)
+            for e in repeat.values()]
+    return [
+        judge(below(linear_cca_max, 1e-6) & above(linear_naive_min, 0.1), below(linear_cca_max, 1e-6)),
+        judge(all_of(ok_b), any_of(ok_b)),
+        judge(all_of(ok_c), any_of(ok_c)),
+    ]
+
+
+def rnn_sequence_evidence(window_states: Mapping[str, np.ndarray], repeat_states: Mapping[str, Mapping[str, np.ndarray]],
+                          shuffle: np.ndarray, *, n_resamples: int = 199, seed: int = 0,
+                          n_blocks: int = 200) -> dict[str, Any]:
+    """Evidence for findings (b) and (c) of the RNN sequence-dynamics chapter.
+
+    ``window_states[layer]`` and ``repeat_states[start][layer]`` are ``(n_sequences, T, units)``
+    hidden states; a datapoint is a sequence. Distances are symmetrized PWCCA distances to the
+    last step, with intervals from a bootstrap over sequences (independent pieces of text,
+    resampled in about ``n_blocks`` blocks of consecutive sequences; :class:`~.compare.BlockBootstrap`).
+    ``shuffle`` is the permutation of the sequences behind the shuffled baseline (the last step
+    against itself with the sequences shuffled).
+
+    Returns ``{"window": {layer: {"far_margin", "fall"}}, "repeat": {(start, layer): {"first",
+    "early_fall", "late_fall"}}}`` as described in :func:`rnn_sequence`.
+    """
+    from .compare import BlockBootstrap
+
+    def bootstrap(pairs: list) -> Any:
+        n = pairs[0][0].shape[0]
+        return BlockBootstrap(pairs, ["pwcca"], block_size=max(1, n // n_blocks), n_resamples=n_resamples, seed=seed)
+
+    out: dict[str, Any] = {"window": {}, "repeat": {}}
+    layers = list(window_states)
+    steps = next(iter(window_states.values())).shape[1]
+    mid = steps // 2
+    pairs = []
+    for l in layers:
+        s = window_states[l]
+        last = s[:, -1, :]
+        pairs += [(s[:, 0, :], last), (s[:, mid, :], last), (s[:, steps - 2, :], last), (last[shuffle], last)]
+    boot = bootstrap(pairs)
+    for i, l in enumerate(layers):
+        a, b, c, shuf = 4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3
+        out["window"][l] = {
+            "far_margin": boot.evidence(f"{l}: min(step 0, step {mid}) - shuffled / 2",
+                                        lambda d, a=a, b=b, s_=shuf: min(d[a, 0], d[b, 0]) - 0.5 * d[s_, 0]),
+            "fall": boot.evidence(f"{l}: min(step 0, step {mid}) - step {steps - 2}",
+                                  lambda d, a=a, b=b, c=c: min(d[a, 0], d[b, 0]) - d[c, 0]),
+        }
+    keys, pairs = [], []
+    for start, by_layer in repeat_states.items():
+        for l, s in by_layer.items():
+            r = s.shape[1]
+            last = s[:, -1, :]
+            pairs += [(s[:, 0, :], last), (s[:, r // 2, :], last), (s[:, r - 2, :], last)]
+            keys.append((start, l, r))
+    boot = bootstrap(pairs)
+    for i, (start, l, r) in enumerate(keys):
+        a, b, c = 3 * i, 3 * i + 1, 3 * i + 2
+        out["repeat"][(start, l)] = {
+            "first": boot.evidence(f"{l}, {start} start: step 0", lambda d, a=a: d[a, 0], clip=(0.0, 1.0)),
+            "early_fall": boot.evidence(f"{l}, {start} start: step 0 - step {r // 2}",
+                                        lambda d, a=a, b=b: d[a, 0] - d[b, 0]),
+            "late_fall": boot.evidence(f"{l}, {start} start: step {r // 2} - step {r - 2}",
+                                       lambda d, b=b, c=c: d[b, 0] - d[c, 0]),
+        }
+    return out
