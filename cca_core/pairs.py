@@ -354,7 +354,8 @@ def _pair_values(measure: str, fi: _Factor, fj: _Factor, kwargs: dict[str, Any])
         if rho.size == 0:
             return 0.0, 0.0
         forward = float(np.clip(_alpha(fi.proj[:, :ri], u) @ rho, 0.0, 1.0))
-        backward = float(np.clip(_alpha(fj.proj[:, :rj], vt.T) @ rho, 0.0, 1.0))
+        backward = (float(np.clip(_alpha(fj.proj[:, :rj], vt.T) @ rho, 0.0, 1.0)) if fj.proj is not None
+                    else float("nan"))
         return forward, backward
     if measure == "rbf_cka":
         denom = np.sqrt(fi.self_norm * fj.self_norm)
@@ -410,7 +411,8 @@ def pair_similarity(x: np.ndarray, y: np.ndarray, measure: str, names: tuple[str
     flops = sum(n * n * d if space == "data" else n * d * d for d in widths)
     with blas_threads_for(flops):
         fx = _factor(x, names[0], measure, space, kwargs, rtol_min)
-        fy = _factor(y, names[1], measure, space, kwargs, rtol_min)
+        # PWCCA of X against Y weighs by X alone: Y needs no projection (d_y x r memory saved).
+        fy = _factor(y, names[1], "mean_cca" if measure == "pwcca" else measure, space, kwargs, rtol_min)
         return _pair_values(measure, fx, fy, kwargs)[0]
 
 
