@@ -284,9 +284,13 @@ def test_silent_listener_times_out_in_one_line(monkeypatch):
 
 def test_check_works_inside_a_running_event_loop(cluster):
     async def as_in_a_jupyter_kernel():
+        assert asyncio.get_running_loop() is not None
         return check_scheduler(cluster.scheduler_address, timeout=5)
 
-    assert asyncio.run(as_in_a_jupyter_kernel()) == cluster.scheduler_address
+    # A thread of its own, so that the loop is ours whatever the main thread is running.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(asyncio.run, as_in_a_jupyter_kernel()).result(timeout=60)
+    assert answer == cluster.scheduler_address
 
 
 def test_bad_address_in_one_line(monkeypatch):

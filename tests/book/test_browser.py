@@ -49,9 +49,13 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium from the system, through playwright; skipped (failed under CI) when absent."""
+    """Headless Chromium from the system, through playwright; skipped (failed under CI) when absent.
+
+    Module scope, not session: playwright's sync API keeps an asyncio loop running in the main
+    thread while it is open, and a session-long one made every later ``asyncio.run`` fail.
+    """
     missing = None
     try:
         import playwright.sync_api  # noqa: F401
