@@ -510,12 +510,24 @@ def _version() -> str:
     return str(getattr(cca_core, "__version__", "unknown"))
 
 
+def training_sentence(training: dict[str, Any] | None) -> str:
+    """The how-made box's sentence on training, from the findings JSON's ``"training"`` record
+    (:func:`cca_core.experiments.findings.training_record`); ``""`` when the page trains nothing."""
+    if not training or not training.get("networks"):
+        return ""
+    n, seconds = int(training["networks"]), float(training["seconds"])
+    took = f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+    return (f"Training: {n} network{'s' if n != 1 else ''}, {took} in all, as recorded when each was trained "
+            "(summed over networks; a later build loads them from the cache).")
+
+
 def how_made_cell(command: str, template: str, parameters: dict[str, Any], origin: str,
-                  commit: tuple[str | None, bool]) -> nbformat.NotebookNode:
+                  commit: tuple[str | None, bool], training: dict[str, Any] | None = None) -> nbformat.NotebookNode:
     """The Markdown cell (tag :data:`HOW_MADE_TAG`) that ends every executed page: a MyST dropdown
     with the command, the template, the parameters (``origin``: a sentence on where they come from, or
-    ``""``), the cca_core version and the git commit (short hash, "+ uncommitted changes" when the
-    sources of :data:`SOURCES` differ from it)."""
+    ``""``), the training time recorded with the networks (``training``: see :func:`training_sentence`),
+    the cca_core version and the git commit (short hash, "+ uncommitted changes" when the sources of
+    :data:`SOURCES` differ from it)."""
     shown = ", ".join(f"`{k}: {json.dumps(v)}`" for k, v in parameters.items())
     params = (f"Parameters: {shown}; the others at the template's defaults." if parameters
               else "Parameters: the template's defaults.")
@@ -526,6 +538,7 @@ def how_made_cell(command: str, template: str, parameters: dict[str, Any], origi
         ":class: dropdown note",
         f"`{command}` executed the template `{template}` with papermill. {params}" + (f" {origin}" if origin else ""),
         "",
+        *([training_sentence(training), ""] if training_sentence(training) else []),
         f"cca_core {_version()}, {revision}.",
         "```",
     ])
@@ -579,6 +592,12 @@ def execute(template: Path, output: Path, findings: Path, parameters: dict[str, 
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from cca_core.experiments.parameters import ParameterError, check_parameters, template_parameters
+
+    try:  # the parameters cell's own rules, before a kernel starts
+        check_parameters(parameters, template_parameters(template))
+    except ParameterError as err:
+        raise UsageError(f"{template.name}: {err}") from None
     scratch = SCRATCH / output.stem
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
@@ -619,8 +638,9 @@ def execute(template: Path, output: Path, findings: Path, parameters: dict[str, 
     replacements += [(sysconfig.get_paths()[k], "site-packages") for k in ("purelib", "platlib")]  # warnings' file names
     _scrub(nb, sorted(set(replacements), key=lambda r: -len(r[0])))
     nb.metadata.setdefault("papermill", {}).update(input_path=_relative(template), output_path=_relative(output))
+    training = json.loads(scratch_findings.read_text(encoding="utf-8")).get("training")
     nb.cells.append(how_made_cell(command, f"notebooks/{template.name}", parameters, origin,
-                                  git_commit() if commit is None else commit))
+                                  git_commit() if commit is None else commit, training))
     if record is not None:
         nb.metadata[METADATA_KEY] = dict(record, seconds=round(seconds, 1))
     findings_bytes = scratch_findings.read_bytes()

@@ -884,8 +884,24 @@ def findings_table(findings: Sequence[Finding]) -> str:
     return "\n".join(lines)
 
 
+def training_record(trained: Iterable[Any]) -> dict[str, Any]:
+    """``{"networks": n, "seconds": s}``: how many results and the sum of their recorded
+    ``train_seconds`` (the time each took when it was trained, not when it was loaded from the cache).
+
+    Raises
+    ------
+    TypeError
+        An item has no ``train_seconds``.
+    """
+    items = list(trained)
+    for r in items:
+        if not hasattr(r, "train_seconds"):
+            raise TypeError(f"trained= takes training results (with train_seconds), got {type(r).__name__}")
+    return {"networks": len(items), "seconds": round(float(sum(float(r.train_seconds) for r in items)), 1)}
+
+
 def report_findings(findings: Sequence[Finding], *, notebook: str, title: str, scale: str,
-                    path: str | os.PathLike | None = None) -> str:
+                    path: str | os.PathLike | None = None, trained: Iterable[Any] | None = None) -> str:
     """Show ``findings`` as a table and, when ``path`` is non-empty, write them as JSON there.
 
     Parameters
@@ -902,6 +918,11 @@ def report_findings(findings: Sequence[Finding], *, notebook: str, title: str, s
         Ignored when ``$CCA_CORE_FINDINGS_PATH`` is set (by ``book/pipeline.py``); a path in the book's
         ``book/findings/`` is not written (with a warning): see
         :func:`~cca_core.experiments.paths.findings_target`.
+    trained : iterable, optional
+        The page's trained networks (results with ``train_seconds``, as ``train_many`` and
+        ``train_lm_many`` return them, cached or not): their number and the training time recorded
+        when each was trained (seconds, summed) go into the JSON as ``"training"``, which the book's
+        "How this page was made" box shows.
 
     Returns
     -------
@@ -919,6 +940,8 @@ def report_findings(findings: Sequence[Finding], *, notebook: str, title: str, s
     if path is not None and str(path).strip():
         payload: dict[str, Any] = {"notebook": notebook, "title": title, "scale": scale,
                                    "findings": [f.to_dict() for f in findings]}
+        if trained is not None:
+            payload["training"] = training_record(trained)
         text = json.dumps(payload, indent=2, allow_nan=False) + "\n"
         atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")))
     try:

@@ -13,8 +13,8 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-__all__ = ["GROUP_COLORS", "PALETTE", "group_colors", "label_axes", "errorbar_by_group", "new_axes",
-           "interval_curves", "chance_band"]
+__all__ = ["GROUP_COLORS", "PALETTE", "STYLE", "MAX_FIGURE_WIDTH", "group_colors", "label_axes", "errorbar_by_group",
+           "new_axes", "interval_curves", "chance_band"]
 
 #: Colour-blind-safe cycle (Okabe & Ito 2008) used for groups in order of appearance.
 PALETTE: tuple[str, ...] = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
@@ -22,6 +22,20 @@ PALETTE: tuple[str, ...] = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00
 #: Fixed colours for groups that recur across notebooks, so a figure's legend means the same everywhere.
 GROUP_COLORS: dict[str, str] = {"true": "#0072B2", "random": "#D55E00",
                                 "generalizing": "#0072B2", "memorizing": "#D55E00"}
+
+
+#: The book's figure style (matplotlib rcParams), set by :func:`new_axes`: fonts that stay readable at
+#: the page's width, no top/right spines, a light grid, the :data:`PALETTE` cycle.
+STYLE: dict[str, Any] = {
+    "font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 9.5,
+    "xtick.labelsize": 10, "ytick.labelsize": 10, "figure.dpi": 110, "savefig.dpi": 110,
+    "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
+    "grid.linewidth": 0.6, "lines.linewidth": 1.8, "lines.markersize": 5, "legend.frameon": False,
+    "figure.facecolor": "white",
+}
+#: Widest figure in inches: the book's text column shows about this much at 100% without shrinking the
+#: fonts below ~9 pt; wider requests are scaled down, panels keeping their proportions.
+MAX_FIGURE_WIDTH: float = 10.0
 
 
 def group_colors(groups: Sequence[str]) -> dict[str, str]:
@@ -44,11 +58,23 @@ def group_colors(groups: Sequence[str]) -> dict[str, str]:
     return colors
 
 
-def new_axes(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (4.5, 3.5), **kwargs: Any) -> tuple[Any, Any]:
-    """``plt.subplots`` with a figure size scaled per panel and constrained layout."""
-    import matplotlib.pyplot as plt
+def new_axes(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (5.0, 3.6), **kwargs: Any) -> tuple[Any, Any]:
+    """``plt.subplots`` in the book's :data:`STYLE`, ``size`` (inches) per panel, constrained layout.
 
-    return plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), layout="constrained",
+    The whole figure is at most :data:`MAX_FIGURE_WIDTH` inches wide (panels shrink in proportion), so
+    every chapter's figures show their fonts at the same size. Returns ``(figure, axes)``; ``axes`` is
+    an array when there is more than one panel.
+    """
+    import matplotlib
+    import matplotlib.pyplot as plt
+    from cycler import cycler
+
+    matplotlib.rcParams.update(STYLE)
+    matplotlib.rcParams["axes.prop_cycle"] = cycler(color=list(PALETTE))
+    width, height = size[0] * ncols, size[1] * nrows
+    if width > MAX_FIGURE_WIDTH:
+        width, height = MAX_FIGURE_WIDTH, height * MAX_FIGURE_WIDTH / width
+    return plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained",
                         squeeze=False if (ncols > 1 or nrows > 1) else True, **kwargs)
 
 
