@@ -301,6 +301,18 @@ def _coerce(key: str, value: Any, kind: str, raw: str | None) -> Any:
     return one(value, kind, raw)
 
 
+def check_rules(template: Path, parameters: dict[str, Any]) -> None:
+    """:class:`UsageError` (one line) when ``parameters`` break a rule stated in the comments of
+    ``template``'s parameters cell (:mod:`cca_core.experiments.parameters`): checked before a kernel
+    starts, as the notebook's first cell checks it again."""
+    from cca_core.experiments.parameters import ParameterError, check_parameters, template_parameters
+
+    try:
+        check_parameters(parameters, template_parameters(template))
+    except ParameterError as err:
+        raise UsageError(f"{template.name}: {err}") from None
+
+
 def parse_overrides(args: list[str], template: Path) -> dict[str, Any]:
     """``-p`` arguments as parameters of ``template``: ``KEY=VALUE`` pairs or YAML mappings (see
     :func:`split_parameters`); values are YAML (``3``, ``0.01``, ``[8, 16]``, ``true``, text) and are
@@ -592,12 +604,7 @@ def execute(template: Path, output: Path, findings: Path, parameters: dict[str, 
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from cca_core.experiments.parameters import ParameterError, check_parameters, template_parameters
-
-    try:  # the parameters cell's own rules, before a kernel starts
-        check_parameters(parameters, template_parameters(template))
-    except ParameterError as err:
-        raise UsageError(f"{template.name}: {err}") from None
+    check_rules(template, parameters)
     scratch = SCRATCH / output.stem
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
@@ -769,6 +776,7 @@ def rerun(args: argparse.Namespace, pages: list[Page]) -> None:
     template, page, said = rerun_start(args.notebook, pages, args.book_parameters, args.defaults)
     overrides = parse_overrides(args.parameter, template)
     params = dict(page.parameters if page else {}, **overrides)
+    check_rules(template, params)
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
     output = (args.output or RERUNS / f"{template.stem}-{digest}.ipynb").resolve()
     if output.suffix != ".ipynb":

@@ -13,7 +13,7 @@ from types import ModuleType
 import nbformat
 import pytest
 
-PARAMS = "scale: float = 1.0  # multiplies the answer\nfail: bool = False\nfindings_path: str = \"\""
+PARAMS = "scale: float = 1.0  # multiplies the answer (> 0)\nfail: bool = False\nfindings_path: str = \"\""
 
 BODY = """
 from cca_core.experiments.findings import Finding, report_findings
@@ -231,6 +231,7 @@ def _one_line_error(capsys: pytest.CaptureFixture) -> str:
     ("findings_path=elsewhere.json", "findings_path: not a parameter you can set here"),
     ("nope=1", "no parameter 'nope'"),
     ("=1", "expects KEY=VALUE or a YAML mapping"),
+    ("scale=-1", "tiny.ipynb: scale = -1.0: must be > 0 (the parameters cell: '> 0')"),  # the cell's own rule
 ])
 def test_bad_parameters_are_one_line_and_exit_2(book: ModuleType, capsys: pytest.CaptureFixture,
                                                 arg: str, says: str) -> None:
@@ -397,6 +398,26 @@ def test_git_commit_names_head_and_uncommitted_sources(book: ModuleType) -> None
     assert book.git_commit() == (sha, True)
     cell = book.how_made_cell("book/pipeline.py run", "notebooks/tiny.ipynb", {}, "", (sha, True))
     assert f"git commit `{sha}` + uncommitted changes." in cell.source and "the template's defaults" in cell.source
+
+
+def test_how_made_box_gives_the_training_time_recorded_with_the_networks(book: ModuleType) -> None:
+    cell = book.how_made_cell("book/pipeline.py build", "notebooks/tiny.ipynb", {}, "", ("abc1234", False),
+                              {"networks": 20, "seconds": 754.2})
+    assert "Training: 20 networks, 12.6 min in all, as recorded when each was trained" in cell.source
+    one = book.how_made_cell("c", "t", {}, "", (None, False), {"networks": 1, "seconds": 42.0})
+    assert "Training: 1 network, 42 s in all" in one.source
+    for nothing in (None, {"networks": 0, "seconds": 0.0}):
+        assert "Training" not in book.how_made_cell("c", "t", {}, "", (None, False), nothing).source
+
+
+def test_a_page_that_reports_its_networks_shows_their_training_time(book: ModuleType) -> None:
+    body = BODY.replace("path=findings_path)", "path=findings_path, trained=[Net(30.0), Net(45.5)])")
+    make_template(book.NOTEBOOKS / "tiny.ipynb", "class Net:\n    def __init__(self, s):\n        self.train_seconds = s\n" + body)
+    (page,) = book.load_pages()
+    book.build_pages([page])
+    assert json.loads(page.findings_path.read_text())["training"] == {"networks": 2, "seconds": 75.5}
+    how = [c for c in nbformat.read(page.output_path, as_version=4).cells if "how-made" in c.metadata.get("tags", [])]
+    assert len(how) == 1 and "Training: 2 networks, 76 s in all" in how[0].source
 
 
 def test_a_page_run_in_place_never_writes_the_books_findings(book: ModuleType, tmp_path: Path,

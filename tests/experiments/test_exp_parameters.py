@@ -1,0 +1,141 @@
+"""The parameters cell's comments are the rules that are checked (cca_core.experiments.parameters)."""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+import pytest
+
+from cca_core.experiments.parameters import (ParameterError, ParameterSpecError, check_notebook_parameters,
+                                             check_parameters, parse_parameters, parse_rules)
+
+CELL = '''# Data
+dataset: str = "digits"         # a name in cca_core.experiments.KNOWN_DATASETS
+depth: int = 4                  # conv layers (at least 1)
+widths: list[int] = [4, 8]      # filters (at least 2 distinct, each > 0)
+seeds: int = 3                  # networks per width, ≥ 2
+learning_rate: float = 0.01     # positive
+dropout: float = 0.0            # in [0, 1)
+threshold: float = 0.9          # in (0, 1]
+optimizer: str = "adam"         # "sgd", "momentum" (0.9) or "adam"
+max_tokens: int = 40_000        # tokens (at least 100; 0: all of them)
+k_values: list[int] = [1, 4]    # each in 0..depth
+late: int = 20                  # (> early)
+early: int = 0                  # before
+points: int = 50                # at least 5 * depth
+share: bool = False             # True: every rate starts from the same weights;
+                                # False: each its own
+layer: str = ""                 # "": the last layer
+cache_dir: str = ""             # empty: the default
+'''
+
+SPEC = parse_parameters(CELL)
+
+
+def test_types_defaults_and_continued_comments():
+    assert list(SPEC)[:3] == ["dataset", "depth", "widths"]
+    assert SPEC["widths"].kind == "list[int]" and SPEC["widths"].default == [4, 8]
+    assert SPEC["max_tokens"].default == 40_000 and SPEC["max_tokens"].specials == (0,)
+    assert SPEC["share"].comment.endswith("False: each its own")
+    assert SPEC["layer"].specials == ("",) and SPEC["cache_dir"].specials == ("",)
+    assert check_parameters({}, SPEC)["widths"] == [4, 8]
+
+
+@pytest.mark.parametrize("name,value,words", [
+    ("depth", 0, "depth = 0: must be >= 1"),
+    ("depth", 2.5, "depth must be an integer"),
+    ("depth", True, "depth must be an integer"),
+    ("widths", [4, 4], "needs at least 2 distinct values, has 1"),
+    ("widths", [4, -8], "-8 is not > 0"),
+    ("widths", "[4, 8", "must be a list of integers, got the text"),
+    ("seeds", 1, "seeds = 1: must be >= 2"),
+    ("learning_rate", 0.0, "must be > 0"),
+    ("learning_rate", float("nan"), "must be > 0"),
+    ("dropout", 1.0, "must be < 1"),
+    ("threshold", 0.0, "must be > 0"),
+    ("optimizer", "rmsprop", "must be one of 'sgd', 'momentum', 'adam'"),
+    ("dataset", "imagenet", "KNOWN_DATASETS"),
+    ("max_tokens", 50, "must be >= 100"),
+    ("k_values", [1, 5], "5 is not <= depth = 4"),
+    ("late", 0, "must be > early = 0"),
+    ("points", 19, "must be >= 5 * depth = 20"),
+    ("share", "yes", "must be True or False"),
+])
+def test_each_rule_rejects_in_one_line_with_the_cells_words(name, value, words):
+    with pytest.raises(ParameterError) as err:
+        check_parameters({name: value}, SPEC)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(name) and words in message
+
+
+def test_special_values_and_coercion():
+    out = check_parameters({"max_tokens": 0, "widths": "[2, 4]", "depth": 4.0, "learning_rate": 1}, SPEC)
+    assert out["max_tokens"] == 0 and out["widths"] == [2, 4] and out["depth"] == 4 and type(out["depth"]) is int
+    assert type(out["learning_rate"]) is float
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ParameterError) as err:
+        check_parameters({"depth": 0, "optimizer": "x"}, SPEC)
+    assert "depth" in str(err.value) and "optimizer" in str(err.value)
+
+
+@pytest.mark.parametrize("words,op", [("at least", operator.ge), ("≥", operator.ge), (">=", operator.ge),
+                                      ("at most", operator.le), ("≤", operator.le), ("<=", operator.le),
+                                      (">", operator.gt), ("<", operator.lt)])
+def test_bounds_agree_with_the_comparison_they_name(words, op):
+    spec = parse_parameters(f"x: float = 0.5  # a value ({words} 0.25)\n")
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.uniform(-1, 1, 200), [0.25]])
+    for v in values:
+        accepted = True
+        try:
+            check_parameters({"x": float(v)}, spec)
+        except ParameterError:
+            accepted = False
+        assert accepted == bool(op(v, 0.25)), (words, v)
+
+
+@pytest.mark.parametrize("left,right,lo_op,hi_op", [("(", ")", operator.gt, operator.lt),
+                                                    ("[", ")", operator.ge, operator.lt),
+                                                    ("(", "]", operator.gt, operator.le),
+                                                    ("[", "]", operator.ge, operator.le)])
+def test_intervals_agree_with_their_brackets(left, right, lo_op, hi_op):
+    spec = parse_parameters(f"x: float = 0.5  # in {left}0, 1{right}\n")
+    for v in [-0.5, 0.0, 1e-9, 0.5, 1 - 1e-9, 1.0, 1.5]:
+        try:
+            check_parameters({"x": v}, spec)
+            accepted = True
+        except ParameterError:
+            accepted = False
+        assert accepted == (lo_op(v, 0) and hi_op(v, 1)), (left, right, v)
+
+
+def test_prose_is_not_a_rule():
+    rules, specials = parse_rules('layer compared; "": relu_<depth>, the final conv output (paper: 200), '
+                                  "network i: seed + i, 2 or more for intervals")
+    assert rules == () and specials == ("",)
+
+
+def test_a_rule_naming_no_parameter_is_an_error_in_the_template():
+    with pytest.raises(ParameterSpecError, match="names this"):
+        parse_parameters("n: int = 3  # at most this many images\n")
+    with pytest.raises(ParameterSpecError, match="not `name: type = value`"):
+        parse_parameters("n = 3\n")
+    with pytest.raises(ParameterSpecError, match="no importable collection"):
+        check_parameters({}, parse_parameters('d: str = "a"  # a name in cca_core.nothing.HERE\n'))
+
+
+def test_inside_a_kernel_the_last_parameters_cell_and_namespace_are_used():
+    namespace = {"depth": "4", "widths": [4, 8]}
+    out = check_notebook_parameters(namespace, source="depth: int = 4  # at least 1\nwidths: list[int] = [4]  # each > 0\n")
+    assert namespace["depth"] == 4 and out == {"depth": 4, "widths": [4, 8]}
+    with pytest.raises(ParameterError, match="depth = 0"):
+        check_notebook_parameters({"depth": 0, "widths": [1]},
+                                  source="depth: int = 4  # at least 1\nwidths: list[int] = [4]  # each > 0\n")
+
+
+def test_outside_a_kernel_without_source_says_what_to_do():
+    with pytest.raises(ParameterSpecError, match="inside a notebook"):
+        check_notebook_parameters({})
