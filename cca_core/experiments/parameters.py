@@ -21,6 +21,9 @@ Rules a comment can state (``X`` is a number, another parameter's name, or ``+ -
 - choices: two or more quoted strings joined by commas or "or" (``"sgd", "momentum" (0.9) or
   "adam"``); or ``a name in package.module.CONSTANT`` (an importable collection).
 - lists: ``at least N distinct`` (values; duplicates are allowed but count once).
+
+Bounds apply to ``int`` and ``float`` parameters (and their lists) only: in a text parameter's comment,
+"``i in 1..depth``" is prose.
 - exceptions: ``V: meaning`` with ``V`` a number, ``""`` or the word ``empty`` (meaning ``""``)
   names a value that is allowed whatever the other rules say (``0: all of them``).
 
@@ -239,8 +242,11 @@ def parse_parameters(source: str) -> dict[str, Parameter]:
             nxt += 1
         comment = " ".join(text)
         rules, specials = parse_rules(comment)
-        params[node.target.id] = Parameter(node.target.id, ast.unparse(node.annotation), default, comment,
-                                           rules, specials)
+        kind = ast.unparse(node.annotation)
+        if not re.search(r"\b(int|float)\b", kind):  # "relu_i with i in 1..depth" is prose for a str
+            rules = tuple(r for r in rules if r.kind not in ("bound", "distinct") or kind.startswith(("list", "tuple"))
+                          and r.kind == "distinct")
+        params[node.target.id] = Parameter(node.target.id, kind, default, comment, rules, specials)
     for p in params.values():
         for rule in p.rules:
             unknown = {n for n in rule.names() if n not in params}
@@ -344,9 +350,21 @@ def check_parameters(values: Mapping[str, Any], spec: Mapping[str, Parameter]) -
     return coerced
 
 
+def _typed_cell(source: Any) -> bool:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, TypeError, ValueError):
+        return False
+    return bool(tree.body) and all(isinstance(n, ast.AnnAssign) for n in tree.body)
+
+
 def _parameters_cell_source() -> str:
     """The source of the last cell this IPython kernel ran that is made only of typed assignments
-    (the parameters cell; papermill's injected cell has no annotations)."""
+    (the parameters cell; papermill's injected cell has no annotations).
+
+    Kernels that keep a history (Jupyter, papermill) list it in ``In``; nbval runs cells without
+    history, and there the cell run just before is the parameters cell
+    (``last_execution_result``)."""
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - notebooks run in IPython
@@ -356,13 +374,13 @@ def _parameters_cell_source() -> str:
         raise ParameterSpecError("check_notebook_parameters() runs inside a notebook; elsewhere pass source= "
                                  "or use template_parameters(path)")
     for source in reversed(list(shell.user_ns.get("In", []))):
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
-        if tree.body and all(isinstance(n, ast.AnnAssign) for n in tree.body):
+        if _typed_cell(source):
             return source
-    raise ParameterSpecError("no parameters cell (typed assignments only) has run in this kernel")
+    last = getattr(shell, "last_execution_result", None)
+    source = getattr(getattr(last, "info", None), "raw_cell", None)
+    if _typed_cell(source):
+        return source
+    raise ParameterSpecError("no parameters cell (typed assignments only) has run in this kernel; run it first")
 
 
 def check_notebook_parameters(namespace: dict[str, Any] | None = None, *, source: str | None = None) -> dict[str, Any]:

@@ -139,3 +139,27 @@ def test_inside_a_kernel_the_last_parameters_cell_and_namespace_are_used():
 def test_outside_a_kernel_without_source_says_what_to_do():
     with pytest.raises(ParameterSpecError, match="inside a notebook"):
         check_notebook_parameters({})
+
+
+def test_bounds_are_prose_in_a_text_parameters_comment():
+    spec = parse_parameters('layer: str = ""  # relu_i with i in 1..depth, at least 2 characters\ndepth: int = 3  # at least 1\n'
+                            'names: list[str] = ["a"]  # at least 1 distinct\n')
+    assert spec["layer"].rules == () and [r.kind for r in spec["names"].rules] == ["distinct"]
+    assert check_parameters({"layer": "x"}, spec)["layer"] == "x"
+
+
+def test_under_nbval_the_cell_run_just_before_is_the_parameters_cell(monkeypatch):
+    """nbval executes cells without history (``In`` stays empty): the last execution result's cell is used."""
+    from types import SimpleNamespace
+
+    import IPython
+
+    cell = "depth: int = 4  # at least 1\n"
+    shell = SimpleNamespace(user_ns={"In": [""], "depth": 0},
+                            last_execution_result=SimpleNamespace(info=SimpleNamespace(raw_cell=cell)))
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    with pytest.raises(ParameterError, match="depth = 0: must be >= 1"):
+        check_notebook_parameters()
+    shell.last_execution_result.info.raw_cell = "x = 1\n"
+    with pytest.raises(ParameterSpecError, match="no parameters cell"):
+        check_notebook_parameters()
