@@ -358,13 +358,22 @@ def _typed_cell(source: Any) -> bool:
     return bool(tree.body) and all(isinstance(n, ast.AnnAssign) for n in tree.body)
 
 
+def _compiled_cells(shell: Any) -> list[str]:
+    """Sources of the cells the kernel compiled, in the order first run: IPython caches each cell's
+    text in :mod:`linecache` under the file name its compiler records (``compile._filename_map``),
+    with or without history."""
+    import linecache
+
+    names = list(getattr(getattr(shell, "compile", None), "_filename_map", {}) or {})
+    return ["".join(linecache.cache[n][2]) for n in names if n in linecache.cache and len(linecache.cache[n]) > 2]
+
+
 def _parameters_cell_source() -> str:
     """The source of the last cell this IPython kernel ran that is made only of typed assignments
     (the parameters cell; papermill's injected cell has no annotations).
 
     Kernels that keep a history (Jupyter, papermill) list it in ``In``; nbval runs cells without
-    history, and there the cell run just before is the parameters cell
-    (``last_execution_result``)."""
+    history, and there the compiler's cache of cell sources is read."""
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - notebooks run in IPython
@@ -376,10 +385,9 @@ def _parameters_cell_source() -> str:
     for source in reversed(list(shell.user_ns.get("In", []))):
         if _typed_cell(source):
             return source
-    last = getattr(shell, "last_execution_result", None)
-    source = getattr(getattr(last, "info", None), "raw_cell", None)
-    if _typed_cell(source):
-        return source
+    for source in reversed(_compiled_cells(shell)):
+        if _typed_cell(source):
+            return source
     raise ParameterSpecError("no parameters cell (typed assignments only) has run in this kernel; run it first")
 
 

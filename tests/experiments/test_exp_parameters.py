@@ -148,18 +148,22 @@ def test_bounds_are_prose_in_a_text_parameters_comment():
     assert check_parameters({"layer": "x"}, spec)["layer"] == "x"
 
 
-def test_under_nbval_the_cell_run_just_before_is_the_parameters_cell(monkeypatch):
-    """nbval executes cells without history (``In`` stays empty): the last execution result's cell is used."""
+def test_without_history_the_compilers_cache_of_cells_is_read(monkeypatch):
+    """nbval executes cells without history (``In`` stays empty); IPython's compiler still caches each
+    cell's text in linecache: the last typed cell there is the parameters cell, even with papermill's
+    injected (untyped) cell after it."""
+    import linecache
     from types import SimpleNamespace
 
     import IPython
 
-    cell = "depth: int = 4  # at least 1\n"
-    shell = SimpleNamespace(user_ns={"In": [""], "depth": 0},
-                            last_execution_result=SimpleNamespace(info=SimpleNamespace(raw_cell=cell)))
+    cells = {"<cell-1>": "depth: int = 4  # at least 1\n", "<cell-2>": "# Parameters\ndepth = 0\n"}
+    for name, text in cells.items():
+        monkeypatch.setitem(linecache.cache, name, (len(text), None, text.splitlines(True), name))
+    shell = SimpleNamespace(user_ns={"In": [""], "depth": 0}, compile=SimpleNamespace(_filename_map={n: 0 for n in cells}))
     monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
     with pytest.raises(ParameterError, match="depth = 0: must be >= 1"):
         check_notebook_parameters()
-    shell.last_execution_result.info.raw_cell = "x = 1\n"
+    shell.compile._filename_map = {"<cell-2>": 0}
     with pytest.raises(ParameterSpecError, match="no parameters cell"):
         check_notebook_parameters()
