@@ -1,4 +1,4 @@
-"""What a computation costs: its best wall time over a few runs and the peak memory it allocates.
+"""What a computation costs: its best wall time over a few runs (and every run's) and the peak memory it allocates.
 
 The conv-layer chapter compares ways of comparing two layers (mean pooling, positions as
 datapoints, DFT-CCA, resizing, flattening) by their answer and by what they cost. :func:`measure_cost`
@@ -32,11 +32,15 @@ class Cost:
     peak_mb : float
         Peak of the memory traced by :mod:`tracemalloc` during one more call, above what was
         allocated when it started, in MB (10**6 bytes).
+    times : tuple of float
+        Every timed call's wall-clock time, in order (``seconds`` is their minimum), for a test of
+        whether one computation is faster than another.
     """
 
     value: Any
     seconds: float
     peak_mb: float
+    times: tuple[float, ...] = ()
 
 
 def measure_cost(fn: Callable[[], Any], repeats: int = 3) -> Cost:
@@ -69,12 +73,12 @@ def measure_cost(fn: Callable[[], Any], repeats: int = 3) -> Cost:
         raise TypeError(f"fn must be callable with no arguments, got {type(fn).__name__}")
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
-    best = float("inf")
+    times = []
     value: Any = None
     for _ in range(repeats):
         start = time.perf_counter()
         value = fn()
-        best = min(best, time.perf_counter() - start)
+        times.append(time.perf_counter() - start)
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
         tracemalloc.start()
@@ -86,4 +90,4 @@ def measure_cost(fn: Callable[[], Any], repeats: int = 3) -> Cost:
     finally:
         if not was_tracing:
             tracemalloc.stop()
-    return Cost(value=value, seconds=best, peak_mb=max(peak - base, 0) / 1e6)
+    return Cost(value=value, seconds=min(times), peak_mb=max(peak - base, 0) / 1e6, times=tuple(times))

@@ -22,7 +22,8 @@ from .findings import (Check, Evidence, Judgement, NetworkGroups, above, all_of,
 __all__ = ["FIT_THRESHOLD", "ALPHA", "fit_premise", "memorization_layers", "memorization_evidence", "memorization",
            "width_evidence", "width", "learning_rates_evidence", "learning_rates",
            "rnn_training_evidence", "rnn_training", "epochs_to_show", "signal_noise_evidence", "signal_noise",
-           "rnn_sequence_evidence", "rnn_sequence"]
+           "rnn_sequence_evidence", "rnn_sequence", "LEARNED_ACCURACY", "learned_premise", "cnn_training_evidence",
+           "cnn_training", "conv_layers_evidence", "conv_layers"]
 
 #: Training accuracy that counts as "fits its training labels" (the paper: 100%).
 FIT_THRESHOLD = 0.99
@@ -563,3 +564,316 @@ def rnn_sequence_evidence(window_states: Mapping[str, np.ndarray], repeat_states
                                        lambda d, b=b, c=c: d[b, 0] - d[c, 0]),
         }
     return out
+
+
+# ---------------------------------------------------------------------------------------- CNN training
+#: Test accuracy every network must reach for the CNN training-dynamics rules (the claim is about
+#: networks that learn; chance is 10% on the book's 10-class datasets).
+LEARNED_ACCURACY = 0.5
+
+
+def learned_premise(lowest_accuracy: float, threshold: float = LEARNED_ACCURACY) -> Check:
+    """Premise "every network learned": the lowest test accuracy over networks at least ``threshold``."""
+    ok = bool(lowest_accuracy >= threshold)
+    return premise(ok, f"every network reaches {threshold:.0%} test accuracy",
+                   f"a network reaches only {lowest_accuracy:.0%} test accuracy, below {threshold:.0%}: the claim is "
+                   "about networks that learn")
+
+
+class _OverNetworks:
+    """Statistics of means over independently trained networks, with percentile intervals from a
+    bootstrap that resamples the networks (the same draws for every statistic of a page).
+
+    ``values[key]`` has shape ``(n_networks, ...)``. A statistic is computed from ``m(key)``, the
+    mean over networks of ``values[key]``: shape ``(...)`` on all networks, ``(n_resamples, ...)``
+    when resampled, so a statistic reduces with negative axes (``lambda m: m("sim")[..., 0]``)."""
+
+    def __init__(self, values: Mapping[str, np.ndarray], *, n_resamples: int = 9999,
+                 confidence_level: float = 0.95, seed: int = 0) -> None:
+        self.values = {k: np.asarray(v, dtype=float) for k, v in values.items()}
+        sizes = {v.shape[0] for v in self.values.values()}
+        if len(sizes) != 1:
+            raise ValueError(f"every value needs the same number of networks (axis 0), got {sorted(sizes)}")
+        self.n_networks = sizes.pop()
+        self.confidence_level = float(confidence_level)
+        rng = np.random.default_rng(seed)
+        draws = rng.integers(0, self.n_networks, size=(int(n_resamples), self.n_networks))
+        self.weights = (draws[..., None] == np.arange(self.n_networks)).sum(axis=1) / self.n_networks  # (B, N)
+
+    def evidence(self, name: str, statistic: Any, n: Mapping[str, Any] | None = None) -> Evidence:
+        sizes = {"networks": self.n_networks, **dict(n or {})}
+
+        def full(key: str) -> np.ndarray:
+            return self.values[key].mean(axis=0)
+
+        def resampled(key: str) -> np.ndarray:
+            v = self.values[key]
+            return np.tensordot(self.weights, v, axes=([1], [0]))
+
+        estimate = float(statistic(full))
+        if self.n_networks < MIN_NETWORKS:
+            return Evidence(name, estimate, n=sizes, method="network bootstrap",
+                            note=f"no interval: {self.n_networks} network{'s' if self.n_networks != 1 else ''}, an "
+                                 f"interval over networks needs at least {MIN_NETWORKS}")
+        with np.errstate(invalid="ignore"):
+            dist = np.asarray(statistic(resampled), dtype=float).ravel()
+        dist = dist[np.isfinite(dist)]
+        if not np.isfinite(estimate) or dist.size == 0:
+            return Evidence(name, estimate, n=sizes, method="network bootstrap", note="no interval: no finite value")
+        tail = (1.0 - self.confidence_level) / 2.0
+        lo, hi = np.quantile(dist, [tail, 1.0 - tail])
+        return Evidence(name, estimate, (float(lo), float(hi)), self.confidence_level, n=sizes,
+                        method=f"network bootstrap (percentile, {dist.size} resamples)")
+
+
+def _slug(measure: str) -> str:
+    return measure.lower().replace(" ", "_")
+
+
+def cnn_training_evidence(similarity: Mapping[str, np.ndarray], checkpoints: Sequence[int], threshold: float, *,
+                          measures: Sequence[str] = ("PWCCA", "SVCCA"), clearer: tuple[str, str] = ("PWCCA", "mean CCA"),
+                          n_resamples: int = 9999, confidence_level: float = 0.95, seed: int = 0
+                          ) -> dict[str, Evidence]:
+    """Evidence for the CNN training-dynamics chapter from each network's similarities to its end.
+
+    ``similarity[measure]`` has shape ``(n_networks, n_checkpoints, n_layers)``: the similarity of
+    each conv layer at each checkpoint (``checkpoints``, epochs, the last being the reference) to the
+    same layer at the last checkpoint, for independently trained networks. Intervals resample the
+    networks (percentile bootstrap of the mean over networks); fewer than 3 networks give none. The
+    *judged* checkpoints are the trained ones before the end (``0 < epoch < last``); the
+    initialization is reported, not counted.
+
+    Keys, for each of ``measures`` (``<m>``: the measure's name in lower case, spaces as ``_``):
+    ``ordered_<m>`` (fraction of adjacent layer pairs whose convergence epochs, the interpolated
+    epoch at which similarity first reaches ``threshold``, grow with depth; mean over networks),
+    ``net_order_<m>`` (ordered minus reversed fraction), ``gap_<m>`` (first minus last conv layer,
+    mean similarity over the judged checkpoints) and ``below_<m>`` (exact: the fewest layers of a
+    network below ``threshold`` at initialization). For both of ``clearer``: ``frac_<m>``
+    (fraction of judged checkpoints and adjacent layer pairs with the lower layer more similar),
+    and ``clearer`` (the first's fraction minus the second's). For the first of ``measures``:
+    ``min_step`` (smallest change of the mean similarity between consecutive checkpoints,
+    initialization and end included, over layers) and ``rise`` (smallest over layers of the mean
+    similarity at the last judged checkpoint minus at initialization). Each has
+    ``n["trained_checkpoints"]``.
+    """
+    from .convergence import crossing_epochs
+
+    checkpoints = list(checkpoints)
+    shapes = {np.shape(v) for v in similarity.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 3 or next(iter(shapes))[1] != len(checkpoints):
+        raise ValueError(f"similarity must map each measure to (n_networks, {len(checkpoints)} checkpoints, "
+                         f"n_layers), got shapes {sorted(shapes)}")
+    n_layers = next(iter(shapes))[2]
+    if n_layers < 2:
+        raise ValueError(f"cnn_training_evidence needs at least 2 layers, got {n_layers}")
+    judged = [i for i, c in enumerate(checkpoints[:-1]) if c > 0]
+    n_cp = {"trained_checkpoints": len(judged)}
+    values: dict[str, np.ndarray] = {}
+    for m in dict.fromkeys([*measures, *clearer]):
+        s = np.asarray(similarity[m], dtype=float)
+        values[f"sim_{_slug(m)}"] = s
+        step = np.diff(crossing_epochs(s, checkpoints, threshold), axis=-1)     # (networks, layers - 1)
+        valid = np.isfinite(step)
+        with np.errstate(invalid="ignore"):
+            counted = valid.sum(axis=1)
+            values[f"ordered_{_slug(m)}"] = np.where(counted > 0, ((step > 0) & valid).sum(axis=1) / counted, np.nan)
+            values[f"reversed_{_slug(m)}"] = np.where(counted > 0, ((step < 0) & valid).sum(axis=1) / counted, np.nan)
+        j = s[:, judged, :] if judged else np.full((s.shape[0], 1, n_layers), np.nan)
+        values[f"gap_{_slug(m)}"] = j.mean(axis=1)[:, 0] - j.mean(axis=1)[:, -1]
+        values[f"frac_{_slug(m)}"] = np.mean(j[:, :, :-1] > j[:, :, 1:], axis=(1, 2))
+    boot = _OverNetworks(values, n_resamples=n_resamples, confidence_level=confidence_level, seed=seed)
+    out: dict[str, Evidence] = {}
+    for m in measures:
+        k = _slug(m)
+        out[f"ordered_{k}"] = boot.evidence(f"adjacent layer pairs converging in bottom-up order, {m}",
+                                            lambda f, k=k: f(f"ordered_{k}"), n=n_cp)
+        out[f"net_order_{k}"] = boot.evidence(f"bottom-up minus top-down adjacent layer pairs, {m}",
+                                              lambda f, k=k: f(f"ordered_{k}") - f(f"reversed_{k}"), n=n_cp)
+        out[f"gap_{k}"] = boot.evidence(f"first - last conv layer, mean {m} similarity over trained checkpoints",
+                                        lambda f, k=k: f(f"gap_{k}"), n=n_cp)
+        start = np.asarray(similarity[m], dtype=float)[:, 0, :]
+        out[f"below_{k}"] = Evidence.point(f"fewest layers of a network below {threshold:g} at initialization, {m}",
+                                           float((start < threshold).sum(axis=1).min()),
+                                           n={"networks": start.shape[0]}, why="a count")
+    for m in clearer:
+        k = _slug(m)
+        out[f"frac_{k}"] = boot.evidence(f"ordered adjacent layer pairs over trained checkpoints, {m}",
+                                         lambda f, k=k: f(f"frac_{k}"), n=n_cp)
+    a, b = (_slug(m) for m in clearer)
+    out["clearer"] = boot.evidence(f"ordered adjacent layer pairs, {clearer[0]} - {clearer[1]}",
+                                   lambda f: f(f"frac_{a}") - f(f"frac_{b}"), n=n_cp)
+    k = _slug(measures[0])
+    out["min_step"] = boot.evidence(f"smallest change of mean {measures[0]} similarity between consecutive checkpoints",
+                                    lambda f: np.diff(f(f"sim_{k}"), axis=-2).min(axis=(-2, -1)), n=n_cp)
+    last_judged = judged[-1] if judged else 0
+    out["rise"] = boot.evidence(f"smallest rise over layers of mean {measures[0]} similarity, initialization to "
+                                f"epoch {checkpoints[last_judged]}",
+                                lambda f: (f(f"sim_{k}")[..., last_judged, :] - f(f"sim_{k}")[..., 0, :]).min(axis=-1),
+                                n=n_cp)
+    return out
+
+
+#: Fraction of adjacent layer pairs in bottom-up order that counts as "the layers converge bottom-up".
+BOTTOM_UP_FRACTION = 0.8
+
+
+def cnn_training(ev: Mapping[str, Evidence], lowest_test_accuracy: float,
+                 measures: Sequence[str] = ("PWCCA", "SVCCA")) -> list[Judgement]:
+    """The findings of the CNN training-dynamics chapter (Raghu et al. 2017, section 4 and figure 4;
+    Morcos et al. 2018, section 4.1), one bottom-up finding per measure, then two.
+
+    Every rule needs 3 networks (an interval over networks), every network learning
+    (:func:`learned_premise`) and, for the order rules, 3 trained checkpoints before the end (2 for
+    the last rule); intervals are those of :func:`cnn_training_evidence`.
+
+    1. Bottom-up, per measure: the fraction of adjacent layer pairs whose convergence epochs grow
+       with depth at least :data:`BOTTOM_UP_FRACTION` and the first-minus-last gap above 0
+       (reproduced); more bottom-up than top-down pairs and the gap above 0 (partly). Needs, in
+       every network, a layer below the threshold at initialization (else every layer converges at
+       epoch 0 and there is nothing to order).
+    2. Clearer with PWCCA: PWCCA's fraction of ordered adjacent pairs minus mean CCA's above 0
+       (reproduced), at least 0 (partly).
+    3. Every layer approaches its final representation: no drop of the mean similarity of more
+       than 0.01 between consecutive checkpoints (reproduced); every layer higher at the last
+       trained checkpoint than at initialization (partly).
+    """
+    learned = learned_premise(lowest_test_accuracy)
+    out = []
+    for m in measures:
+        k = _slug(m)
+        below_ = ev[f"below_{k}"]
+        starts = premise(below_.estimate >= 1, f"every network has a layer below the threshold at initialization ({m})",
+                         f"some network has every layer at or above the threshold at initialization ({m}): every "
+                         "layer converges at epoch 0 and there is nothing to order")
+        out.append(judge(at_least(ev[f"ordered_{k}"], BOTTOM_UP_FRACTION) & above(ev[f"gap_{k}"], 0.0),
+                         above(ev[f"net_order_{k}"], 0.0) & above(ev[f"gap_{k}"], 0.0),
+                         requires=[learned, starts, enough(ev[f"gap_{k}"], networks=MIN_NETWORKS,
+                                                           trained_checkpoints=MIN_TRAINED_CHECKPOINTS)]))
+    out.append(judge(above(ev["clearer"], 0.0), at_least(ev["clearer"], 0.0),
+                     requires=[learned, enough(ev["clearer"], networks=MIN_NETWORKS,
+                                               trained_checkpoints=MIN_TRAINED_CHECKPOINTS)]))
+    out.append(judge(at_least(ev["min_step"], -0.01), above(ev["rise"], 0.0),
+                     requires=[learned, enough(ev["min_step"], networks=MIN_NETWORKS, trained_checkpoints=2)]))
+    return out
+
+
+# ---------------------------------------------------------------------------------------- conv layers
+def _faster_test(fast: Sequence[float], slow: Sequence[float], max_exact: int = 20_000, n_permutations: int = 9999,
+                 seed: int = 0) -> tuple[float, float, bool]:
+    """One-sided permutation test that the runs ``fast`` take less time than ``slow`` (statistic:
+    mean of ``slow`` minus mean of ``fast``): ``(p, smallest attainable p, exact)``. Exact over every
+    split of the pooled runs when there are at most ``max_exact`` of them, else random permutations."""
+    from itertools import combinations
+    from math import comb
+
+    a, b = np.asarray(fast, dtype=float), np.asarray(slow, dtype=float)
+    pooled = np.concatenate([a, b])
+    n_a, total = a.size, pooled.sum()
+    observed = b.mean() - a.mean()
+    tol = 1e-12 * max(1.0, abs(observed))
+    if comb(pooled.size, n_a) <= max_exact:
+        splits = comb(pooled.size, n_a)
+        stats = np.array([(total - s) / b.size - s / n_a
+                          for s in (pooled[list(c)].sum() for c in combinations(range(pooled.size), n_a))])
+        return int(np.sum(stats >= observed - tol)) / splits, 1 / splits, True
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for _ in range(n_permutations):
+        s = pooled[rng.permutation(pooled.size)[:n_a]].sum()
+        hits += (total - s) / b.size - s / n_a >= observed - tol
+    return (hits + 1) / (n_permutations + 1), 1 / (n_permutations + 1), False
+
+
+def conv_layers_evidence(same: NetworkGroups, methods: Sequence[str], layers: Sequence[str],
+                         real_layers: Sequence[int], *, rho_dft: Any, rho_flat: Any, dft_cost: Any, flat_cost: Any
+                         ) -> dict[str, Evidence]:
+    """Evidence for the conv-layer chapter.
+
+    Parameters
+    ----------
+    same : NetworkGroups
+        Mean CCA between the same layer of every two networks, shape ``(n_methods, n_layers, K, K)``
+        (one group of networks trained alike), methods in the order of ``methods`` (which must hold
+        ``"DFT-CCA"``, ``"positions as datapoints"`` and ``"mean over positions"``), layers in the
+        order of ``layers``.
+    real_layers : sequence of int
+        Indices of the layers with more than one position (at 1x1 every method coincides).
+    rho_dft, rho_flat : arrays
+        Canonical correlations on translation-invariant data: DFT-CCA pooled over frequencies, and
+        the CCA of the flattened maps.
+    dft_cost, flat_cost : :class:`~.costs.Cost`
+        What each of those two computations cost (with every timed run in ``times``).
+
+    Keys: ``max_diff`` (exact: the largest difference between the two sets of canonical
+    correlations, over as many as both have), ``count_diff`` (exact: how many more correlations
+    one gives than the other), ``time`` (best time of DFT-CCA over the flattened CCA's, with the
+    p-value of a one-sided permutation test over the timed runs that DFT-CCA is faster),
+    ``memory`` (exact: peak traced memory of DFT-CCA over the flattened CCA's), ``dft_vs_positions``
+    and ``mean_vs_positions`` (the largest difference over ``real_layers`` between the two
+    methods' mean CCA, each a mean over pairs of networks; network bootstrap).
+    """
+    rho_dft, rho_flat = np.asarray(rho_dft, dtype=float).ravel(), np.asarray(rho_flat, dtype=float).ravel()
+    n_common = int(min(rho_dft.size, rho_flat.size))
+    max_diff = float(np.max(np.abs(rho_dft[:n_common] - rho_flat[:n_common]))) if n_common else float("nan")
+    out: dict[str, Evidence] = {
+        "max_diff": Evidence.point("largest difference, DFT-CCA pooled vs flattened CCA correlations", max_diff,
+                                   n={"correlations": n_common}, why="a deterministic computation on fixed data")
+        if n_common else Evidence("largest difference, DFT-CCA pooled vs flattened CCA correlations", max_diff,
+                                  n={"correlations": 0}, note="no correlation to compare"),
+        "count_diff": Evidence.point("number of correlations, DFT-CCA - flattened", float(rho_dft.size - rho_flat.size),
+                                     n={"correlations": n_common}, why="a count"),
+    }
+    times_dft, times_flat = list(getattr(dft_cost, "times", ())), list(getattr(flat_cost, "times", ()))
+    if not times_dft or not times_flat:
+        raise ValueError("conv_layers_evidence needs every timed run of both computations (Cost.times)")
+    p, min_p, exact = _faster_test(times_dft, times_flat)
+    out["time"] = Evidence(f"time, DFT-CCA / flattened CCA (best of {len(times_dft)} runs each)",
+                           float(dft_cost.seconds / flat_cost.seconds), p_value=p, min_p_value=min_p,
+                           n={"timed_runs": [len(times_dft), len(times_flat)]},
+                           method="one-sided permutation test that DFT-CCA's runs are faster ("
+                                  + ("every split of the runs" if exact else "9999 random permutations") + ")")
+    memory = "peak traced memory, DFT-CCA / flattened CCA"
+    out["memory"] = (Evidence.point(memory, float(dft_cost.peak_mb / flat_cost.peak_mb),
+                                    why="tracemalloc counts the same allocations on every run")
+                     if flat_cost.peak_mb > 0 else Evidence(memory, float("nan"), note="no traced memory to compare"))
+    methods = list(methods)
+    real = [int(i) for i in real_layers]
+    if not real:
+        raise ValueError("conv_layers_evidence needs at least one layer with more than one position")
+    i_dft, i_pos, i_mean = (methods.index(m) for m in ("DFT-CCA", "positions as datapoints", "mean over positions"))
+    if len(same.groups) != 1:
+        raise ValueError(f"conv_layers_evidence needs one group of networks, got {same.groups}")
+    group = same.groups[0]
+    names = ", ".join(layers[i] for i in real)
+    for key, i_m, label in (("dft_vs_positions", i_dft, "DFT-CCA"), ("mean_vs_positions", i_mean, "mean over positions")):
+        out[key] = same.evidence(f"largest |{label} - positions as datapoints| mean CCA over {names}",
+                                 lambda m, i_m=i_m: np.abs(np.asarray(m(group))[..., i_m, real]
+                                                           - np.asarray(m(group))[..., i_pos, real]).max(axis=-1))
+    return out
+
+
+def conv_layers(ev: Mapping[str, Evidence], alpha: float = ALPHA) -> list[Judgement]:
+    """The four findings of the conv-layer chapter (Raghu et al. 2017, Theorem 1; google/svcca's
+    README and tutorial 002).
+
+    1. Theorem 1: as many correlations from DFT-CCA as from the flattened CCA and the largest
+       difference at most 1e-8 (reproduced), at most 1e-4 (partly).
+    2. DFT-CCA is cheaper: faster (the permutation test over the timed runs significant at
+       ``alpha``) and less peak memory (reproduced); one of the two (partly). A test that cannot
+       reach ``alpha`` (fewer than 3 timed runs each: p >= 0.1) makes it inconclusive.
+    3. DFT-CCA close to positions as datapoints: the largest difference over the layers with more
+       than one position at most 0.05 (reproduced), at most 0.10 (partly).
+    4. Mean over positions close to positions as datapoints: the same rule.
+
+    Findings 3 and 4 need 3 networks (an interval over networks).
+    """
+    same_count = within(ev["count_diff"], 0.0, 0.0)
+    faster, smaller = significant(ev["time"], alpha), below(ev["memory"], 1.0)
+    close = [judge(at_most(ev[k], 0.05), at_most(ev[k], 0.10), requires=[enough(ev[k], networks=MIN_NETWORKS)])
+             for k in ("dft_vs_positions", "mean_vs_positions")]
+    return [
+        judge(same_count & at_most(ev["max_diff"], 1e-8), same_count & at_most(ev["max_diff"], 1e-4),
+              requires=[enough(ev["max_diff"], correlations=1)]),
+        judge(faster & smaller, faster | smaller),
+        *close,
+    ]
