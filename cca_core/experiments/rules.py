@@ -2,8 +2,8 @@
 
 A chapter's notebook does the analysis (trains, measures, builds distance matrices) and states its
 rules in prose; the functions here turn the analysis into :class:`~.findings.Evidence` (intervals by
-resampling networks, or datapoints where one network is compared with itself, p-values with their
-minimum) and apply the rules (:func:`~.findings.judge`), so that a rule is tested once here rather
+resampling networks: pairs of networks, or each network's own values where a network is compared
+with itself, as in the RNN chapters; p-values with their minimum) and apply the rules (:func:`~.findings.judge`), so that a rule is tested once here rather
 than re-typed in a page. Each ``<chapter>`` function returns one :class:`~.findings.Judgement` per
 finding, in the order of the chapter's findings; each ``<chapter>_evidence`` function computes what
 its rules need. Thresholds are the chapter's, given as module constants.
@@ -21,7 +21,7 @@ from .findings import (Check, Evidence, Judgement, NetworkGroups, above, all_of,
 
 __all__ = ["FIT_THRESHOLD", "ALPHA", "fit_premise", "memorization_layers", "memorization_evidence", "memorization",
            "width_evidence", "width", "learning_rates_evidence", "learning_rates",
-           "rnn_training_evidence", "rnn_training", "epochs_to_show", "signal_noise_evidence", "signal_noise",
+           "NetworkResamples", "rnn_training_evidence", "rnn_training", "epochs_to_show", "signal_noise_evidence", "signal_noise",
            "rnn_sequence_evidence", "rnn_sequence"]
 
 #: Training accuracy that counts as "fits its training labels" (the paper: 100%).
@@ -328,13 +328,108 @@ def learning_rates(ev: Mapping[str, Evidence], alpha: float = ALPHA) -> list[Jud
 
 
 # ---------------------------------------------------------------------------------------- RNN training
-def rnn_training_evidence(boot: Any, checkpoints: Sequence[int], n_layers: int) -> dict[str, Evidence]:
-    """Evidence for the RNN training-dynamics chapter from a :class:`~.compare.BlockBootstrap`.
+#: Fewest networks for an interval over networks (each network gives one value; one gives no spread).
+MIN_RNN_NETWORKS = 2
 
-    ``boot`` holds the distances of layer ``l`` at checkpoint ``c`` to the same layer at the last
-    checkpoint, pairs in the order ``(c, l)`` for every checkpoint but the last, measures
-    ``("pwcca", "mean_cca")``. The judged checkpoints are the *trained* ones before the end
-    (``0 < epoch < last``): the initialization is reported, not counted.
+
+class NetworkResamples:
+    """Per-network values, resampled by network: statistics of the mean over networks with intervals.
+
+    For chapters that compare every network only with itself (a layer at each checkpoint with the
+    same layer at the end of training, the state at each timestep with the last one): each network
+    gives one array of numbers, and what another training run would change is estimated by
+    resampling the networks. Each resample draws ``n_networks`` networks with replacement (the same
+    draws for every statistic, so statistics of one page are resampled jointly) and averages their
+    arrays; a statistic is computed on that mean (``statistic(mean)``, ``mean`` a dict of arrays
+    without the network axis) as on the mean over all networks (the estimate). The interval is the
+    percentile interval of the resampled statistic, widened to contain the estimate where it does
+    not (a statistic that is not linear in the mean). With 2 or 3 networks it spans about the range
+    of the networks' values; with one network there is none.
+
+    Parameters
+    ----------
+    values : mapping name -> array of shape (n_networks, ...)
+        Every array with the same number of networks, in the same order.
+    n_resamples : int
+        At least 99.
+    confidence_level : float
+    seed : int
+    """
+
+    def __init__(self, values: Mapping[str, Any], *, n_resamples: int = 199, confidence_level: float = 0.95,
+                 seed: int = 0) -> None:
+        from .findings import _check_resampling
+
+        self.n_resamples, self.confidence_level = _check_resampling(n_resamples, confidence_level)
+        self.values = {k: np.asarray(v, dtype=float) for k, v in values.items()}
+        if not self.values:
+            raise ValueError("NetworkResamples needs at least one array")
+        sizes = {k: (v.shape[0] if v.ndim else 0) for k, v in self.values.items()}
+        if len(set(sizes.values())) != 1 or 0 in sizes.values():
+            raise ValueError(f"every array needs the same networks on its first axis, got {sizes}")
+        self.n_networks = next(iter(sizes.values()))
+        rng = np.random.default_rng(seed)
+        draws = rng.integers(0, self.n_networks, size=(self.n_resamples, self.n_networks))
+        self.weights = np.stack([np.bincount(d, minlength=self.n_networks) for d in draws]) / self.n_networks
+
+    def mean(self) -> dict[str, np.ndarray]:
+        """The mean over all networks of every array."""
+        return {k: v.mean(axis=0) for k, v in self.values.items()}
+
+    def _resampled(self, r: int) -> dict[str, np.ndarray]:
+        w = self.weights[r]
+        return {k: np.tensordot(w, v, axes=1) for k, v in self.values.items()}
+
+    def interval(self, statistic: Any = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """``(estimate, low, high)`` of ``statistic(mean)`` (default: ``mean`` of the only array),
+        elementwise for an array statistic; ``low``/``high`` None with a single network."""
+        if statistic is None:
+            if len(self.values) != 1:
+                raise ValueError("interval() without a statistic needs exactly one array")
+            only = next(iter(self.values))
+
+            def statistic(m: Mapping[str, np.ndarray]) -> np.ndarray:
+                return m[only]
+        est = np.asarray(statistic(self.mean()), dtype=float)
+        if self.n_networks < MIN_RNN_NETWORKS:
+            return est, None, None
+        dist = np.stack([np.asarray(statistic(self._resampled(r)), dtype=float) for r in range(self.n_resamples)])
+        tail = (1.0 - self.confidence_level) / 2.0
+        with np.errstate(invalid="ignore"):
+            lo, hi = np.nanquantile(dist, [tail, 1.0 - tail], axis=0)
+        return est, np.fmin(lo, est), np.fmax(hi, est)
+
+    def evidence(self, name: str, statistic: Any, *, clip: tuple[float, float] | None = None,
+                 n: Mapping[str, Any] | None = None) -> Evidence:
+        """A scalar statistic of the mean over networks (see :meth:`interval`) as :class:`Evidence`,
+        with the networks and ``n`` as its sample sizes; no interval (and a note) with one network."""
+        est, lo, hi = self.interval(statistic)
+        if est.ndim != 0:
+            raise ValueError(f"evidence needs a scalar statistic, got shape {est.shape}; use interval()")
+        sizes = {"networks": self.n_networks, **dict(n or {})}
+        if lo is None:
+            return Evidence(name, float(est), n=sizes, method="network bootstrap",
+                            note=f"no interval: {self.n_networks} network (an interval over networks needs at "
+                                 f"least {MIN_RNN_NETWORKS})")
+        if not (np.isfinite(est) and np.isfinite(lo) and np.isfinite(hi)):
+            return Evidence(name, float(est), n=sizes, method="network bootstrap",
+                            note="no interval: the statistic is undefined on these data")
+        lo, hi = float(lo), float(hi)
+        if clip is not None:
+            lo, hi = max(lo, clip[0]), min(hi, clip[1])
+        return Evidence(name, float(est), (lo, hi), self.confidence_level, n=sizes,
+                        method=f"network bootstrap (percentile, {self.n_resamples} resamples of "
+                               f"{self.n_networks} networks)")
+
+
+def rnn_training_evidence(nets: NetworkResamples, checkpoints: Sequence[int]) -> dict[str, Evidence]:
+    """Evidence for the RNN training-dynamics chapter, with intervals over networks.
+
+    ``nets`` holds, per network, ``"pwcca"`` and ``"mean_cca"``: arrays ``(n_networks,
+    n_checkpoints, n_layers)`` of the similarity (1 - distance) of each layer at each checkpoint to
+    the same layer at the last checkpoint (whose row is 1). Every statistic is computed on the mean
+    over networks (:class:`NetworkResamples`). The judged checkpoints are the *trained* ones before
+    the end (``0 < epoch < last``): the initialization is reported, not counted.
 
     Keys: ``sim_<l>`` (mean PWCCA similarity of layer l+1 over the judged checkpoints),
     ``order_<l>`` (layer l+1 minus layer l+2 of those means), ``lead`` (layer 1 minus the most
@@ -343,53 +438,51 @@ def rnn_training_evidence(boot: Any, checkpoints: Sequence[int], n_layers: int) 
     over the judged checkpoints), ``clearer`` (their difference), ``min_step`` (smallest change of
     PWCCA similarity between consecutive checkpoints, initialization and end included, over
     layers), ``rise`` (smallest over layers of the similarity at the last judged checkpoint minus
-    at initialization). Each has ``n["trained_checkpoints"]``.
+    at initialization). Each has ``n["networks"]`` and ``n["trained_checkpoints"]``.
     """
     checkpoints = list(checkpoints)
-    before = checkpoints[:-1]
-    judged = [i for i, c in enumerate(before) if c > 0]
+    shape = nets.values["pwcca"].shape
+    if len(shape) != 3 or shape[1] != len(checkpoints) or nets.values["mean_cca"].shape != shape:
+        raise ValueError(f"pwcca and mean_cca must be (networks, {len(checkpoints)} checkpoints, layers), got "
+                         f"{shape} and {nets.values['mean_cca'].shape}")
+    L = shape[2]
+    judged = [i for i, c in enumerate(checkpoints[:-1]) if c > 0]
     n_cp = {"trained_checkpoints": len(judged)}
-    L = int(n_layers)
 
-    def sims(d: np.ndarray, measure: int = 0) -> np.ndarray:
-        # (checkpoints incl. the last, layers) similarity; the last checkpoint's similarity is 1.
-        s = 1.0 - d[:, measure].reshape(len(before), L)
-        return np.vstack([s, np.ones((1, L))])
-
-    def judged_sims(d: np.ndarray, measure: int = 0) -> np.ndarray:
-        s = sims(d, measure)[judged]
+    def judged_sims(m: Mapping[str, np.ndarray], measure: str = "pwcca") -> np.ndarray:
+        s = m[measure][judged]
         return s if s.size else np.full((1, L), np.nan)
 
-    def mean_sim(d: np.ndarray) -> np.ndarray:
-        return judged_sims(d).mean(axis=0)
+    def mean_sim(m: Mapping[str, np.ndarray]) -> np.ndarray:
+        return judged_sims(m).mean(axis=0)
 
-    def frac(d: np.ndarray, measure: int) -> float:
-        s = judged_sims(d, measure)
+    def frac(m: Mapping[str, np.ndarray], measure: str) -> float:
+        s = judged_sims(m, measure)
         return float(np.mean(s[:, :-1] > s[:, 1:]))
+
+    def ev(name: str, statistic: Any, clip: tuple[float, float] | None = None) -> Evidence:
+        return nets.evidence(name, statistic, clip=clip, n=n_cp)
 
     out: dict[str, Evidence] = {}
     for l in range(L):
-        out[f"sim_{l}"] = boot.evidence(f"mean PWCCA similarity, layer {l + 1}, trained checkpoints",
-                                        lambda d, l=l: mean_sim(d)[l], clip=(0.0, 1.0), n=n_cp)
+        out[f"sim_{l}"] = ev(f"mean PWCCA similarity, layer {l + 1}, trained checkpoints",
+                             lambda m, l=l: mean_sim(m)[l], (0.0, 1.0))
     for l in range(L - 1):
-        out[f"order_{l}"] = boot.evidence(f"layer {l + 1} - layer {l + 2}, mean PWCCA similarity",
-                                          lambda d, l=l: mean_sim(d)[l] - mean_sim(d)[l + 1], n=n_cp)
-    out["lead"] = boot.evidence("layer 1 - most similar other layer, mean PWCCA similarity",
-                                lambda d: mean_sim(d)[0] - mean_sim(d)[1:].max(), n=n_cp)
-    out["strict"] = boot.evidence("fraction of trained checkpoints in strict bottom-up order",
-                                  lambda d: float(np.mean(np.all(np.diff(judged_sims(d), axis=1) < 0, axis=1))),
-                                  clip=(0.0, 1.0), n=n_cp)
-    out["frac_pwcca"] = boot.evidence("ordered adjacent layer pairs, PWCCA", lambda d: frac(d, 0),
-                                      clip=(0.0, 1.0), n=n_cp)
-    out["frac_mean_cca"] = boot.evidence("ordered adjacent layer pairs, mean CCA", lambda d: frac(d, 1),
-                                         clip=(0.0, 1.0), n=n_cp)
-    out["clearer"] = boot.evidence("ordered pairs, PWCCA - mean CCA", lambda d: frac(d, 0) - frac(d, 1),
-                                   clip=(-1.0, 1.0), n=n_cp)
-    out["min_step"] = boot.evidence("smallest change of PWCCA similarity between consecutive checkpoints",
-                                    lambda d: float(np.diff(sims(d), axis=0).min()), clip=None, n=n_cp)
+        out[f"order_{l}"] = ev(f"layer {l + 1} - layer {l + 2}, mean PWCCA similarity",
+                               lambda m, l=l: mean_sim(m)[l] - mean_sim(m)[l + 1])
+    out["lead"] = ev("layer 1 - most similar other layer, mean PWCCA similarity",
+                     lambda m: mean_sim(m)[0] - mean_sim(m)[1:].max())
+    out["strict"] = ev("fraction of trained checkpoints in strict bottom-up order",
+                       lambda m: float(np.mean(np.all(np.diff(judged_sims(m), axis=1) < 0, axis=1))), (0.0, 1.0))
+    out["frac_pwcca"] = ev("ordered adjacent layer pairs, PWCCA", lambda m: frac(m, "pwcca"), (0.0, 1.0))
+    out["frac_mean_cca"] = ev("ordered adjacent layer pairs, mean CCA", lambda m: frac(m, "mean_cca"), (0.0, 1.0))
+    out["clearer"] = ev("ordered pairs, PWCCA - mean CCA", lambda m: frac(m, "pwcca") - frac(m, "mean_cca"),
+                        (-1.0, 1.0))
+    out["min_step"] = ev("smallest change of PWCCA similarity between consecutive checkpoints",
+                         lambda m: float(np.diff(m["pwcca"], axis=0).min()))
     last_judged = judged[-1] if judged else 0
-    out["rise"] = boot.evidence("smallest rise over layers, initialization to the last trained checkpoint",
-                                lambda d: float((sims(d)[last_judged] - sims(d)[0]).min()), clip=None, n=n_cp)
+    out["rise"] = ev("smallest rise over layers, initialization to the last trained checkpoint",
+                     lambda m: float((m["pwcca"][last_judged] - m["pwcca"][0]).min()))
     return out
 
 
@@ -410,7 +503,9 @@ MIN_TRAINED_CHECKPOINTS = 3
 def rnn_training(ev: Mapping[str, Evidence], n_layers: int) -> list[Judgement]:
     """The three findings of the RNN training-dynamics chapter (Morcos et al. 2018, section 4.1, figure 6).
 
-    Judged on the trained checkpoints before the end (at least 3 for findings 1 and 2, 2 for 3):
+    Judged on the mean over networks at the trained checkpoints before the end (at least 3 for
+    findings 1 and 2, 2 for 3), each number by its interval over networks (at least
+    :data:`MIN_RNN_NETWORKS` networks):
 
     1. Bottom-up: every adjacent difference of mean PWCCA similarity (layer l minus l + 1) above 0
        and the strict order at least at half of the checkpoints (reproduced); layer 1 above every
@@ -421,8 +516,9 @@ def rnn_training(ev: Mapping[str, Evidence], n_layers: int) -> list[Judgement]:
        consecutive checkpoints (reproduced); every layer higher at the last trained checkpoint than
        at initialization (partly).
     """
-    need3 = [enough(ev["strict"], trained_checkpoints=MIN_TRAINED_CHECKPOINTS)]
-    need2 = [enough(ev["min_step"], trained_checkpoints=2)]
+    nets = [enough(ev["strict"], networks=MIN_RNN_NETWORKS)]
+    need3 = nets + [enough(ev["strict"], trained_checkpoints=MIN_TRAINED_CHECKPOINTS)]
+    need2 = nets + [enough(ev["min_step"], trained_checkpoints=2)]
     order = all_of(above(ev[f"order_{l}"], 0.0) for l in range(int(n_layers) - 1))
     return [
         judge(order & at_least(ev["strict"], 0.5), above(ev["lead"], 0.0), requires=need3),
