@@ -590,72 +590,63 @@ def rnn_sequence(linear_cca_max: Evidence, linear_naive_min: Evidence, window: M
     when one does. (c) Per (start, layer), ``repeat[...]`` has ``first`` (distance at the first
     repeated step), ``early_fall`` (first minus middle) and ``late_fall`` (middle minus two steps
     before the end): holds when ``first >= 0.05``, ``early_fall > 0`` and ``late_fall >= 0``;
-    reproduced when all hold, partly when one does.
+    reproduced when all hold, partly when one does. (b) and (c) are judged by their intervals over
+    networks (:func:`rnn_sequence_evidence`) and need at least :data:`MIN_RNN_NETWORKS` networks.
     """
     ok_b = [at_least(e["far_margin"], 0.0) & above(e["fall"], 0.02) for e in window.values()]
     ok_c = [at_least(e["first"], 0.05) & above(e["early_fall"], 0.0) & at_least(e["late_fall"], 0.0)
             for e in repeat.values()]
+    need_b = [enough(e["fall"], networks=MIN_RNN_NETWORKS) for e in list(window.values())[:1]]
+    need_c = [enough(e["first"], networks=MIN_RNN_NETWORKS) for e in list(repeat.values())[:1]]
     return [
         judge(below(linear_cca_max, 1e-6) & above(linear_naive_min, 0.1), below(linear_cca_max, 1e-6)),
-        judge(all_of(ok_b), any_of(ok_b)),
-        judge(all_of(ok_c), any_of(ok_c)),
+        judge(all_of(ok_b), any_of(ok_b), requires=need_b),
+        judge(all_of(ok_c), any_of(ok_c), requires=need_c),
     ]
 
 
-def rnn_sequence_evidence(window_states: Mapping[str, np.ndarray], repeat_states: Mapping[str, Mapping[str, np.ndarray]],
-                          shuffle: np.ndarray, *, n_resamples: int = 199, seed: int = 0,
-                          n_blocks: int = 200) -> dict[str, Any]:
-    """Evidence for findings (b) and (c) of the RNN sequence-dynamics chapter.
+def rnn_sequence_evidence(window: Any, shuffled: Any, repeat: Mapping[str, Any], layers: Sequence[str], *,
+                          n_resamples: int = 199, confidence_level: float = 0.95, seed: int = 0) -> dict[str, Any]:
+    """Evidence for findings (b) and (c) of the RNN sequence-dynamics chapter, with intervals over networks.
 
-    ``window_states[layer]`` and ``repeat_states[start][layer]`` are ``(n_sequences, T, units)``
-    hidden states; a datapoint is a sequence. Distances are symmetrized PWCCA distances to the
-    last step, with intervals from a bootstrap over sequences (independent pieces of text,
-    resampled in about ``n_blocks`` blocks of consecutive sequences; :class:`~.compare.BlockBootstrap`).
-    ``shuffle`` is the permutation of the sequences behind the shuffled baseline (the last step
-    against itself with the sequences shuffled).
+    ``window`` is ``(n_networks, n_layers, T)``: each network's symmetrized PWCCA distance between
+    a layer's states at each step of the window and at its last step (a datapoint is a sequence);
+    ``shuffled`` ``(n_networks, n_layers)``: the last step against itself with the sequences
+    shuffled; ``repeat[start]`` ``(n_networks, n_layers, R)``: the same along ``R`` repeated steps.
+    Every statistic is computed on the mean over networks, its interval by resampling networks
+    (:class:`NetworkResamples`, the same draws for every statistic).
 
     Returns ``{"window": {layer: {"far_margin", "fall"}}, "repeat": {(start, layer): {"first",
     "early_fall", "late_fall"}}}`` as described in :func:`rnn_sequence`.
     """
-    from .compare import BlockBootstrap
-
-    def bootstrap(pairs: list) -> Any:
-        n = pairs[0][0].shape[0]
-        return BlockBootstrap(pairs, ["pwcca"], block_size=max(1, n // n_blocks), n_resamples=n_resamples, seed=seed)
-
-    out: dict[str, Any] = {"window": {}, "repeat": {}}
-    layers = list(window_states)
-    steps = next(iter(window_states.values())).shape[1]
+    values = {"window": window, "shuffled": shuffled, **{f"repeat:{s}": v for s, v in repeat.items()}}
+    nets = NetworkResamples(values, n_resamples=n_resamples, confidence_level=confidence_level, seed=seed)
+    layers = list(layers)
+    steps = nets.values["window"].shape[-1]
+    if nets.values["window"].shape[1:] != (len(layers), steps) or nets.values["shuffled"].shape[1:] != (len(layers),):
+        raise ValueError(f"window must be (networks, {len(layers)} layers, steps) and shuffled (networks, "
+                         f"{len(layers)} layers), got {nets.values['window'].shape} and {nets.values['shuffled'].shape}")
     mid = steps // 2
-    pairs = []
-    for l in layers:
-        s = window_states[l]
-        last = s[:, -1, :]
-        pairs += [(s[:, 0, :], last), (s[:, mid, :], last), (s[:, steps - 2, :], last), (last[shuffle], last)]
-    boot = bootstrap(pairs)
+    out: dict[str, Any] = {"window": {}, "repeat": {}}
     for i, l in enumerate(layers):
-        a, b, c, shuf = 4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3
+        def far(m: Mapping[str, np.ndarray], i: int = i) -> float:
+            return min(m["window"][i, 0], m["window"][i, mid])
+
         out["window"][l] = {
-            "far_margin": boot.evidence(f"{l}: min(step 0, step {mid}) - shuffled / 2",
-                                        lambda d, a=a, b=b, s_=shuf: min(d[a, 0], d[b, 0]) - 0.5 * d[s_, 0]),
-            "fall": boot.evidence(f"{l}: min(step 0, step {mid}) - step {steps - 2}",
-                                  lambda d, a=a, b=b, c=c: min(d[a, 0], d[b, 0]) - d[c, 0]),
+            "far_margin": nets.evidence(f"{l}: min(step 0, step {mid}) - shuffled / 2",
+                                        lambda m, i=i, far=far: far(m) - 0.5 * m["shuffled"][i]),
+            "fall": nets.evidence(f"{l}: min(step 0, step {mid}) - step {steps - 2}",
+                                  lambda m, i=i, far=far: far(m) - m["window"][i, steps - 2]),
         }
-    keys, pairs = [], []
-    for start, by_layer in repeat_states.items():
-        for l, s in by_layer.items():
-            r = s.shape[1]
-            last = s[:, -1, :]
-            pairs += [(s[:, 0, :], last), (s[:, r // 2, :], last), (s[:, r - 2, :], last)]
-            keys.append((start, l, r))
-    boot = bootstrap(pairs)
-    for i, (start, l, r) in enumerate(keys):
-        a, b, c = 3 * i, 3 * i + 1, 3 * i + 2
-        out["repeat"][(start, l)] = {
-            "first": boot.evidence(f"{l}, {start} start: step 0", lambda d, a=a: d[a, 0], clip=(0.0, 1.0)),
-            "early_fall": boot.evidence(f"{l}, {start} start: step 0 - step {r // 2}",
-                                        lambda d, a=a, b=b: d[a, 0] - d[b, 0]),
-            "late_fall": boot.evidence(f"{l}, {start} start: step {r // 2} - step {r - 2}",
-                                       lambda d, b=b, c=c: d[b, 0] - d[c, 0]),
-        }
+    for start in repeat:
+        key = f"repeat:{start}"
+        r = nets.values[key].shape[-1]
+        for i, l in enumerate(layers):
+            out["repeat"][(start, l)] = {
+                "first": nets.evidence(f"{l}, {start} start: step 0", lambda m, i=i, k=key: m[k][i, 0], clip=(0.0, 1.0)),
+                "early_fall": nets.evidence(f"{l}, {start} start: step 0 - step {r // 2}",
+                                            lambda m, i=i, k=key, r=r: m[k][i, 0] - m[k][i, r // 2]),
+                "late_fall": nets.evidence(f"{l}, {start} start: step {r // 2} - step {r - 2}",
+                                           lambda m, i=i, k=key, r=r: m[k][i, r // 2] - m[k][i, r - 2]),
+            }
     return out
