@@ -2,8 +2,8 @@
 
 A chapter's notebook does the analysis (trains, measures, builds distance matrices) and states its
 rules in prose; the functions here turn the analysis into :class:`~.findings.Evidence` (intervals by
-resampling networks: pairs of networks, or each network's own values where a network is compared
-with itself, as in the RNN chapters; p-values with their minimum) and apply the rules (:func:`~.findings.judge`), so that a rule is tested once here rather
+resampling networks for distances between networks; Student t over networks where each network is
+compared only with itself, as in the RNN chapters; p-values with their minimum) and apply the rules (:func:`~.findings.judge`), so that a rule is tested once here rather
 than re-typed in a page. Each ``<chapter>`` function returns one :class:`~.findings.Judgement` per
 finding, in the order of the chapter's findings; each ``<chapter>_evidence`` function computes what
 its rules need. Thresholds are the chapter's, given as module constants.
@@ -21,7 +21,7 @@ from .findings import (Check, Evidence, Judgement, NetworkGroups, above, all_of,
 
 __all__ = ["FIT_THRESHOLD", "ALPHA", "fit_premise", "memorization_layers", "memorization_evidence", "memorization",
            "width_evidence", "width", "learning_rates_evidence", "learning_rates",
-           "NetworkResamples", "rnn_training_evidence", "rnn_training", "epochs_to_show", "signal_noise_evidence", "signal_noise",
+           "NetworkMeans", "rnn_training_evidence", "rnn_training", "epochs_to_show", "signal_noise_evidence", "signal_noise",
            "rnn_sequence_evidence", "rnn_sequence"]
 
 #: Training accuracy that counts as "fits its training labels" (the paper: 100%).
@@ -332,107 +332,95 @@ def learning_rates(ev: Mapping[str, Evidence], alpha: float = ALPHA) -> list[Jud
 MIN_RNN_NETWORKS = 2
 
 
-class NetworkResamples:
-    """Per-network values, resampled by network: statistics of the mean over networks with intervals.
+class NetworkMeans:
+    """Values of independently trained networks: means over networks with Student-t intervals.
 
     For chapters that compare every network only with itself (a layer at each checkpoint with the
-    same layer at the end of training, the state at each timestep with the last one): each network
-    gives one array of numbers, and what another training run would change is estimated by
-    resampling the networks. Each resample draws ``n_networks`` networks with replacement (the same
-    draws for every statistic, so statistics of one page are resampled jointly) and averages their
-    arrays; a statistic is computed on that mean (``statistic(mean)``, ``mean`` a dict of arrays
-    without the network axis) as on the mean over all networks (the estimate). The interval is the
-    percentile interval of the resampled statistic, widened to contain the estimate where it does
-    not (a statistic that is not linear in the mean). With 2 or 3 networks it spans about the range
-    of the networks' values; with one network there is none.
+    same layer at the end of training, the state at each timestep with the last one), each network
+    gives its own array of numbers, and the networks are independent draws of the training run. A
+    statistic is computed on each network's arrays; its estimate is the mean over networks and its
+    interval the Student-t interval of that mean, ``mean +- t_{(1+cl)/2, n-1} s / sqrt(n)``
+    (:func:`~.findings.mean_interval`). A bootstrap that resamples 2 or 3 networks cannot reach
+    beyond the range of their values (about half and three quarters coverage), so with the few
+    networks a page trains its "95%" interval would be too narrow, and a verdict would change with
+    the seeds; the t interval is wide when the networks are few and disagree. One network gives no
+    interval.
 
     Parameters
     ----------
     values : mapping name -> array of shape (n_networks, ...)
         Every array with the same number of networks, in the same order.
-    n_resamples : int
-        At least 99.
     confidence_level : float
-    seed : int
     """
 
-    def __init__(self, values: Mapping[str, Any], *, n_resamples: int = 199, confidence_level: float = 0.95,
-                 seed: int = 0) -> None:
-        from .findings import _check_resampling
-
-        self.n_resamples, self.confidence_level = _check_resampling(n_resamples, confidence_level)
+    def __init__(self, values: Mapping[str, Any], *, confidence_level: float = 0.95) -> None:
         self.values = {k: np.asarray(v, dtype=float) for k, v in values.items()}
         if not self.values:
-            raise ValueError("NetworkResamples needs at least one array")
+            raise ValueError("NetworkMeans needs at least one array")
         sizes = {k: (v.shape[0] if v.ndim else 0) for k, v in self.values.items()}
         if len(set(sizes.values())) != 1 or 0 in sizes.values():
             raise ValueError(f"every array needs the same networks on its first axis, got {sizes}")
+        if not 0 < float(confidence_level) < 1:
+            raise ValueError(f"confidence_level must be in (0, 1), got {confidence_level!r}")
         self.n_networks = next(iter(sizes.values()))
-        rng = np.random.default_rng(seed)
-        draws = rng.integers(0, self.n_networks, size=(self.n_resamples, self.n_networks))
-        self.weights = np.stack([np.bincount(d, minlength=self.n_networks) for d in draws]) / self.n_networks
+        self.confidence_level = float(confidence_level)
 
-    def mean(self) -> dict[str, np.ndarray]:
-        """The mean over all networks of every array."""
-        return {k: v.mean(axis=0) for k, v in self.values.items()}
-
-    def _resampled(self, r: int) -> dict[str, np.ndarray]:
-        w = self.weights[r]
-        return {k: np.tensordot(w, v, axes=1) for k, v in self.values.items()}
-
-    def interval(self, statistic: Any = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """``(estimate, low, high)`` of ``statistic(mean)`` (default: ``mean`` of the only array),
-        elementwise for an array statistic; ``low``/``high`` None with a single network."""
+    def per_network(self, statistic: Any = None) -> np.ndarray:
+        """``statistic(v)`` for every network (``v``: that network's arrays, a dict without the network
+        axis), stacked: shape ``(n_networks, ...)``; default: the only array itself."""
         if statistic is None:
             if len(self.values) != 1:
-                raise ValueError("interval() without a statistic needs exactly one array")
-            only = next(iter(self.values))
+                raise ValueError("without a statistic NetworkMeans needs exactly one array")
+            return next(iter(self.values.values()))
+        return np.stack([np.asarray(statistic({k: v[i] for k, v in self.values.items()}), dtype=float)
+                         for i in range(self.n_networks)])
 
-            def statistic(m: Mapping[str, np.ndarray]) -> np.ndarray:
-                return m[only]
-        est = np.asarray(statistic(self.mean()), dtype=float)
-        if self.n_networks < MIN_RNN_NETWORKS:
-            return est, None, None
-        dist = np.stack([np.asarray(statistic(self._resampled(r)), dtype=float) for r in range(self.n_resamples)])
-        tail = (1.0 - self.confidence_level) / 2.0
-        with np.errstate(invalid="ignore"):
-            lo, hi = np.nanquantile(dist, [tail, 1.0 - tail], axis=0)
-        return est, np.fmin(lo, est), np.fmax(hi, est)
+    def interval(self, statistic: Any = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """``(mean, low, high)`` over networks of ``statistic`` (see :meth:`per_network`), elementwise
+        for an array statistic; ``low``/``high`` None with a single network."""
+        import scipy.stats
+
+        v = self.per_network(statistic)
+        mean = v.mean(axis=0)
+        n = self.n_networks
+        if n < MIN_RNN_NETWORKS:
+            return mean, None, None
+        half = scipy.stats.t.ppf(0.5 + self.confidence_level / 2, n - 1) * v.std(axis=0, ddof=1) / np.sqrt(n)
+        return mean, mean - half, mean + half
 
     def evidence(self, name: str, statistic: Any, *, clip: tuple[float, float] | None = None,
                  n: Mapping[str, Any] | None = None) -> Evidence:
-        """A scalar statistic of the mean over networks (see :meth:`interval`) as :class:`Evidence`,
-        with the networks and ``n`` as its sample sizes; no interval (and a note) with one network."""
+        """A scalar statistic's mean over networks and its t interval (see :meth:`interval`) as
+        :class:`Evidence`, with the networks and ``n`` as its sample sizes; no interval (and a note)
+        with one network or where the statistic is undefined. ``clip`` bounds the interval."""
         est, lo, hi = self.interval(statistic)
         if est.ndim != 0:
             raise ValueError(f"evidence needs a scalar statistic, got shape {est.shape}; use interval()")
         sizes = {"networks": self.n_networks, **dict(n or {})}
         if lo is None:
-            return Evidence(name, float(est), n=sizes, method="network bootstrap",
-                            note=f"no interval: {self.n_networks} network (an interval over networks needs at "
-                                 f"least {MIN_RNN_NETWORKS})")
+            return Evidence(name, float(est), n=sizes, note=f"no interval: {self.n_networks} network (an interval "
+                                                              f"over networks needs at least {MIN_RNN_NETWORKS})")
         if not (np.isfinite(est) and np.isfinite(lo) and np.isfinite(hi)):
-            return Evidence(name, float(est), n=sizes, method="network bootstrap",
-                            note="no interval: the statistic is undefined on these data")
+            return Evidence(name, float(est), n=sizes, note="no interval: the statistic is undefined on these data")
         lo, hi = float(lo), float(hi)
         if clip is not None:
             lo, hi = max(lo, clip[0]), min(hi, clip[1])
         return Evidence(name, float(est), (lo, hi), self.confidence_level, n=sizes,
-                        method=f"network bootstrap (percentile, {self.n_resamples} resamples of "
-                               f"{self.n_networks} networks)")
+                        method=f"Student t over {self.n_networks} networks")
 
 
-def rnn_training_evidence(nets: NetworkResamples, checkpoints: Sequence[int]) -> dict[str, Evidence]:
+def rnn_training_evidence(nets: NetworkMeans, checkpoints: Sequence[int]) -> dict[str, Evidence]:
     """Evidence for the RNN training-dynamics chapter, with intervals over networks.
 
-    ``nets`` holds, per network, ``"pwcca"`` and ``"mean_cca"``: arrays ``(n_networks,
-    n_checkpoints, n_layers)`` of the similarity (1 - distance) of each layer at each checkpoint to
-    the same layer at the last checkpoint (whose row is 1). Every statistic is computed on the mean
-    over networks (:class:`NetworkResamples`). The judged checkpoints are the *trained* ones before
-    the end (``0 < epoch < last``): the initialization is reported, not counted.
+    ``nets`` holds ``"pwcca"`` and ``"mean_cca"``: arrays ``(n_networks, n_checkpoints, n_layers)``
+    of the similarity (1 - distance) of each layer at each checkpoint to the same layer at the last
+    checkpoint of the same network (whose row is 1). Every statistic is computed on each network and
+    averaged over networks, with its Student-t interval over networks (:class:`NetworkMeans`). The
+    judged checkpoints are the *trained* ones before the end (``0 < epoch < last``): the
+    initialization is reported, not counted.
 
-    Keys: ``sim_<l>`` (mean PWCCA similarity of layer l+1 over the judged checkpoints),
-    ``order_<l>`` (layer l+1 minus layer l+2 of those means), ``lead`` (layer 1 minus the most
+    Keys, each a mean over networks: ``sim_<l>`` (mean PWCCA similarity of layer l+1 over the
+    judged checkpoints), ``order_<l>`` (layer l+1 minus layer l+2 of those means), ``lead`` (layer 1 minus the most
     similar other layer), ``strict`` (fraction of judged checkpoints with the layers in strict
     bottom-up order), ``frac_pwcca``, ``frac_mean_cca`` (fraction of ordered adjacent layer pairs
     over the judged checkpoints), ``clearer`` (their difference), ``min_step`` (smallest change of
@@ -606,21 +594,21 @@ def rnn_sequence(linear_cca_max: Evidence, linear_naive_min: Evidence, window: M
 
 
 def rnn_sequence_evidence(window: Any, shuffled: Any, repeat: Mapping[str, Any], layers: Sequence[str], *,
-                          n_resamples: int = 199, confidence_level: float = 0.95, seed: int = 0) -> dict[str, Any]:
+                          confidence_level: float = 0.95) -> dict[str, Any]:
     """Evidence for findings (b) and (c) of the RNN sequence-dynamics chapter, with intervals over networks.
 
     ``window`` is ``(n_networks, n_layers, T)``: each network's symmetrized PWCCA distance between
     a layer's states at each step of the window and at its last step (a datapoint is a sequence);
     ``shuffled`` ``(n_networks, n_layers)``: the last step against itself with the sequences
     shuffled; ``repeat[start]`` ``(n_networks, n_layers, R)``: the same along ``R`` repeated steps.
-    Every statistic is computed on the mean over networks, its interval by resampling networks
-    (:class:`NetworkResamples`, the same draws for every statistic).
+    Every statistic is computed on each network and averaged over networks, with its Student-t
+    interval over networks (:class:`NetworkMeans`).
 
     Returns ``{"window": {layer: {"far_margin", "fall"}}, "repeat": {(start, layer): {"first",
     "early_fall", "late_fall"}}}`` as described in :func:`rnn_sequence`.
     """
     values = {"window": window, "shuffled": shuffled, **{f"repeat:{s}": v for s, v in repeat.items()}}
-    nets = NetworkResamples(values, n_resamples=n_resamples, confidence_level=confidence_level, seed=seed)
+    nets = NetworkMeans(values, confidence_level=confidence_level)
     layers = list(layers)
     steps = nets.values["window"].shape[-1]
     if nets.values["window"].shape[1:] != (len(layers), steps) or nets.values["shuffled"].shape[1:] != (len(layers),):

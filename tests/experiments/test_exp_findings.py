@@ -319,8 +319,7 @@ RNN_RERUN_PWCCA = [[0.441, 0.245, 0.207], [0.917, 0.897, 0.906]]
 RNN_RERUN_MEAN_CCA = [[0.364, 0.163, 0.112], [0.816, 0.649, 0.593]]
 
 
-def _nets_from(pw: list, mc: list, n_networks: int = 3, spread: float = 0.005, seed: int = 0,
-               n_resamples: int = 999) -> "rules.NetworkResamples":
+def _nets_from(pw: list, mc: list, n_networks: int = 3, spread: float = 0.005, seed: int = 0) -> "rules.NetworkMeans":
     """Per-network similarities (networks, checkpoints incl. the last at 1, layers): the given curves
     (checkpoints before the end) plus Gaussian noise of standard deviation ``spread`` per network."""
     rng = np.random.default_rng(seed)
@@ -331,25 +330,27 @@ def _nets_from(pw: list, mc: list, n_networks: int = 3, spread: float = 0.005, s
         noisy[:, -1] = 1.0
         return noisy
 
-    return rules.NetworkResamples({"pwcca": per_network(pw), "mean_cca": per_network(mc)},
-                                  n_resamples=n_resamples, seed=seed)
+    return rules.NetworkMeans({"pwcca": per_network(pw), "mean_cca": per_network(mc)})
 
 
-def test_network_resamples_interval_spans_the_networks():
-    # 3 networks with values 0.1, 0.2, 0.6: the mean is 0.3; resampled means lie in [0.1, 0.6], and
-    # with 999 resamples both ends (all three draws the same network, p = 1/27 each > 2.5%) are reached
-    nets = rules.NetworkResamples({"x": np.array([[0.1], [0.2], [0.6]])}, n_resamples=999)
+def test_network_means_give_student_t_intervals_over_networks():
+    # 3 networks with values 0.1, 0.2, 0.6: mean 0.3, s = sqrt((0.04 + 0.01 + 0.09) / 2) = 0.26458,
+    # t(0.975, 2) = 4.3027, half-width 4.3027 * 0.26458 / sqrt(3) = 0.65724: [-0.35724, 0.95724]
+    nets = rules.NetworkMeans({"x": np.array([[0.1], [0.2], [0.6]])})
     est, lo, hi = nets.interval()
-    assert est[0] == pytest.approx(0.3) and lo[0] == pytest.approx(0.1) and hi[0] == pytest.approx(0.6)
-    ev = nets.evidence("x", lambda m: m["x"][0])
-    assert ev.n == {"networks": 3} and ev.interval == pytest.approx((0.1, 0.6))
-    # a statistic not linear in the mean: its interval still contains its estimate
-    ev = nets.evidence("x > 0.25", lambda m: float(m["x"][0] > 0.25))
-    assert ev.estimate == 1.0 and ev.low <= 1.0 <= ev.high
-    one = rules.NetworkResamples({"x": np.array([[0.1]])}).evidence("x", lambda m: m["x"][0])
+    assert est[0] == pytest.approx(0.3) and lo[0] == pytest.approx(-0.35724, abs=1e-5)
+    assert hi[0] == pytest.approx(0.95724, abs=1e-5)
+    ev = nets.evidence("x", lambda v: v["x"][0], clip=(0.0, 1.0))
+    assert ev.n == {"networks": 3} and ev.interval == pytest.approx((0.0, 0.95724), abs=1e-5)
+    # a statistic of each network, then the mean: x > 0.25 holds for one network of three
+    assert nets.evidence("x > 0.25", lambda v: float(v["x"][0] > 0.25)).estimate == pytest.approx(1 / 3)
+    # networks that agree exactly: a zero-width interval
+    same = rules.NetworkMeans({"x": np.array([[0.5], [0.5]])}).evidence("x", lambda v: v["x"][0])
+    assert same.interval == (0.5, 0.5)
+    one = rules.NetworkMeans({"x": np.array([[0.1]])}).evidence("x", lambda v: v["x"][0])
     assert one.interval is None and "1 network" in one.note
     with pytest.raises(ValueError, match="same networks"):
-        rules.NetworkResamples({"a": np.zeros((3, 2)), "b": np.zeros((2, 2))})
+        rules.NetworkMeans({"a": np.zeros((3, 2)), "b": np.zeros((2, 2))})
 
 
 def test_rnn_rerun_tinyshakespeare_two_epochs_is_inconclusive():
@@ -375,7 +376,7 @@ RNN_BOTTOM_UP_MEAN_CCA = [[0.5, 0.4, 0.3], [0.6, 0.5, 0.55], [0.7, 0.6, 0.65], [
 def test_rnn_rules_reproduce_bottom_up_with_enough_checkpoints():
     ev = rules.rnn_training_evidence(_nets_from(RNN_BOTTOM_UP_PWCCA, RNN_BOTTOM_UP_MEAN_CCA), (0, 1, 2, 3, 4, 5))
     assert ev["strict"].estimate == 1.0 and ev["clearer"].estimate == pytest.approx(1.0 - 0.5)
-    assert ev["order_0"].estimate == pytest.approx(0.1, abs=0.01)   # 0.6..0.9 minus 0.5..0.8, mean noise
+    assert ev["order_0"].estimate == pytest.approx(0.1, abs=0.01)   # 0.6..0.9 minus 0.5..0.8, plus noise
     assert [j.verdict for j in rules.rnn_training(ev, 3)] == ["reproduced", "reproduced", "reproduced"]
     # top-down at every trained checkpoint: not reproduced
     top = [row[::-1] for row in RNN_BOTTOM_UP_PWCCA]
@@ -396,7 +397,7 @@ def test_rnn_rules_are_inconclusive_when_the_networks_disagree():
     # two networks bottom-up, one top-down: the order's interval over networks straddles 0
     bottom = np.vstack([np.asarray(RNN_BOTTOM_UP_PWCCA), np.ones((1, 3))])
     per_net = np.stack([bottom, bottom, bottom[:, ::-1]])
-    nets = rules.NetworkResamples({"pwcca": per_net, "mean_cca": per_net}, n_resamples=999)
+    nets = rules.NetworkMeans({"pwcca": per_net, "mean_cca": per_net})
     ev = rules.rnn_training_evidence(nets, (0, 1, 2, 3, 4, 5))
     assert ev["order_0"].low < 0 < ev["order_0"].high
     assert rules.rnn_training(ev, 3)[0].verdict == "inconclusive"
@@ -419,7 +420,7 @@ def _sequence_evidence(n_networks: int = 3, layers: int = 2, steps: int = 20, sp
         return a + rng.normal(0, spread, a.shape)
 
     return rules.rnn_sequence_evidence(noisy(window), noisy(shuffled), {"early": noisy(rep), "late": noisy(rep)},
-                                       [f"lstm_{i + 1}" for i in range(layers)], n_resamples=999)
+                                       [f"lstm_{i + 1}" for i in range(layers)])
 
 
 def test_rnn_sequence_rules_on_a_planted_pattern():
