@@ -3,8 +3,8 @@
 A chapter's notebook does the analysis (trains, measures, builds distance matrices) and states its
 rules in prose; the functions here turn the analysis into :class:`~.findings.Evidence` (intervals by
 resampling networks for distances between networks; Student t over networks where each network is
-compared only with itself, as in the RNN chapters; p-values with their minimum) and apply the rules (:func:`~.findings.judge`), so that a rule is tested once here rather
-than re-typed in a page. Each ``<chapter>`` function returns one :class:`~.findings.Judgement` per
+compared only with itself, as in the RNN chapters; p-values with their minimum) and apply the rules
+(:func:`~.findings.judge`), so that a rule is tested once here rather than re-typed in a page. Each ``<chapter>`` function returns one :class:`~.findings.Judgement` per
 finding, in the order of the chapter's findings; each ``<chapter>_evidence`` function computes what
 its rules need. Thresholds are the chapter's, given as module constants.
 """
@@ -21,8 +21,8 @@ from .findings import (Check, Evidence, Judgement, NetworkGroups, above, all_of,
 
 __all__ = ["FIT_THRESHOLD", "ALPHA", "fit_premise", "memorization_layers", "memorization_evidence", "memorization",
            "width_evidence", "width", "learning_rates_evidence", "learning_rates",
-           "NetworkMeans", "rnn_training_evidence", "rnn_training", "epochs_to_show", "signal_noise_evidence", "signal_noise",
-           "rnn_sequence_evidence", "rnn_sequence"]
+           "NetworkMeans", "rnn_training_evidence", "rnn_training", "epochs_to_show", "signal_noise_evidence",
+           "signal_noise", "rnn_sequence_evidence", "rnn_sequence"]
 
 #: Training accuracy that counts as "fits its training labels" (the paper: 100%).
 FIT_THRESHOLD = 0.99
@@ -613,7 +613,8 @@ def rnn_sequence_evidence(window: Any, shuffled: Any, repeat: Mapping[str, Any],
     steps = nets.values["window"].shape[-1]
     if nets.values["window"].shape[1:] != (len(layers), steps) or nets.values["shuffled"].shape[1:] != (len(layers),):
         raise ValueError(f"window must be (networks, {len(layers)} layers, steps) and shuffled (networks, "
-                         f"{len(layers)} layers), got {nets.values['window'].shape} and {nets.values['shuffled'].shape}")
+                         f"{len(layers)} layers), got {nets.values['window'].shape} and "
+                         f"{nets.values['shuffled'].shape}")
     mid = steps // 2
     out: dict[str, Any] = {"window": {}, "repeat": {}}
     for i, l in enumerate(layers):
@@ -631,7 +632,8 @@ def rnn_sequence_evidence(window: Any, shuffled: Any, repeat: Mapping[str, Any],
         r = nets.values[key].shape[-1]
         for i, l in enumerate(layers):
             out["repeat"][(start, l)] = {
-                "first": nets.evidence(f"{l}, {start} start: step 0", lambda m, i=i, k=key: m[k][i, 0], clip=(0.0, 1.0)),
+                "first": nets.evidence(f"{l}, {start} start: step 0", lambda m, i=i, k=key: m[k][i, 0],
+                                       clip=(0.0, 1.0)),
                 "early_fall": nets.evidence(f"{l}, {start} start: step 0 - step {r // 2}",
                                             lambda m, i=i, k=key, r=r: m[k][i, 0] - m[k][i, r // 2]),
                 "late_fall": nets.evidence(f"{l}, {start} start: step {r // 2} - step {r - 2}",
