@@ -2,9 +2,9 @@
 
 A chapter's notebook does the analysis (trains, measures, builds distance matrices) and states its
 rules in prose; the functions here turn the analysis into :class:`~.findings.Evidence` (intervals by
-resampling networks, or datapoints where one network is compared with itself, p-values with their
-minimum) and apply the rules (:func:`~.findings.judge`), so that a rule is tested once here rather
-than re-typed in a page. Each ``<chapter>`` function returns one :class:`~.findings.Judgement` per
+resampling networks for distances between networks; Student t over networks where each network is
+compared only with itself, as in the RNN chapters; p-values with their minimum) and apply the rules
+(:func:`~.findings.judge`), so that a rule is tested once here rather than re-typed in a page. Each ``<chapter>`` function returns one :class:`~.findings.Judgement` per
 finding, in the order of the chapter's findings; each ``<chapter>_evidence`` function computes what
 its rules need. Thresholds are the chapter's, given as module constants.
 """
@@ -21,9 +21,9 @@ from .findings import (Check, Evidence, Judgement, NetworkGroups, above, all_of,
 
 __all__ = ["FIT_THRESHOLD", "ALPHA", "fit_premise", "memorization_layers", "memorization_evidence", "memorization",
            "width_evidence", "width", "learning_rates_evidence", "learning_rates",
-           "rnn_training_evidence", "rnn_training", "epochs_to_show", "signal_noise_evidence", "signal_noise",
-           "rnn_sequence_evidence", "rnn_sequence", "LEARNED_ACCURACY", "learned_premise", "cnn_training_evidence",
-           "cnn_training", "conv_layers_evidence", "conv_layers"]
+           "NetworkMeans", "rnn_training_evidence", "rnn_training", "epochs_to_show", "signal_noise_evidence",
+           "signal_noise", "rnn_sequence_evidence", "rnn_sequence", "LEARNED_ACCURACY", "learned_premise",
+           "cnn_training_evidence", "cnn_training", "conv_layers_evidence", "conv_layers"]
 
 #: Training accuracy that counts as "fits its training labels" (the paper: 100%).
 FIT_THRESHOLD = 0.99
@@ -329,68 +329,149 @@ def learning_rates(ev: Mapping[str, Evidence], alpha: float = ALPHA) -> list[Jud
 
 
 # ---------------------------------------------------------------------------------------- RNN training
-def rnn_training_evidence(boot: Any, checkpoints: Sequence[int], n_layers: int) -> dict[str, Evidence]:
-    """Evidence for the RNN training-dynamics chapter from a :class:`~.compare.BlockBootstrap`.
+#: Fewest networks for an interval over networks (each network gives one value; one gives no spread).
+MIN_RNN_NETWORKS = 2
 
-    ``boot`` holds the distances of layer ``l`` at checkpoint ``c`` to the same layer at the last
-    checkpoint, pairs in the order ``(c, l)`` for every checkpoint but the last, measures
-    ``("pwcca", "mean_cca")``. The judged checkpoints are the *trained* ones before the end
-    (``0 < epoch < last``): the initialization is reported, not counted.
 
-    Keys: ``sim_<l>`` (mean PWCCA similarity of layer l+1 over the judged checkpoints),
-    ``order_<l>`` (layer l+1 minus layer l+2 of those means), ``lead`` (layer 1 minus the most
+class NetworkMeans:
+    """Values of independently trained networks: means over networks with Student-t intervals.
+
+    For chapters that compare every network only with itself (a layer at each checkpoint with the
+    same layer at the end of training, the state at each timestep with the last one), each network
+    gives its own array of numbers, and the networks are independent draws of the training run. A
+    statistic is computed on each network's arrays; its estimate is the mean over networks and its
+    interval the Student-t interval of that mean, ``mean +- t_{(1+cl)/2, n-1} s / sqrt(n)``
+    (:func:`~.findings.mean_interval`). A bootstrap that resamples 2 or 3 networks cannot reach
+    beyond the range of their values (about half and three quarters coverage), so with the few
+    networks a page trains its "95%" interval would be too narrow, and a verdict would change with
+    the seeds; the t interval is wide when the networks are few and disagree. One network gives no
+    interval.
+
+    Parameters
+    ----------
+    values : mapping name -> array of shape (n_networks, ...)
+        Every array with the same number of networks, in the same order.
+    confidence_level : float
+    """
+
+    def __init__(self, values: Mapping[str, Any], *, confidence_level: float = 0.95) -> None:
+        self.values = {k: np.asarray(v, dtype=float) for k, v in values.items()}
+        if not self.values:
+            raise ValueError("NetworkMeans needs at least one array")
+        sizes = {k: (v.shape[0] if v.ndim else 0) for k, v in self.values.items()}
+        if len(set(sizes.values())) != 1 or 0 in sizes.values():
+            raise ValueError(f"every array needs the same networks on its first axis, got {sizes}")
+        if not 0 < float(confidence_level) < 1:
+            raise ValueError(f"confidence_level must be in (0, 1), got {confidence_level!r}")
+        self.n_networks = next(iter(sizes.values()))
+        self.confidence_level = float(confidence_level)
+
+    def per_network(self, statistic: Any = None) -> np.ndarray:
+        """``statistic(v)`` for every network (``v``: that network's arrays, a dict without the network
+        axis), stacked: shape ``(n_networks, ...)``; default: the only array itself."""
+        if statistic is None:
+            if len(self.values) != 1:
+                raise ValueError("without a statistic NetworkMeans needs exactly one array")
+            return next(iter(self.values.values()))
+        return np.stack([np.asarray(statistic({k: v[i] for k, v in self.values.items()}), dtype=float)
+                         for i in range(self.n_networks)])
+
+    def interval(self, statistic: Any = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """``(mean, low, high)`` over networks of ``statistic`` (see :meth:`per_network`), elementwise
+        for an array statistic; ``low``/``high`` None with a single network."""
+        import scipy.stats
+
+        v = self.per_network(statistic)
+        mean = v.mean(axis=0)
+        n = self.n_networks
+        if n < MIN_RNN_NETWORKS:
+            return mean, None, None
+        half = scipy.stats.t.ppf(0.5 + self.confidence_level / 2, n - 1) * v.std(axis=0, ddof=1) / np.sqrt(n)
+        return mean, mean - half, mean + half
+
+    def evidence(self, name: str, statistic: Any, *, clip: tuple[float, float] | None = None,
+                 n: Mapping[str, Any] | None = None) -> Evidence:
+        """A scalar statistic's mean over networks and its t interval (see :meth:`interval`) as
+        :class:`Evidence`, with the networks and ``n`` as its sample sizes; no interval (and a note)
+        with one network or where the statistic is undefined. ``clip`` bounds the interval."""
+        est, lo, hi = self.interval(statistic)
+        if est.ndim != 0:
+            raise ValueError(f"evidence needs a scalar statistic, got shape {est.shape}; use interval()")
+        sizes = {"networks": self.n_networks, **dict(n or {})}
+        if lo is None:
+            return Evidence(name, float(est), n=sizes, note=f"no interval: {self.n_networks} network (an interval "
+                                                              f"over networks needs at least {MIN_RNN_NETWORKS})")
+        if not (np.isfinite(est) and np.isfinite(lo) and np.isfinite(hi)):
+            return Evidence(name, float(est), n=sizes, note="no interval: the statistic is undefined on these data")
+        lo, hi = float(lo), float(hi)
+        if clip is not None:
+            lo, hi = max(lo, clip[0]), min(hi, clip[1])
+        return Evidence(name, float(est), (lo, hi), self.confidence_level, n=sizes,
+                        method=f"Student t over {self.n_networks} networks")
+
+
+def rnn_training_evidence(nets: NetworkMeans, checkpoints: Sequence[int]) -> dict[str, Evidence]:
+    """Evidence for the RNN training-dynamics chapter, with intervals over networks.
+
+    ``nets`` holds ``"pwcca"`` and ``"mean_cca"``: arrays ``(n_networks, n_checkpoints, n_layers)``
+    of the similarity (1 - distance) of each layer at each checkpoint to the same layer at the last
+    checkpoint of the same network (whose row is 1). Every statistic is computed on each network and
+    averaged over networks, with its Student-t interval over networks (:class:`NetworkMeans`). The
+    judged checkpoints are the *trained* ones before the end (``0 < epoch < last``): the
+    initialization is reported, not counted.
+
+    Keys, each a mean over networks: ``sim_<l>`` (mean PWCCA similarity of layer l+1 over the
+    judged checkpoints), ``order_<l>`` (layer l+1 minus layer l+2 of those means), ``lead`` (layer 1 minus the most
     similar other layer), ``strict`` (fraction of judged checkpoints with the layers in strict
     bottom-up order), ``frac_pwcca``, ``frac_mean_cca`` (fraction of ordered adjacent layer pairs
     over the judged checkpoints), ``clearer`` (their difference), ``min_step`` (smallest change of
     PWCCA similarity between consecutive checkpoints, initialization and end included, over
     layers), ``rise`` (smallest over layers of the similarity at the last judged checkpoint minus
-    at initialization). Each has ``n["trained_checkpoints"]``.
+    at initialization). Each has ``n["networks"]`` and ``n["trained_checkpoints"]``.
     """
     checkpoints = list(checkpoints)
-    before = checkpoints[:-1]
-    judged = [i for i, c in enumerate(before) if c > 0]
+    shape = nets.values["pwcca"].shape
+    if len(shape) != 3 or shape[1] != len(checkpoints) or nets.values["mean_cca"].shape != shape:
+        raise ValueError(f"pwcca and mean_cca must be (networks, {len(checkpoints)} checkpoints, layers), got "
+                         f"{shape} and {nets.values['mean_cca'].shape}")
+    L = shape[2]
+    judged = [i for i, c in enumerate(checkpoints[:-1]) if c > 0]
     n_cp = {"trained_checkpoints": len(judged)}
-    L = int(n_layers)
 
-    def sims(d: np.ndarray, measure: int = 0) -> np.ndarray:
-        # (checkpoints incl. the last, layers) similarity; the last checkpoint's similarity is 1.
-        s = 1.0 - d[:, measure].reshape(len(before), L)
-        return np.vstack([s, np.ones((1, L))])
-
-    def judged_sims(d: np.ndarray, measure: int = 0) -> np.ndarray:
-        s = sims(d, measure)[judged]
+    def judged_sims(m: Mapping[str, np.ndarray], measure: str = "pwcca") -> np.ndarray:
+        s = m[measure][judged]
         return s if s.size else np.full((1, L), np.nan)
 
-    def mean_sim(d: np.ndarray) -> np.ndarray:
-        return judged_sims(d).mean(axis=0)
+    def mean_sim(m: Mapping[str, np.ndarray]) -> np.ndarray:
+        return judged_sims(m).mean(axis=0)
 
-    def frac(d: np.ndarray, measure: int) -> float:
-        s = judged_sims(d, measure)
+    def frac(m: Mapping[str, np.ndarray], measure: str) -> float:
+        s = judged_sims(m, measure)
         return float(np.mean(s[:, :-1] > s[:, 1:]))
+
+    def ev(name: str, statistic: Any, clip: tuple[float, float] | None = None) -> Evidence:
+        return nets.evidence(name, statistic, clip=clip, n=n_cp)
 
     out: dict[str, Evidence] = {}
     for l in range(L):
-        out[f"sim_{l}"] = boot.evidence(f"mean PWCCA similarity, layer {l + 1}, trained checkpoints",
-                                        lambda d, l=l: mean_sim(d)[l], clip=(0.0, 1.0), n=n_cp)
+        out[f"sim_{l}"] = ev(f"mean PWCCA similarity, layer {l + 1}, trained checkpoints",
+                             lambda m, l=l: mean_sim(m)[l], (0.0, 1.0))
     for l in range(L - 1):
-        out[f"order_{l}"] = boot.evidence(f"layer {l + 1} - layer {l + 2}, mean PWCCA similarity",
-                                          lambda d, l=l: mean_sim(d)[l] - mean_sim(d)[l + 1], n=n_cp)
-    out["lead"] = boot.evidence("layer 1 - most similar other layer, mean PWCCA similarity",
-                                lambda d: mean_sim(d)[0] - mean_sim(d)[1:].max(), n=n_cp)
-    out["strict"] = boot.evidence("fraction of trained checkpoints in strict bottom-up order",
-                                  lambda d: float(np.mean(np.all(np.diff(judged_sims(d), axis=1) < 0, axis=1))),
-                                  clip=(0.0, 1.0), n=n_cp)
-    out["frac_pwcca"] = boot.evidence("ordered adjacent layer pairs, PWCCA", lambda d: frac(d, 0),
-                                      clip=(0.0, 1.0), n=n_cp)
-    out["frac_mean_cca"] = boot.evidence("ordered adjacent layer pairs, mean CCA", lambda d: frac(d, 1),
-                                         clip=(0.0, 1.0), n=n_cp)
-    out["clearer"] = boot.evidence("ordered pairs, PWCCA - mean CCA", lambda d: frac(d, 0) - frac(d, 1),
-                                   clip=(-1.0, 1.0), n=n_cp)
-    out["min_step"] = boot.evidence("smallest change of PWCCA similarity between consecutive checkpoints",
-                                    lambda d: float(np.diff(sims(d), axis=0).min()), clip=None, n=n_cp)
+        out[f"order_{l}"] = ev(f"layer {l + 1} - layer {l + 2}, mean PWCCA similarity",
+                               lambda m, l=l: mean_sim(m)[l] - mean_sim(m)[l + 1])
+    out["lead"] = ev("layer 1 - most similar other layer, mean PWCCA similarity",
+                     lambda m: mean_sim(m)[0] - mean_sim(m)[1:].max())
+    out["strict"] = ev("fraction of trained checkpoints in strict bottom-up order",
+                       lambda m: float(np.mean(np.all(np.diff(judged_sims(m), axis=1) < 0, axis=1))), (0.0, 1.0))
+    out["frac_pwcca"] = ev("ordered adjacent layer pairs, PWCCA", lambda m: frac(m, "pwcca"), (0.0, 1.0))
+    out["frac_mean_cca"] = ev("ordered adjacent layer pairs, mean CCA", lambda m: frac(m, "mean_cca"), (0.0, 1.0))
+    out["clearer"] = ev("ordered pairs, PWCCA - mean CCA", lambda m: frac(m, "pwcca") - frac(m, "mean_cca"),
+                        (-1.0, 1.0))
+    out["min_step"] = ev("smallest change of PWCCA similarity between consecutive checkpoints",
+                         lambda m: float(np.diff(m["pwcca"], axis=0).min()))
     last_judged = judged[-1] if judged else 0
-    out["rise"] = boot.evidence("smallest rise over layers, initialization to the last trained checkpoint",
-                                lambda d: float((sims(d)[last_judged] - sims(d)[0]).min()), clip=None, n=n_cp)
+    out["rise"] = ev("smallest rise over layers, initialization to the last trained checkpoint",
+                     lambda m: float((m["pwcca"][last_judged] - m["pwcca"][0]).min()))
     return out
 
 
@@ -411,7 +492,9 @@ MIN_TRAINED_CHECKPOINTS = 3
 def rnn_training(ev: Mapping[str, Evidence], n_layers: int) -> list[Judgement]:
     """The three findings of the RNN training-dynamics chapter (Morcos et al. 2018, section 4.1, figure 6).
 
-    Judged on the trained checkpoints before the end (at least 3 for findings 1 and 2, 2 for 3):
+    Judged on the mean over networks at the trained checkpoints before the end (at least 3 for
+    findings 1 and 2, 2 for 3), each number by its interval over networks (at least
+    :data:`MIN_RNN_NETWORKS` networks):
 
     1. Bottom-up: every adjacent difference of mean PWCCA similarity (layer l minus l + 1) above 0
        and the strict order at least at half of the checkpoints (reproduced); layer 1 above every
@@ -422,8 +505,9 @@ def rnn_training(ev: Mapping[str, Evidence], n_layers: int) -> list[Judgement]:
        consecutive checkpoints (reproduced); every layer higher at the last trained checkpoint than
        at initialization (partly).
     """
-    need3 = [enough(ev["strict"], trained_checkpoints=MIN_TRAINED_CHECKPOINTS)]
-    need2 = [enough(ev["min_step"], trained_checkpoints=2)]
+    nets = [enough(ev["strict"], networks=MIN_RNN_NETWORKS)]
+    need3 = nets + [enough(ev["strict"], trained_checkpoints=MIN_TRAINED_CHECKPOINTS)]
+    need2 = nets + [enough(ev["min_step"], trained_checkpoints=2)]
     order = all_of(above(ev[f"order_{l}"], 0.0) for l in range(int(n_layers) - 1))
     return [
         judge(order & at_least(ev["strict"], 0.5), above(ev["lead"], 0.0), requires=need3),
@@ -495,74 +579,67 @@ def rnn_sequence(linear_cca_max: Evidence, linear_naive_min: Evidence, window: M
     when one does. (c) Per (start, layer), ``repeat[...]`` has ``first`` (distance at the first
     repeated step), ``early_fall`` (first minus middle) and ``late_fall`` (middle minus two steps
     before the end): holds when ``first >= 0.05``, ``early_fall > 0`` and ``late_fall >= 0``;
-    reproduced when all hold, partly when one does.
+    reproduced when all hold, partly when one does. (b) and (c) are judged by their intervals over
+    networks (:func:`rnn_sequence_evidence`) and need at least :data:`MIN_RNN_NETWORKS` networks.
     """
     ok_b = [at_least(e["far_margin"], 0.0) & above(e["fall"], 0.02) for e in window.values()]
     ok_c = [at_least(e["first"], 0.05) & above(e["early_fall"], 0.0) & at_least(e["late_fall"], 0.0)
             for e in repeat.values()]
+    need_b = [enough(e["fall"], networks=MIN_RNN_NETWORKS) for e in list(window.values())[:1]]
+    need_c = [enough(e["first"], networks=MIN_RNN_NETWORKS) for e in list(repeat.values())[:1]]
     return [
         judge(below(linear_cca_max, 1e-6) & above(linear_naive_min, 0.1), below(linear_cca_max, 1e-6)),
-        judge(all_of(ok_b), any_of(ok_b)),
-        judge(all_of(ok_c), any_of(ok_c)),
+        judge(all_of(ok_b), any_of(ok_b), requires=need_b),
+        judge(all_of(ok_c), any_of(ok_c), requires=need_c),
     ]
 
 
-def rnn_sequence_evidence(window_states: Mapping[str, np.ndarray], repeat_states: Mapping[str, Mapping[str, np.ndarray]],
-                          shuffle: np.ndarray, *, n_resamples: int = 199, seed: int = 0,
-                          n_blocks: int = 200) -> dict[str, Any]:
-    """Evidence for findings (b) and (c) of the RNN sequence-dynamics chapter.
+def rnn_sequence_evidence(window: Any, shuffled: Any, repeat: Mapping[str, Any], layers: Sequence[str], *,
+                          confidence_level: float = 0.95) -> dict[str, Any]:
+    """Evidence for findings (b) and (c) of the RNN sequence-dynamics chapter, with intervals over networks.
 
-    ``window_states[layer]`` and ``repeat_states[start][layer]`` are ``(n_sequences, T, units)``
-    hidden states; a datapoint is a sequence. Distances are symmetrized PWCCA distances to the
-    last step, with intervals from a bootstrap over sequences (independent pieces of text,
-    resampled in about ``n_blocks`` blocks of consecutive sequences; :class:`~.compare.BlockBootstrap`).
-    ``shuffle`` is the permutation of the sequences behind the shuffled baseline (the last step
-    against itself with the sequences shuffled).
+    ``window`` is ``(n_networks, n_layers, T)``: each network's symmetrized PWCCA distance between
+    a layer's states at each step of the window and at its last step (a datapoint is a sequence);
+    ``shuffled`` ``(n_networks, n_layers)``: the last step against itself with the sequences
+    shuffled; ``repeat[start]`` ``(n_networks, n_layers, R)``: the same along ``R`` repeated steps.
+    Every statistic is computed on each network and averaged over networks, with its Student-t
+    interval over networks (:class:`NetworkMeans`).
 
     Returns ``{"window": {layer: {"far_margin", "fall"}}, "repeat": {(start, layer): {"first",
     "early_fall", "late_fall"}}}`` as described in :func:`rnn_sequence`.
     """
-    from .compare import BlockBootstrap
-
-    def bootstrap(pairs: list) -> Any:
-        n = pairs[0][0].shape[0]
-        return BlockBootstrap(pairs, ["pwcca"], block_size=max(1, n // n_blocks), n_resamples=n_resamples, seed=seed)
-
-    out: dict[str, Any] = {"window": {}, "repeat": {}}
-    layers = list(window_states)
-    steps = next(iter(window_states.values())).shape[1]
+    values = {"window": window, "shuffled": shuffled, **{f"repeat:{s}": v for s, v in repeat.items()}}
+    nets = NetworkMeans(values, confidence_level=confidence_level)
+    layers = list(layers)
+    steps = nets.values["window"].shape[-1]
+    if nets.values["window"].shape[1:] != (len(layers), steps) or nets.values["shuffled"].shape[1:] != (len(layers),):
+        raise ValueError(f"window must be (networks, {len(layers)} layers, steps) and shuffled (networks, "
+                         f"{len(layers)} layers), got {nets.values['window'].shape} and "
+                         f"{nets.values['shuffled'].shape}")
     mid = steps // 2
-    pairs = []
-    for l in layers:
-        s = window_states[l]
-        last = s[:, -1, :]
-        pairs += [(s[:, 0, :], last), (s[:, mid, :], last), (s[:, steps - 2, :], last), (last[shuffle], last)]
-    boot = bootstrap(pairs)
+    out: dict[str, Any] = {"window": {}, "repeat": {}}
     for i, l in enumerate(layers):
-        a, b, c, shuf = 4 * i, 4 * i + 1, 4 * i + 2, 4 * i + 3
+        def far(m: Mapping[str, np.ndarray], i: int = i) -> float:
+            return min(m["window"][i, 0], m["window"][i, mid])
+
         out["window"][l] = {
-            "far_margin": boot.evidence(f"{l}: min(step 0, step {mid}) - shuffled / 2",
-                                        lambda d, a=a, b=b, s_=shuf: min(d[a, 0], d[b, 0]) - 0.5 * d[s_, 0]),
-            "fall": boot.evidence(f"{l}: min(step 0, step {mid}) - step {steps - 2}",
-                                  lambda d, a=a, b=b, c=c: min(d[a, 0], d[b, 0]) - d[c, 0]),
+            "far_margin": nets.evidence(f"{l}: min(step 0, step {mid}) - shuffled / 2",
+                                        lambda m, i=i, far=far: far(m) - 0.5 * m["shuffled"][i]),
+            "fall": nets.evidence(f"{l}: min(step 0, step {mid}) - step {steps - 2}",
+                                  lambda m, i=i, far=far: far(m) - m["window"][i, steps - 2]),
         }
-    keys, pairs = [], []
-    for start, by_layer in repeat_states.items():
-        for l, s in by_layer.items():
-            r = s.shape[1]
-            last = s[:, -1, :]
-            pairs += [(s[:, 0, :], last), (s[:, r // 2, :], last), (s[:, r - 2, :], last)]
-            keys.append((start, l, r))
-    boot = bootstrap(pairs)
-    for i, (start, l, r) in enumerate(keys):
-        a, b, c = 3 * i, 3 * i + 1, 3 * i + 2
-        out["repeat"][(start, l)] = {
-            "first": boot.evidence(f"{l}, {start} start: step 0", lambda d, a=a: d[a, 0], clip=(0.0, 1.0)),
-            "early_fall": boot.evidence(f"{l}, {start} start: step 0 - step {r // 2}",
-                                        lambda d, a=a, b=b: d[a, 0] - d[b, 0]),
-            "late_fall": boot.evidence(f"{l}, {start} start: step {r // 2} - step {r - 2}",
-                                       lambda d, b=b, c=c: d[b, 0] - d[c, 0]),
-        }
+    for start in repeat:
+        key = f"repeat:{start}"
+        r = nets.values[key].shape[-1]
+        for i, l in enumerate(layers):
+            out["repeat"][(start, l)] = {
+                "first": nets.evidence(f"{l}, {start} start: step 0", lambda m, i=i, k=key: m[k][i, 0],
+                                       clip=(0.0, 1.0)),
+                "early_fall": nets.evidence(f"{l}, {start} start: step 0 - step {r // 2}",
+                                            lambda m, i=i, k=key, r=r: m[k][i, 0] - m[k][i, r // 2]),
+                "late_fall": nets.evidence(f"{l}, {start} start: step {r // 2} - step {r - 2}",
+                                           lambda m, i=i, k=key, r=r: m[k][i, r // 2] - m[k][i, r - 2]),
+            }
     return out
 
 

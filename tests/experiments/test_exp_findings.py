@@ -319,38 +319,68 @@ RNN_RERUN_PWCCA = [[0.441, 0.245, 0.207], [0.917, 0.897, 0.906]]
 RNN_RERUN_MEAN_CCA = [[0.364, 0.163, 0.112], [0.816, 0.649, 0.593]]
 
 
-def _boot_from(pw: list, mc: list, spread: float = 0.005, seed: int = 0) -> BlockBootstrap:
-    est = np.stack([1 - np.asarray(pw).ravel(), 1 - np.asarray(mc).ravel()], axis=1)
+def _nets_from(pw: list, mc: list, n_networks: int = 3, spread: float = 0.005, seed: int = 0) -> "rules.NetworkMeans":
+    """Per-network similarities (networks, checkpoints incl. the last at 1, layers): the given curves
+    (checkpoints before the end) plus Gaussian noise of standard deviation ``spread`` per network."""
     rng = np.random.default_rng(seed)
-    dist = est[None] + rng.normal(0, spread, size=(199,) + est.shape)
-    return BlockBootstrap.from_distribution(est, dist, n_blocks=249, block_size=20, measures=["pwcca", "mean_cca"])
+
+    def per_network(curve: list) -> np.ndarray:
+        c = np.vstack([np.asarray(curve, dtype=float), np.ones((1, len(curve[0])))])
+        noisy = c[None] + rng.normal(0, spread, size=(n_networks,) + c.shape)
+        noisy[:, -1] = 1.0
+        return noisy
+
+    return rules.NetworkMeans({"pwcca": per_network(pw), "mean_cca": per_network(mc)})
+
+
+def test_network_means_give_student_t_intervals_over_networks():
+    # 3 networks with values 0.1, 0.2, 0.6: mean 0.3, s = sqrt((0.04 + 0.01 + 0.09) / 2) = 0.26458,
+    # t(0.975, 2) = 4.3027, half-width 4.3027 * 0.26458 / sqrt(3) = 0.65724: [-0.35724, 0.95724]
+    nets = rules.NetworkMeans({"x": np.array([[0.1], [0.2], [0.6]])})
+    est, lo, hi = nets.interval()
+    assert est[0] == pytest.approx(0.3) and lo[0] == pytest.approx(-0.35724, abs=1e-5)
+    assert hi[0] == pytest.approx(0.95724, abs=1e-5)
+    ev = nets.evidence("x", lambda v: v["x"][0], clip=(0.0, 1.0))
+    assert ev.n == {"networks": 3} and ev.interval == pytest.approx((0.0, 0.95724), abs=1e-5)
+    # a statistic of each network, then the mean: x > 0.25 holds for one network of three
+    assert nets.evidence("x > 0.25", lambda v: float(v["x"][0] > 0.25)).estimate == pytest.approx(1 / 3)
+    # networks that agree exactly: a zero-width interval
+    same = rules.NetworkMeans({"x": np.array([[0.5], [0.5]])}).evidence("x", lambda v: v["x"][0])
+    assert same.interval == (0.5, 0.5)
+    one = rules.NetworkMeans({"x": np.array([[0.1]])}).evidence("x", lambda v: v["x"][0])
+    assert one.interval is None and "1 network" in one.note
+    with pytest.raises(ValueError, match="same networks"):
+        rules.NetworkMeans({"a": np.zeros((3, 2)), "b": np.zeros((2, 2))})
 
 
 def test_rnn_rerun_tinyshakespeare_two_epochs_is_inconclusive():
     """Issue 13: finding 1 said "reproduced" from one trained checkpoint whose layers were top-down
     (0.917 > 0.897 < 0.906), the initialization counted as one of two. Judged on trained checkpoints
     only, one is too few for every finding."""
-    ev = rules.rnn_training_evidence(_boot_from(RNN_RERUN_PWCCA, RNN_RERUN_MEAN_CCA), (0, 1, 2), 3)
-    assert ev["strict"].n["trained_checkpoints"] == 1
+    ev = rules.rnn_training_evidence(_nets_from(RNN_RERUN_PWCCA, RNN_RERUN_MEAN_CCA, spread=0.001), (0, 1, 2))
+    assert ev["strict"].n["trained_checkpoints"] == 1 and ev["strict"].n["networks"] == 3
     assert ev["strict"].estimate == 0.0          # epoch 1 is not in bottom-up order
     judgements = rules.rnn_training(ev, 3)
     assert [j.verdict for j in judgements] == ["inconclusive"] * 3
-    assert "1 trained checkpoints, the rule needs at least 3" in judgements[0].reasons[0]
+    assert "1 trained checkpoints, the rule needs at least 3" in " ".join(judgements[0].reasons)
     # the epochs the page names: init, the middle and the last trained one, each once
     assert rules.epochs_to_show((0, 1, 2)) == [0, 1]
     assert rules.epochs_to_show(tuple(range(13))) == [0, 6, 11]
 
 
+# 4 trained checkpoints, layers strictly ordered, PWCCA ordered everywhere, mean CCA at half
+RNN_BOTTOM_UP_PWCCA = [[0.5, 0.4, 0.3], [0.6, 0.5, 0.4], [0.7, 0.6, 0.5], [0.8, 0.7, 0.6], [0.9, 0.8, 0.7]]
+RNN_BOTTOM_UP_MEAN_CCA = [[0.5, 0.4, 0.3], [0.6, 0.5, 0.55], [0.7, 0.6, 0.65], [0.8, 0.7, 0.75], [0.9, 0.8, 0.85]]
+
+
 def test_rnn_rules_reproduce_bottom_up_with_enough_checkpoints():
-    # 4 trained checkpoints, layers strictly ordered, PWCCA ordered everywhere, mean CCA at half
-    pw = [[0.5, 0.4, 0.3], [0.6, 0.5, 0.4], [0.7, 0.6, 0.5], [0.8, 0.7, 0.6], [0.9, 0.8, 0.7]]
-    mc = [[0.5, 0.4, 0.3], [0.6, 0.5, 0.55], [0.7, 0.6, 0.65], [0.8, 0.7, 0.75], [0.9, 0.8, 0.85]]
-    ev = rules.rnn_training_evidence(_boot_from(pw, mc), (0, 1, 2, 3, 4, 5), 3)
+    ev = rules.rnn_training_evidence(_nets_from(RNN_BOTTOM_UP_PWCCA, RNN_BOTTOM_UP_MEAN_CCA), (0, 1, 2, 3, 4, 5))
     assert ev["strict"].estimate == 1.0 and ev["clearer"].estimate == pytest.approx(1.0 - 0.5)
+    assert ev["order_0"].estimate == pytest.approx(0.1, abs=0.01)   # 0.6..0.9 minus 0.5..0.8, plus noise
     assert [j.verdict for j in rules.rnn_training(ev, 3)] == ["reproduced", "reproduced", "reproduced"]
     # top-down at every trained checkpoint: not reproduced
-    top = [row[::-1] for row in pw]
-    ev = rules.rnn_training_evidence(_boot_from(top, top), (0, 1, 2, 3, 4, 5), 3)
+    top = [row[::-1] for row in RNN_BOTTOM_UP_PWCCA]
+    ev = rules.rnn_training_evidence(_nets_from(top, top), (0, 1, 2, 3, 4, 5))
     assert rules.rnn_training(ev, 3)[0].verdict == "not reproduced"
 
 
@@ -524,6 +554,60 @@ def test_measure_cost_keeps_every_timed_run():
     cost = measure_cost(lambda: calls.append(1) or len(calls), repeats=4)
     assert len(cost.times) == 4 and cost.seconds == min(cost.times) and cost.value == 4
     assert len(calls) == 5  # four timed calls and one traced
+
+
+def test_rnn_rules_need_two_networks():
+    """Issue 13: one network gives no interval over networks, so no verdict but inconclusive."""
+    ev = rules.rnn_training_evidence(_nets_from(RNN_BOTTOM_UP_PWCCA, RNN_BOTTOM_UP_MEAN_CCA, n_networks=1),
+                                     (0, 1, 2, 3, 4, 5))
+    judgements = rules.rnn_training(ev, 3)
+    assert [j.verdict for j in judgements] == ["inconclusive"] * 3
+    assert all(any("1 networks, the rule needs at least 2" in r for r in j.reasons) for j in judgements)
+
+
+def test_rnn_rules_are_inconclusive_when_the_networks_disagree():
+    # two networks bottom-up, one top-down: the order's interval over networks straddles 0
+    bottom = np.vstack([np.asarray(RNN_BOTTOM_UP_PWCCA), np.ones((1, 3))])
+    per_net = np.stack([bottom, bottom, bottom[:, ::-1]])
+    nets = rules.NetworkMeans({"pwcca": per_net, "mean_cca": per_net})
+    ev = rules.rnn_training_evidence(nets, (0, 1, 2, 3, 4, 5))
+    assert ev["order_0"].low < 0 < ev["order_0"].high
+    assert rules.rnn_training(ev, 3)[0].verdict == "inconclusive"
+
+
+# ---------------------------------------------------------------------------------------- RNN sequences
+def _sequence_evidence(n_networks: int = 3, layers: int = 2, steps: int = 20, spread: float = 0.005):
+    """A planted pattern: window distances 0.8 up to the middle, falling to 0.2 two steps before the
+    end (shuffled baseline 0.85); repeated input 0.3 at step 0, 0.05 at the middle, 0.01 two steps
+    before the end."""
+    rng = np.random.default_rng(1)
+    window = np.full((n_networks, layers, steps), 0.8)
+    window[..., steps - 2], window[..., -1] = 0.2, 0.0
+    shuffled = np.full((n_networks, layers), 0.85)
+    rep = np.linspace(0.3, 0.0, steps)
+    rep[steps // 2], rep[steps - 2] = 0.05, 0.01
+    rep = np.broadcast_to(rep, (n_networks, layers, steps)).copy()
+
+    def noisy(a):
+        return a + rng.normal(0, spread, a.shape)
+
+    return rules.rnn_sequence_evidence(noisy(window), noisy(shuffled), {"early": noisy(rep), "late": noisy(rep)},
+                                       [f"lstm_{i + 1}" for i in range(layers)])
+
+
+def test_rnn_sequence_rules_on_a_planted_pattern():
+    exact = dict(why="computed exactly")
+    cca_max, naive_min = Evidence.point("cca", 1e-15, **exact), Evidence.point("naive", 0.9, **exact)
+    ev = _sequence_evidence()
+    fall = ev["window"]["lstm_1"]["fall"]
+    assert fall.estimate == pytest.approx(0.6, abs=0.01) and fall.n == {"networks": 3}
+    assert ev["window"]["lstm_1"]["far_margin"].estimate == pytest.approx(0.8 - 0.425, abs=0.01)
+    assert ev["repeat"][("late", "lstm_2")]["early_fall"].estimate == pytest.approx(0.25, abs=0.01)
+    verdicts = [j.verdict for j in rules.rnn_sequence(cca_max, naive_min, ev["window"], ev["repeat"])]
+    assert verdicts == ["reproduced"] * 3
+    one = _sequence_evidence(n_networks=1)
+    verdicts = [j.verdict for j in rules.rnn_sequence(cca_max, naive_min, one["window"], one["repeat"])]
+    assert verdicts == ["reproduced", "inconclusive", "inconclusive"]  # (a) is exact; (b), (c) need 2 networks
 
 
 # ---------------------------------------------------------------------------------------- signal noise
