@@ -411,6 +411,8 @@ KERNEL_NOISE = (
     re.compile(r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"),
     # ipykernel >= 7 on the loopback TCP transport that nbclient uses
     re.compile(r"^\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption"),
+    # ipykernel, when nbclient shuts the kernel down after the last cell
+    re.compile(r"^\[IPKernelApp\] ERROR \| KeyboardInterrupt caught in kernel"),
 )
 
 

@@ -20,7 +20,9 @@ Rules a comment can state (``X`` is a number, another parameter's name, or ``+ -
   ``in [a, b]``; an integer range ``in a..b`` (both ends included). For a list, every element.
 - choices: two or more quoted strings joined by commas or "or" (``"sgd", "momentum" (0.9) or
   "adam"``); or ``a name in package.module.CONSTANT`` (an importable collection).
+- names with an index: ``conv_i, bn_i or relu_i with i in 1..depth`` (``relu_3``).
 - lists: ``at least N distinct`` (values; duplicates are allowed but count once).
+- every ``float`` is finite (``nan`` and ``inf`` are refused).
 
 Bounds apply to ``int`` and ``float`` parameters (and their lists) only: in a text parameter's comment,
 "``i in 1..depth``" is prose.
@@ -99,8 +101,9 @@ def _evaluate(expr: str, values: Mapping[str, Any]) -> Any:
 @dataclass(frozen=True)
 class Rule:
     """One rule read from a comment: ``kind`` is ``"bound"`` (``op``, ``expr``), ``"choice"``
-    (``options``), ``"member"`` (``expr``: the dotted name of a collection) or ``"distinct"``
-    (``expr``: the least number of distinct values). ``text``: the words it was read from."""
+    (``options``), ``"member"`` (``expr``: the dotted name of a collection), ``"distinct"``
+    (``expr``: the least number of distinct values) or ``"pattern"`` (``options``: name stems,
+    ``expr``: ``"lo..hi"`` of their index). ``text``: the words it was read from."""
 
     kind: str
     text: str
@@ -110,12 +113,24 @@ class Rule:
 
     def names(self) -> set[str]:
         """Parameter names the rule depends on."""
+        if self.kind == "pattern":
+            return set().union(*(_names(e) for e in self.expr.split("..")))
         return _names(self.expr) if self.kind in ("bound", "distinct") else set()
 
     def broken_by(self, value: Any, values: Mapping[str, Any]) -> str | None:
         """Why ``value`` breaks the rule (a phrase), or ``None``."""
         if self.kind == "choice":
             return None if value in self.options else f"must be one of {', '.join(map(repr, self.options))}"
+        if self.kind == "pattern":
+            lo, hi = (_evaluate(e, values) for e in self.expr.split(".."))
+            names = "|".join(map(re.escape, self.options))
+            for item in (value if isinstance(value, (list, tuple)) else [value]):
+                match = re.fullmatch(rf"({names})_(\d+)", str(item))
+                if not (match and lo <= int(match.group(2)) <= hi):
+                    stems = ", ".join(f"{o}_i" for o in self.options)
+                    where = f"{item!r} is not" if isinstance(value, (list, tuple)) else "must be"
+                    return f"{where} one of {stems} with i in {lo}..{hi}"
+            return None
         if self.kind == "member":
             known = _import_collection(self.expr)
             return None if value in known else f"must be one of {', '.join(map(repr, known))} ({self.expr})"
@@ -155,6 +170,8 @@ _BOUND = re.compile(rf"(?:\b(at least|at most)\s+|(?:(?<=[\s(;,])|^)(≥|≤|>=|
 _QUOTED = r'"[^"\n]*"(?:\s*\([^)]*\))?'
 _CHOICE = re.compile(rf"{_QUOTED}(?:\s*(?:,\s*or|,|or)\s*{_QUOTED})+")
 _MEMBER = re.compile(r"\ba name in\s+([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+)")
+_NAME_I = r"[A-Za-z][A-Za-z0-9]*_i"
+_PATTERN = re.compile(rf"({_NAME_I}(?:\s*,\s*{_NAME_I})*(?:,?\s+or\s+{_NAME_I})?)\s+with\s+i\s+in\s+({_EXPR})\s*\.\.\s*({_EXPR})")
 
 
 def parse_rules(comment: str) -> tuple[tuple[Rule, ...], tuple[Any, ...]]:
@@ -173,6 +190,8 @@ def parse_rules(comment: str) -> tuple[tuple[Rule, ...], tuple[Any, ...]]:
         text = pattern.sub(" ", text)
 
     take(_MEMBER, lambda m: [Rule("member", m.group(0), expr=m.group(1))])
+    take(_PATTERN, lambda m: [Rule("pattern", m.group(0), expr=f"{m.group(2)}..{m.group(3)}",
+                                   options=tuple(n[:-2] for n in re.findall(_NAME_I, m.group(1))))])
     take(_CHOICE, lambda m: [Rule("choice", m.group(0), options=tuple(re.findall(r'"([^"\n]*)"', re.sub(r"\([^)]*\)", "", m.group(0)))))])
     take(_DISTINCT, lambda m: [Rule("distinct", m.group(0), expr=m.group(1))])
     take(_INTERVAL, lambda m: [Rule("bound", m.group(0), op=">=" if m.group(1) == "[" else ">", expr=m.group(2)),
@@ -334,6 +353,10 @@ def check_parameters(values: Mapping[str, Any], spec: Mapping[str, Parameter]) -
         coerced[name] = value
         if why:
             problems.append(f"{name} {why}")
+        elif re.search(r"\bfloat\b", p.kind):
+            items = value if isinstance(value, list) else [value]
+            if not all(math.isfinite(v) for v in items):
+                problems.append(f"{name} = {value!r}: must be a finite number")
     if problems:
         raise ParameterError("; ".join(problems))
     for name, p in spec.items():

@@ -70,9 +70,10 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, digi
 
 
 def show_table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, caption: str | None = None,
-               digits: int = 3, align: str | None = None) -> str:
+               digits: int = 3, align: str | None = None) -> None:
     """Display :func:`markdown_table` (with ``caption`` as a bold line above it) in a notebook, or print
-    it elsewhere; returns the Markdown text."""
+    it elsewhere. Returns nothing, so that a cell ending with it shows the table once (use
+    :func:`markdown_table` for the text)."""
     text = markdown_table(header, rows, digits=digits, align=align)
     if caption:
         text = f"**{caption}**\n\n{text}"
@@ -81,9 +82,8 @@ def show_table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, caption:
         from IPython.display import Markdown, display
     except ImportError:  # pragma: no cover - IPython comes with the notebooks' environment
         print(text)
-        return text
+        return
     if get_ipython() is not None:
         display(Markdown(text))
     else:
         print(text)
-    return text

@@ -478,8 +478,9 @@ def test_sweep_progress_and_kernel_noise_filters(pipeline: ModuleType, capsys: p
         "[2/3] done in 1.0 s, test acc 0.9", "[3/3] training c ...", "sweep done: 2 trained"]
     noise = [TF_NOISE, "W0000 00:00:1796160103.1   10072 cpu_feature_guard.cc:1] oneDNN",
              "[IPKernelApp] WARNING | Kernel is running over TCP without encryption. All communication ...",
-             "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"]
-    news = ["E0000 00:00:1796160103.1   10072 some.cc:3] a real error", "Segmentation fault", "C-level news"]
+             "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+             "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel."]
+    news = ["[IPKernelApp] ERROR | Exception in message handler:", "E0000 00:00:1796160103.1   10072 some.cc:3] a real error", "Segmentation fault", "C-level news"]
     def is_noise(line: str) -> bool:
         return any(p.search(line) for p in pipeline.KERNEL_NOISE)
 

@@ -51,7 +51,7 @@ def test_types_defaults_and_continued_comments():
     ("widths", "[4, 8", "must be a list of integers, got the text"),
     ("seeds", 1, "seeds = 1: must be >= 2"),
     ("learning_rate", 0.0, "must be > 0"),
-    ("learning_rate", float("nan"), "must be > 0"),
+    ("learning_rate", float("nan"), "must be a finite number"),
     ("dropout", 1.0, "must be < 1"),
     ("threshold", 0.0, "must be > 0"),
     ("optimizer", "rmsprop", "must be one of 'sgd', 'momentum', 'adam'"),
@@ -142,7 +142,7 @@ def test_outside_a_kernel_without_source_says_what_to_do():
 
 
 def test_bounds_are_prose_in_a_text_parameters_comment():
-    spec = parse_parameters('layer: str = ""  # relu_i with i in 1..depth, at least 2 characters\ndepth: int = 3  # at least 1\n'
+    spec = parse_parameters('layer: str = ""  # the i-th layer, i in 1..depth, at least 2 characters\ndepth: int = 3  # at least 1\n'
                             'names: list[str] = ["a"]  # at least 1 distinct\n')
     assert spec["layer"].rules == () and [r.kind for r in spec["names"].rules] == ["distinct"]
     assert check_parameters({"layer": "x"}, spec)["layer"] == "x"
@@ -167,3 +167,19 @@ def test_without_history_the_compilers_cache_of_cells_is_read(monkeypatch):
     shell.compile._filename_map = {"<cell-2>": 0}
     with pytest.raises(ParameterSpecError, match="no parameters cell"):
         check_notebook_parameters()
+
+
+def test_indexed_names_and_finite_numbers():
+    spec = parse_parameters('depth: int = 4  # at least 1\nlayer: str = ""  # conv_i, bn_i or relu_i with i in 1..depth; "": the last\n'
+                            'pair: list[str] = ["relu_1"]  # conv_i or relu_i with i in 1..depth\nrate: float = 0.1  # > 0\n')
+    for ok in ("", "relu_1", "bn_4", "conv_2"):
+        assert check_parameters({"layer": ok}, spec)["layer"] == ok
+    for bad in ("relu_0", "relu_5", "relu 3", "pool_1", "relu_1x"):
+        with pytest.raises(ParameterError, match=r"must be one of conv_i, bn_i, relu_i with i in 1\.\.4"):
+            check_parameters({"layer": bad}, spec)
+    with pytest.raises(ParameterError, match="'bn_1' is not one of conv_i, relu_i"):
+        check_parameters({"pair": ["relu_1", "bn_1"]}, spec)
+    assert check_parameters({"depth": 6, "layer": "relu_6"}, spec)["layer"] == "relu_6"  # the bound follows depth
+    for v in (float("inf"), float("-inf"), float("nan")):
+        with pytest.raises(ParameterError, match="must be a finite number"):
+            check_parameters({"rate": v}, spec)
