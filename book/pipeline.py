@@ -546,13 +546,14 @@ def how_made_cell(command: str, template: str, parameters: dict[str, Any], origi
     params = (f"Parameters: {shown}; the others at the template's defaults." if parameters
               else "Parameters: the template's defaults.")
     sha, dirty = commit
+    trained = training_sentence(training)
     revision = (f"git commit `{sha}`" + (" + uncommitted changes" if dirty else "")) if sha else "not from a git checkout"
     text = "\n".join([
         "```{admonition} How this page was made",
         ":class: dropdown note",
         f"`{command}` executed the template `{template}` with papermill. {params}" + (f" {origin}" if origin else ""),
         "",
-        *([training_sentence(training), ""] if training_sentence(training) else []),
+        *([trained, ""] if trained else []),
         f"cca_core {_version()}, {revision}.",
         "```",
     ])
@@ -647,12 +648,12 @@ def execute(template: Path, output: Path, findings: Path, parameters: dict[str, 
     replacements += [(sysconfig.get_paths()[k], "site-packages") for k in ("purelib", "platlib")]  # warnings' file names
     _scrub(nb, sorted(set(replacements), key=lambda r: -len(r[0])))
     nb.metadata.setdefault("papermill", {}).update(input_path=_relative(template), output_path=_relative(output))
-    training = json.loads(scratch_findings.read_text(encoding="utf-8")).get("training")
+    findings_bytes = scratch_findings.read_bytes()
+    training = json.loads(findings_bytes).get("training")
     nb.cells.append(how_made_cell(command, f"notebooks/{template.name}", parameters, origin,
                                   git_commit() if commit is None else commit, training))
     if record is not None:
         nb.metadata[METADATA_KEY] = dict(record, seconds=round(seconds, 1))
-    findings_bytes = scratch_findings.read_bytes()
     atomic_write(findings, lambda f: f.write(findings_bytes))
     text = nbformat.writes(nb).rstrip("\n") + "\n"  # as nbformat.write lays a file out
     atomic_write(output, lambda f: f.write(text.encode("utf-8")))
