@@ -1,8 +1,8 @@
 """Where the notebooks' training sweeps run: the Dask cluster named by ``CCA_CORE_SCHEDULER``, or here.
 
-``train_many(configs, cache, executor=sweep_executor())`` trains one network after another in this
-process when ``CCA_CORE_SCHEDULER`` is unset (``sweep_executor()`` is ``None``, the sweeps' default),
-and on the workers of that Dask scheduler when it is set (``make book`` and ``book/pipeline.py``
+``train_many(configs, cache, executor=sweep_executor())`` trains on this machine when
+``CCA_CORE_SCHEDULER`` is unset (``sweep_executor()`` is ``None``, the sweeps' default: one training
+process per core, each on one thread; :func:`cca_core.experiments.runs.local_executor`), and on the workers of that Dask scheduler when it is set (``make book`` and ``book/pipeline.py``
 check the address before executing anything and the notebook kernels inherit it). Nothing here
 imports Dask unless the variable is set.
 
@@ -35,7 +35,7 @@ def sweep_executor(timeout: float = 10.0) -> "ClusterExecutor | None":
     Returns
     -------
     cca_core.distributed.ClusterExecutor or None
-        ``None`` when the variable is unset or empty. Failures on the cluster name the configuration;
+        ``None`` when the variable is unset or empty (the sweep then trains in local processes). Failures on the cluster name the configuration;
         the one-line progress of the sweep comes in the order the networks finish.
 
     Warns

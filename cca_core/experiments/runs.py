@@ -8,8 +8,9 @@
 - storage: :func:`atomic_write`, :func:`save_checkpoints` / :func:`load_checkpoints` (weights at the
   checkpoint epochs and a JSON ``meta`` record in one ``.npz`` file);
 - training: :func:`normalize_checkpoints`, :func:`make_optimizer`, :func:`record_checkpoints`;
-- sweeps: :func:`sweep` through any ``concurrent.futures``-style executor (:class:`SequentialExecutor`
-  by default), with a progress line per run.
+- sweeps: :func:`sweep` through any ``concurrent.futures``-style executor (by default
+  :func:`local_executor`: one training process per core, each on one thread), with a progress line
+  per run.
 
 This module is part of the code fingerprint of both kinds of cached results: editing it gives new keys.
 """
@@ -31,7 +32,7 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["OPTIMIZERS", "SequentialExecutor", "atomic_write", "config_dict", "digest", "load_checkpoints",
+__all__ = ["OPTIMIZERS", "SequentialExecutor", "TRAIN_WORKERS_ENV", "atomic_write", "local_executor", "config_dict", "digest", "load_checkpoints",
            "make_optimizer", "normalize_checkpoints", "record_checkpoints", "save_checkpoints",
            "source_fingerprint", "sweep"]
 
@@ -176,6 +177,50 @@ class SequentialExecutor:
         return future
 
 
+#: Environment variable: number of local training processes of a sweep (default: the machine's cores).
+TRAIN_WORKERS_ENV = "CCA_CORE_TRAIN_WORKERS"
+
+
+def _one_thread_worker() -> None:
+    """Initializer of a local training process: TensorFlow and BLAS on one thread each."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+                "TF_NUM_INTEROP_THREADS"):
+        os.environ[var] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def local_workers(n_jobs: int | None = None) -> int:
+    """Local training processes for ``n_jobs`` runs: ``$CCA_CORE_TRAIN_WORKERS`` or the number of cores."""
+    value = os.environ.get(TRAIN_WORKERS_ENV, "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{TRAIN_WORKERS_ENV} must be a positive integer, got {value!r}")
+        workers = int(value)
+    else:
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(workers, n_jobs if n_jobs else workers))
+
+
+def local_executor(n_workers: int | None = None) -> concurrent.futures.ProcessPoolExecutor:
+    """A pool of fresh training processes (``spawn``), each running TensorFlow on one thread.
+
+    Small networks train faster on one thread per process than on two threads in one process
+    (the ops are too small to share: ``benchmarks/train_bench.py``), and independent networks of a
+    sweep then run side by side, one per core. Every network of a sweep is trained the same way
+    (one thread), so the same configuration gives the same weights on the same machine whichever
+    worker trains it; a network trained with another thread count may differ in the last digits.
+    """
+    import multiprocessing
+
+    return concurrent.futures.ProcessPoolExecutor(max_workers=n_workers or local_workers(),
+                                                  mp_context=multiprocessing.get_context("spawn"),
+                                                  initializer=_one_thread_worker)
+
+
 def sweep(configs: Iterable[Any], cache_dir: str | os.PathLike, train: Callable[[Any, Any], Any],
           load: Callable[[Any, Any], Any], done_message: Callable[[Any], str], executor: Any = None, *,
           progress: bool = True, stream: IO[str] | None = None) -> list[Any]:
@@ -183,14 +228,16 @@ def sweep(configs: Iterable[Any], cache_dir: str | os.PathLike, train: Callable[
 
     Cached runs (``load(config, cache_dir)`` is not ``None``) are loaded in the caller; the others are
     submitted as ``train(config, cache_dir)`` to ``executor``, which writes each to the cache as soon
-    as it finishes, so an interrupted sweep loses only the runs in flight. With ``progress``, one
+    as it finishes, so an interrupted sweep loses only the runs in flight (an interrupt ends with one
+    line saying how many were trained and cached, then ``KeyboardInterrupt``). ``executor=None``:
+    :func:`local_executor` with one process per core (at most one per run to train), shut down at the
+    end. With ``progress``, one
     line per run (``config.short()``, then ``done_message(result)`` or ``cached``) and a summary go to
     ``stream`` (default ``sys.stderr``). Returns the results in the order of ``configs``.
     """
     configs = list(configs)
     n = len(configs)
     out = stream if stream is not None else sys.stderr
-    executor = SequentialExecutor() if executor is None else executor
 
     def log(msg: str, end: str = "\n") -> None:
         if progress:
@@ -206,6 +253,33 @@ def sweep(configs: Iterable[Any], cache_dir: str | os.PathLike, train: Callable[
     for i, config in enumerate(configs):
         if results[i] is not None:
             log(f"[{i + 1}/{n}] {config.short()} ... cached")
+    own = executor is None and bool(todo)
+    if own:
+        executor = local_executor(local_workers(len(todo)))
+        log(f"training on {executor._max_workers} local process(es), one thread each")
+    elif executor is None:
+        executor = SequentialExecutor()
+    try:
+        _train_all(configs, cache_dir, train, todo, results, executor, log, outcome)
+    except KeyboardInterrupt:
+        if own:
+            executor.shutdown(wait=False, cancel_futures=True)
+        done = sum(1 for i in todo if results[i] is not None)
+        log(f"\ninterrupted: {done} of {len(todo)} network(s) trained and cached; rerun to continue")
+        raise
+    finally:
+        if own:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    trained = sum(1 for r in results if r is not None and not r.cached)
+    log(f"sweep done: {trained} trained, {n - trained} cached, {time.perf_counter() - start:.1f} s")
+    return results
+
+
+def _train_all(configs: list[Any], cache_dir: str | os.PathLike, train: Callable[[Any, Any], Any], todo: list[int],
+               results: list[Any], executor: Any, log: Callable[..., None], outcome: Callable[[Any], str]) -> None:
+    """Submit the runs ``todo`` to ``executor`` and fill ``results`` as they finish."""
+    n = len(configs)
 
     pending: dict[Any, int] = {}
     for i in todo:
@@ -228,7 +302,3 @@ def sweep(configs: Iterable[Any], cache_dir: str | os.PathLike, train: Callable[
             i = pending[future]
             results[i] = future.result()
             log(f"[{i + 1}/{n}] {configs[i].short()} ... {outcome(results[i])}")
-
-    trained = sum(1 for r in results if r is not None and not r.cached)
-    log(f"sweep done: {trained} trained, {n - trained} cached, {time.perf_counter() - start:.1f} s")
-    return results

@@ -354,7 +354,9 @@ def train_many(configs: Iterable[TrainConfig], cache_dir: str | os.PathLike, exe
     cache_dir : path
     executor : object with ``submit(fn, *args)``, optional
         ``concurrent.futures.ProcessPoolExecutor`` (spawn context recommended), a Dask client's
-        ``get_executor()``, ... Default :class:`SequentialExecutor` (one after another, in-process).
+        ``get_executor()``, ... Default: :func:`~cca_core.experiments.runs.local_executor`, one training
+        process per core (``$CCA_CORE_TRAIN_WORKERS`` to change), each running TensorFlow on one
+        thread; :class:`SequentialExecutor` trains one after another in this process.
     progress : bool
         Print one line per network and a sweep summary to ``stream`` (default ``sys.stderr``), e.g.
         ``[3/10] training digits/true depth=3 ... done in 12.3 s, test acc 0.97`` or ``... cached``.

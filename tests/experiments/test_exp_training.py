@@ -230,6 +230,7 @@ def test_interrupted_sweep_resumes(tmp_path):
     assert [f.name for f in files] == [f"{cache_key(configs[0])}.npz"]  # complete file only, no temp
     mtime = files[0].stat().st_mtime_ns
     assert "[1/3] training digits/true" in log.getvalue() and "done in" in log.getvalue()
+    assert "interrupted: 1 of 3 network(s) trained and cached; rerun to continue" in log.getvalue()
 
     executor = CountingExecutor()
     log = io.StringIO()
@@ -254,8 +255,21 @@ def test_sweep_default_executor_and_thread_pool(tiny_result, tiny_config, tiny_c
     assert [r.cached for r in results] == [True, False]
     err = capsys.readouterr().err
     assert "[1/2]" in err and "cached" in err and "[2/2]" in err and "test acc" in err
-    results = train_many([new, tiny_config], tiny_cache)  # sequential default, all cached
+    results = train_many([new, tiny_config], tiny_cache)  # default executor, all cached: no process started
     assert all(r.cached for r in results)
+    assert "local process" not in capsys.readouterr().err
+
+
+@needs_tf
+def test_sweep_default_trains_in_local_single_threaded_processes(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CCA_CORE_TRAIN_WORKERS", "1")
+    config = TrainConfig(**TINY, seed=41)
+    (result,) = train_many([config], tmp_path)
+    assert "training on 1 local process(es), one thread each" in capsys.readouterr().err
+    assert not result.cached and load_result(config, tmp_path).test_accuracy == result.test_accuracy
+    monkeypatch.setenv("CCA_CORE_TRAIN_WORKERS", "zero")
+    with pytest.raises(ValueError, match="CCA_CORE_TRAIN_WORKERS must be a positive integer"):
+        train_many([TrainConfig(**TINY, seed=42)], tmp_path)
 
 
 @needs_tf
