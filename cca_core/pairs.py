@@ -335,12 +335,12 @@ def _rbf_factor(x: np.ndarray, label: str, threshold: float) -> _Factor:
 
 
 def _shape_factor(x: np.ndarray, label: str, space: str, alpha: float, rtol: float | None) -> _Factor:
-    """``phi_alpha`` of the centred data normalised to unit Frobenius norm, itself of unit norm.
+    """``phi_alpha`` of the centred data (scaled as :mod:`cca_core.shapes` says), of unit norm.
 
-    Williams et al. (2021), section 3; see :mod:`cca_core.shapes`. ``qt`` holds ``F^T`` (``r x n``):
-    neuron space ``F = Xc V diag(g) / ||f||`` (``Xc^T Xc = V diag(s^2) V^T``; for ``alpha = 1``
-    simply ``Xc / ||Xc||_F``), data space ``F = U diag(f) / ||f||`` (``Xc Xc^T = U diag(s^2) U^T``).
-    A pair's ``cos theta`` is then the nuclear norm of ``F_i^T F_j``.
+    Williams et al. (2021), section 3. ``qt`` holds ``F^T`` (``r x n``): neuron space
+    ``F = Xc sqrt(r / ||Xc||^2) V diag(g) / ||f||`` (``Xc^T Xc = V diag(s^2) V^T``; for
+    ``alpha = 1`` simply ``Xc / ||Xc||_F``), data space ``F = U diag(f) / ||f||``
+    (``Xc Xc^T = U diag(s^2) U^T``). A pair's ``cos theta`` is then the nuclear norm of ``F_i^T F_j``.
     """
     n, d = x.shape
     alpha = check_alpha(alpha)
@@ -359,7 +359,7 @@ def _shape_factor(x: np.ndarray, label: str, space: str, alpha: float, rtol: flo
         g, weights = shape_weights(evals[-r:], alpha, rtol)
         evecs = evecs[:, -r:]
         nz = weights > 0
-        w = evecs[:, nz] * (g[nz] / (np.linalg.norm(weights) * np.sqrt(total * (n - 1))))
+        w = evecs[:, nz] * (g[nz] * np.sqrt(np.count_nonzero(nz) / (total * (n - 1))) / np.linalg.norm(weights))
         f.qt = _project_rows(x, mean, w)
         return f
     gram = _data_gram(x, x.mean(axis=0, dtype=np.float64))
@@ -526,7 +526,8 @@ def pairwise(acts: Sequence[np.ndarray] | Mapping[Any, np.ndarray], measure: str
         mapping's keys become the labels. Neurons may differ between networks.
     measure : str
         One of :data:`cca_core.measures.MEASURES`: ``"mean_cca"``, ``"svcca"``, ``"pwcca"``,
-        ``"linear_cka"``, ``"debiased_linear_cka"``, ``"rbf_cka"``.
+        ``"linear_cka"``, ``"debiased_linear_cka"``, ``"rbf_cka"``, ``"procrustes_similarity"``,
+        ``"shape_similarity"`` (``cos`` of the angular shape metric; ``alpha``, :mod:`cca_core.shapes`).
     executor : concurrent.futures.Executor, optional
         None: in-process, parallel over pairs in threads (one per core, one BLAS thread each).
         Any executor with ``submit`` (threads, processes, ``distributed.Client``): the pairs are sent

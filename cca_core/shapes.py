@@ -27,13 +27,17 @@ orthogonal maps of either side, and for ``alpha = 0`` to every invertible linear
 
 Conventions (the choices netrep's ``LinearMetric`` leaves to its input):
 
-* **Scale.** The data are centred and normalised to unit Frobenius norm *before* the partial
-  whitening, so that ``alpha`` mixes quantities of one scale and the metric does not depend on the
-  units of the activations or on the number of datapoints. With ``X = U S V^T`` (SVD of the
-  normalised centred data, ``sum s_i^2 = 1``), ``phi_alpha(X) = U diag(alpha s_i + 1 - alpha) V^T``.
-  netrep's ``LinearMetric(alpha, score_method="angular")`` partially whitens its input ``X^T X`` as
-  given: for ``alpha`` in (0, 1) it equals this module's metric when it is fed centred data
-  normalised to unit Frobenius norm (for ``alpha`` 0 or 1 the scale cancels either way).
+* **Scale.** ``alpha`` mixes the data's singular values ``s_i`` with the whitened ones (all 1), so
+  the partial whitening needs a scale; netrep's ``LinearMetric`` takes its input's ``X^T X`` as
+  given, which makes ``alpha`` mean different things for different units and numbers of
+  datapoints (with raw activations ``s_i`` grows like ``sqrt(n)``). Here the centred data are scaled
+  so that the retained squared singular values average 1 (``sum s_i^2 = r``, the rank kept below):
+  ``phi_alpha(X) = U diag(alpha s_i + 1 - alpha) V^T`` with ``X = U diag(s) V^T``, and data whose
+  spectrum is flat on its subspace are left as they are for every ``alpha``. The metric is then
+  invariant to translation, isotropic scaling, orthogonal maps, and to adding constant (or zero)
+  neurons. It equals netrep's ``LinearMetric(alpha, score_method="angular")`` fed the centred
+  data times ``sqrt(r) / ||X_c||_F`` (for ``alpha`` 0 or 1 the scale cancels, and netrep agrees on
+  the raw activations).
 * **Rank.** Directions whose eigenvalue of ``X^T X`` is at or below ``rtol`` times the largest
   (default ``max(n_neurons, 10) * 2.2e-16``, as for CCA) are rounding noise and are dropped (netrep
   clamps such eigenvalues at ``1e-7`` and whitens them instead, which blows the noise up). For
@@ -45,8 +49,9 @@ Conventions (the choices netrep's ``LinearMetric`` leaves to its input):
   ``X X^T = U S^2 U^T``, since ``phi_alpha(X) = U diag(f) V^T`` and ``V`` cancels:
   ``||phi(X)^T phi(Y)||_* = ||diag(f_x) U_x^T U_y diag(f_y)||_*``; memory ``O(n^2 + n d)``.
 
-Euclidean Procrustes (``procrustes_distance``) is in units of the normalised data (between 0 and
-``sqrt(2)``); the angular ones are in radians.
+Procrustes itself needs no such scale (``alpha = 1``): it is computed on the centred data normalised
+to unit Frobenius norm, and the Euclidean Procrustes distance (``procrustes_distance``) is in units
+of those normalised data (between 0 and ``sqrt(2)``); the angular metrics are in radians.
 """
 
 from __future__ import annotations
@@ -101,7 +106,8 @@ def shape_weights(evals: np.ndarray, alpha: float, rtol: float) -> tuple[np.ndar
     -------
     g : ndarray, shape (r,)
         ``alpha + (1 - alpha) / s_i`` (0 for truncated directions), ``s`` scaled so that
-        ``sum s_i^2 = 1``: ``phi_alpha(X) = X V diag(g) V^T``.
+        ``sum s_i^2 = r`` over the ``r`` directions kept: ``phi_alpha(X) = X_c V diag(g) V^T`` for
+        the centred data ``X_c`` scaled the same way (``sqrt(r) / ||X_c||_F``).
     f : ndarray, shape (r,)
         ``s_i g_i = alpha s_i + 1 - alpha`` (0 for truncated directions): ``phi_alpha(X) = U diag(f) V^T``.
     """
@@ -109,9 +115,9 @@ def shape_weights(evals: np.ndarray, alpha: float, rtol: float) -> tuple[np.ndar
     total = lam.sum()
     if not total > 0:
         raise ValueError("no variance")
-    lam = lam / total
-    s = np.sqrt(lam)
     kept = lam > rtol * lam.max()
+    lam = lam * (np.count_nonzero(kept) / total)
+    s = np.sqrt(lam)
     g = np.zeros(lam.shape)
     g[kept] = alpha + (1.0 - alpha) / s[kept]
     f = np.where(kept, alpha * s + (1.0 - alpha), 0.0)
@@ -122,8 +128,8 @@ def shape_similarity_from_covariances(sxx: np.ndarray, sxy: np.ndarray, syy: np.
                                       rtol: float | None = None, max_rank: int | None = None) -> float:
     """``cos theta_alpha`` from the blocks of the joint covariance of ``[X, Y]`` (any common scale).
 
-    With ``Sxx / tr Sxx = V_x diag(s_x^2) V_x^T`` (likewise Y) and ``g``, ``f`` of
-    :func:`shape_weights`: ``cos theta = ||diag(g_x) V_x^T Sxy V_y diag(g_y)||_* /
+    With ``r_x Sxx / tr Sxx = V_x diag(s_x^2) V_x^T`` (likewise Y) and ``g``, ``f`` of
+    :func:`shape_weights`: ``cos theta = sqrt(r_x r_y) ||diag(g_x) V_x^T Sxy V_y diag(g_y)||_* /
     (sqrt(tr Sxx tr Syy) ||f_x|| ||f_y||)``, clipped to [0, 1]. ``alpha = 1`` needs no
     eigendecomposition: ``||Sxy||_* / sqrt(tr Sxx tr Syy)``. ``max_rank`` (``n_datapoints - 1``)
     keeps at most that many leading directions per side: the rest of the spectrum is rounding
@@ -143,10 +149,9 @@ def shape_similarity_from_covariances(sxx: np.ndarray, sxy: np.ndarray, syy: np.
         if max_rank is not None and max_rank < evals.size:
             evals, evecs = evals[evals.size - max_rank:], evecs[:, evals.size - max_rank:]
         g, f = shape_weights(evals, alpha, rtol if rtol is not None else default_rtol(s.shape[0]))
-        sides.append((evecs * g, float(np.linalg.norm(f))))
+        # phi = X_c sqrt(r / tr) V diag(g); ||phi||_F = ||f||
+        sides.append((evecs * g, float(np.linalg.norm(f)) / math.sqrt(np.count_nonzero(g))))
     (wx, nx), (wy, ny) = sides
-    if not (nx > 0 and ny > 0):
-        return 0.0
     nuclear = np.linalg.svd(wx.T @ sxy @ wy, compute_uv=False).sum()
     return float(np.clip(nuclear / (math.sqrt(tx * ty) * nx * ny), 0.0, 1.0))
 

@@ -186,8 +186,11 @@ def _normalised(x: np.ndarray) -> np.ndarray:
 
 def _partially_whitened(x: np.ndarray, alpha: float) -> np.ndarray:
     """Williams et al. (2021), section 3: ``phi = X (alpha I + (1 - alpha) (X^T X)^-1/2)`` on the
-    centred data normalised to unit Frobenius norm; ``(X^T X)^-1/2`` from the SVD of the data."""
+    centred data scaled to ``||X||_F^2 = rank`` (cca_core.shapes' convention: the squared singular
+    values average 1); ``(X^T X)^-1/2`` from the SVD of the data."""
     xn = _normalised(x)
+    s = np.linalg.svd(xn, compute_uv=False)
+    xn = xn * np.sqrt(np.count_nonzero(s > s[0] * 1e-7))
     u, s, vt = np.linalg.svd(xn, full_matrices=False)
     r = int(np.count_nonzero(s > s[0] * 1e-7))
     inv_sqrt = (vt[:r].T / s[:r]) @ vt[:r]
