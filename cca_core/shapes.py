@@ -48,6 +48,12 @@ Conventions (the choices netrep's ``LinearMetric`` leaves to its input):
 * **Wide layers** (neurons > datapoints): the same numbers from the ``n x n`` Gram matrix
   ``X X^T = U S^2 U^T``, since ``phi_alpha(X) = U diag(f) V^T`` and ``V`` cancels:
   ``||phi(X)^T phi(Y)||_* = ||diag(f_x) U_x^T U_y diag(f_y)||_*``; memory ``O(n^2 + n d)``.
+* **Streaming.** Every value here is a function of the covariance blocks of ``[X, Y]``
+  (:func:`shape_similarity_from_covariances`), so :class:`~cca_core.Moments` gives them from
+  data streamed chunk by chunk (``Moments.shape_similarity``, ``shape_distance``,
+  ``procrustes_similarity``, ``procrustes_distance``); :func:`cca_core.pairwise` takes
+  ``"procrustes_similarity"`` and ``"shape_similarity"`` (with ``alpha``), each network's
+  ``phi_alpha`` computed once.
 
 Procrustes itself needs no such scale (``alpha = 1``): it is computed on the centred data normalised
 to unit Frobenius norm, and the Euclidean Procrustes distance (``procrustes_distance``) is in units
