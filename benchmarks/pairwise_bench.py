@@ -57,6 +57,18 @@ Cases
    process RSS sampled every 5 ms by a thread (psutil; covers BLAS's own buffers, undercounts
    memory the allocator reuses). MB = 10**6 bytes. Targets: linear and debiased CKA within 50 MB at
    32 x 1,500; every measure within 300 MB at 500 x 20,000 (tracemalloc peak).
+5. Shape metrics against netrep (Williams et al. 2021): K networks as in case 1 (full: 10 of
+   5,000 x 256; quick: 5 of 1,000 x 48). For ``alpha`` in {0, 0.5, 1}: ``pairwise(acts,
+   "shape_similarity", alpha=alpha)`` (its ``arccos``) against netrep's cached
+   ``pairwise_distances(LinearMetric(alpha), acts, enable_caching=True)`` (angular), both timed
+   once; the max abs difference of the angles (radians) over the pairs. netrep partially whitens its
+   input as given, while cca_core scales the centred data to ``||X||_F^2 = rank`` first: for
+   ``alpha`` 0 and 1 the scale cancels and netrep gets the raw activations; for 0.5 it gets the
+   centred data so scaled. One pair more with different widths (netrep's ``fit`` zero-pads the
+   narrower side) per ``alpha``, and the Euclidean Procrustes distance against
+   ``LinearMetric(alpha=1, score_method="euclidean")`` on normalised data. Skipped with
+   ``--no-netrep`` or when netrep is not installed. Target: agreement within 1e-8 rad (the
+   ``arccos`` of a value near 1 magnifies rounding).
 """
 
 from __future__ import annotations
@@ -118,6 +130,9 @@ BUSY_TARGET = 2.0
 LOAD_MAX_SECONDS = 120.0
 LOAD_MATRIX = 300
 MEASURE_NAMES = ("mean_cca", "svcca", "pwcca", "linear_cka", "debiased_linear_cka", "rbf_cka")
+SHAPE_SIZES = {"full": (10, 5_000, 256), "quick": (5, 1_000, 48)}  # case 5: K, datapoints, neurons
+SHAPE_ALPHAS = (0.0, 0.5, 1.0)
+SHAPE_TARGET = 1e-8
 NETREP_INSTALL = ("fetch github:ahwillia/netrep (a git mirror), then "
                   "`git --git-dir=<mirror> archive HEAD | tar -x -C /tmp/netrep-src` and "
                   "`python -m pip install --no-deps /tmp/netrep-src` (needs scikit-learn, tqdm)")
@@ -592,23 +607,95 @@ def bench_paper_scale(quick: bool) -> Section:
     return section
 
 
+# ---------------------------------------------------------------------------- case 5
+def bench_shapes_netrep(quick: bool, use_netrep: bool, warned: Warned) -> Section:
+    """Procrustes and shape metrics: the engine against netrep's ``LinearMetric`` (values and time)."""
+    k, n, d = SHAPE_SIZES["quick" if quick else "full"]
+    section = Section(f"5. Shape metrics against netrep: {k} networks of {n:,} x {d} float64, "
+                      f"{k * (k - 1) // 2} pairs",
+                      ("alpha", "cca_core pairwise (s)", "netrep cached (s)", "max |angle diff| (rad)",
+                       "different widths, one pair", "target"))
+    if not use_netrep:
+        section.notes.append("netrep skipped (--no-netrep).")
+        return section
+    try:
+        import netrep
+        from netrep.metrics import LinearMetric
+        from netrep.multiset import pairwise_distances
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        section.notes.append(f"netrep not run: import failed ({type(exc).__name__}: {exc}); "
+                             f"to install it: {NETREP_INSTALL}")
+        return section
+    progress(f"case 5: generating {k} networks of {n:,} x {d} float64")
+    acts = latent_networks(k, n, d, max(4, d // 4))
+    normalised = [(a - a.mean(axis=0)) / np.linalg.norm(a - a.mean(axis=0)) for a in acts]
+    # cca_core's scale for the partial whitening: centred, ||X||_F^2 = rank (full rank here: neurons)
+    scaled = [a * math.sqrt(a.shape[1]) for a in normalised]
+    narrow = np.ascontiguousarray(acts[1][:, : (3 * d) // 4])  # for the different-widths pair
+    narrow_n = (narrow - narrow.mean(axis=0)) / np.linalg.norm(narrow - narrow.mean(axis=0))
+    narrow_n *= math.sqrt(narrow.shape[1])
+    ranges = []
+    for alpha in SHAPE_ALPHAS:
+        theirs_in = acts if alpha in (0.0, 1.0) else scaled
+        progress(f"case 5: alpha={alpha}: cca_core pairwise, netrep pairwise_distances (once each)")
+        with warned.catch(f"case 5 cca_core alpha={alpha}"):
+            gc.collect()
+            start = time.perf_counter()
+            ours = pairwise(acts, "shape_similarity", alpha=alpha, progress=False)
+            ours_s = time.perf_counter() - start
+        try:
+            metric = LinearMetric(alpha=alpha, center_columns=True, score_method="angular")
+            gc.collect()
+            start = time.perf_counter()
+            theirs = pairwise_distances(metric, list(theirs_in), verbose=False, enable_caching=True)
+            theirs_s = time.perf_counter() - start
+            one = LinearMetric(alpha=alpha, center_columns=True, zero_pad=True).fit_score(
+                theirs_in[0], narrow if alpha in (0.0, 1.0) else narrow_n)
+        except Exception as exc:  # noqa: BLE001
+            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            section.notes.append(f"netrep failed at alpha={alpha}: {last}")
+            return section
+        diff = off_diagonal_max_diff(np.arccos(ours.values), theirs)
+        off = theirs[~np.eye(k, dtype=bool)]
+        ranges.append(f"alpha {alpha:g}: {off.min():.4f} .. {off.max():.4f}")
+        one_diff = abs(cca_core.shape_distance(acts[0], narrow, alpha) - one)
+        section.rows.append([f"{alpha:g}", secs(ours_s), f"{secs(theirs_s)} ({theirs_s / ours_s:.1f}x)",
+                             f"{diff:.1e}", f"{one_diff:.1e}", verdict(max(diff, one_diff), SHAPE_TARGET, "")])
+    euclid = LinearMetric(alpha=1.0, center_columns=True, score_method="euclidean").fit_score(
+        normalised[0], normalised[1])
+    euclid_diff = abs(cca_core.procrustes_distance(acts[0], acts[1]) - euclid)
+    section.notes += [
+        f"netrep from {Path(netrep.__file__).parent}; times once each, same machine, same run.",
+        "netrep's angles over the pairs (rad): " + "; ".join(ranges) + ".",
+        "Angles: arccos of the engine's shape_similarity vs netrep's angular distances; netrep got the raw "
+        "activations for alpha 0 and 1 and for 0.5 the centred data scaled to ||X||_F^2 = rank (cca_core's "
+        "scale before partial whitening: squared singular values averaging 1; netrep whitens its input as given).",
+        f"Different widths: shape_distance(X_0, X_1[:, :{(3 * d) // 4}]) vs netrep's fit_score with zero_pad=True.",
+        f"Euclidean Procrustes distance of one pair vs LinearMetric(alpha=1, score_method='euclidean') on "
+        f"normalised data: max abs difference {euclid_diff:.1e} (value {euclid:.6f}).",
+    ]
+    del acts, normalised
+    gc.collect()
+    return section
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small smoke sizes")
     parser.add_argument("--markdown", action="store_true", help="print markdown tables")
     parser.add_argument("--repeats", type=int, default=3,
                         help="best of N for the heavy calls (default 3; case 1 at full size uses min(N, 2))")
-    parser.add_argument("--cases", default="1,2,3,4", help="comma-separated cases to run (default 1,2,3,4)")
-    parser.add_argument("--no-netrep", action="store_true", help="skip netrep in case 1")
+    parser.add_argument("--cases", default="1,2,3,4,5", help="comma-separated cases to run (default 1,2,3,4,5)")
+    parser.add_argument("--no-netrep", action="store_true", help="skip netrep in cases 1 and 5")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
     try:
         cases = {int(c) for c in args.cases.split(",") if c.strip()}
     except ValueError:
-        parser.error(f"--cases must be numbers among 1,2,3,4, got {args.cases!r}")
-    if not cases or not cases <= {1, 2, 3, 4}:
-        parser.error(f"--cases must be among 1,2,3,4, got {args.cases!r}")
+        parser.error(f"--cases must be numbers among 1,2,3,4,5, got {args.cases!r}")
+    if not cases or not cases <= {1, 2, 3, 4, 5}:
+        parser.error(f"--cases must be among 1,2,3,4,5, got {args.cases!r}")
     sizes = QUICK if args.quick else FULL
 
     start = time.perf_counter()
@@ -622,6 +709,8 @@ def main(argv: list[str] | None = None) -> None:
         sections.append(bench_wide(sizes, args.repeats, warned))
     if 4 in cases:
         sections.append(bench_paper_scale(args.quick))
+    if 5 in cases:
+        sections.append(bench_shapes_netrep(args.quick, not args.no_netrep, warned))
     wall = time.perf_counter() - start
 
     print(machine_facts())

@@ -29,6 +29,7 @@ from .measures import (
 )
 from .moments import Moments
 from .pairs import PairwiseError, PairwiseResult, pairwise
+from .shapes import procrustes_distance, procrustes_similarity, shape_distance, shape_similarity
 from . import stats
 
 __version__ = "0.1.0"
@@ -39,4 +40,5 @@ __all__ = [
     "debiased_linear_cka_distance", "dft_cca", "get_cca_similarity", "linear_cka", "linear_cka_distance",
     "mean_cca", "mean_cca_distance", "pairwise", "pwcca", "pwcca_distance", "rbf_cka", "rbf_cka_distance",
     "resize_to", "stats", "svcca", "svcca_distance",
+    "procrustes_distance", "procrustes_similarity", "shape_distance", "shape_similarity",
 ]

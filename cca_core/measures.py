@@ -194,3 +194,17 @@ def get_measure(name: str) -> Callable[..., float]:
     if not isinstance(name, str) or name not in MEASURES:
         raise ValueError(f"unknown measure {name!r}; known measures: {', '.join(MEASURES)}")
     return MEASURES[name]
+
+
+# ------------------------------------------------------------------ shape metrics (cca_core.shapes)
+# Registered by their similarity (cos of the angular metric), so that every name ``m`` of the registry
+# keeps ``m_distance = 1 - m``; the metrics themselves are cca_core.shape_distance and
+# cca_core.procrustes_distance (arccos, and the Euclidean Procrustes distance).
+from .shapes import procrustes_similarity, shape_similarity  # noqa: E402  (shapes needs Moments only)
+
+procrustes_similarity_distance = _distance(procrustes_similarity)
+shape_similarity_distance = _distance(shape_similarity)
+MEASURES["procrustes_similarity"] = procrustes_similarity
+MEASURES["shape_similarity"] = shape_similarity
+__all__ += ["procrustes_similarity", "shape_similarity", "procrustes_similarity_distance",
+            "shape_similarity_distance"]

@@ -202,6 +202,33 @@ class Moments:
         """Linear CKA; see :func:`cca_core.linear_cka`."""
         return cka.linear_cka_from_covariances(*self._blocks_checked())
 
+    # Shape metrics (Williams et al. 2021): functions of the covariance blocks, so they stream too.
+    def shape_similarity(self, alpha: float = 1.0, rtol: float | None = None) -> float:
+        """``cos`` of the angular shape metric; see :func:`cca_core.shape_similarity`."""
+        from .shapes import check_alpha, shape_similarity_from_covariances  # shapes imports this module
+
+        alpha = check_alpha(alpha)
+        with single_blas_thread():
+            return shape_similarity_from_covariances(*self._blocks_checked(), alpha=alpha, rtol=rtol,
+                                                     max_rank=self.count - 1)
+
+    def shape_distance(self, alpha: float = 1.0, rtol: float | None = None) -> float:
+        """Angular shape metric in radians; see :func:`cca_core.shape_distance`."""
+        return float(np.arccos(self.shape_similarity(alpha, rtol)))
+
+    def procrustes_similarity(self) -> float:
+        """``||X^T Y||_*`` on normalised centred data; see :func:`cca_core.procrustes_similarity`."""
+        return self.shape_similarity(1.0)
+
+    def procrustes_distance(self, metric: str = "euclidean") -> float:
+        """Orthogonal Procrustes distance; see :func:`cca_core.procrustes_distance`."""
+        from .shapes import PROCRUSTES_METRICS
+
+        if metric not in PROCRUSTES_METRICS:
+            raise ValueError(f"metric must be one of {', '.join(PROCRUSTES_METRICS)}, got {metric!r}")
+        s = self.procrustes_similarity()
+        return float(np.arccos(s)) if metric == "angular" else float(np.sqrt(max(2.0 - 2.0 * s, 0.0)))
+
 
 #: Centring after the product (``M2 = G - n m m^T``) multiplies the rounding error of a column's
 #: variance by ``G_kk / M2_kk``; above this factor the shifted pass is used instead. Activations

@@ -40,6 +40,7 @@ from ._validation import RankWarning, check_activations, check_finite_values
 from .canonical import CONSTANT_RTOL, default_rtol, svd_keep_count
 from .measures import MEASURES
 from .moments import centred_moments
+from .shapes import check_alpha, shape_weights
 
 __all__ = ["pairwise", "PairwiseResult", "PairwiseError", "SPACES"]
 
@@ -54,8 +55,11 @@ MEASURE_KWARGS: dict[str, tuple[str, ...]] = {
     "linear_cka": (),
     "debiased_linear_cka": (),
     "rbf_cka": ("threshold",),
+    "procrustes_similarity": (),
+    "shape_similarity": ("alpha", "rtol"),
 }
 _CCA_FAMILY = ("mean_cca", "svcca", "pwcca")
+_SHAPE_FAMILY = ("procrustes_similarity", "shape_similarity")
 #: Columns per chunk when a wide layer is processed a block of neurons at a time (data space).
 _COLUMN_CHUNK_ELEMENTS = 1 << 22
 
@@ -146,6 +150,8 @@ def _check_kwargs(measure: str, kwargs: dict[str, Any]) -> None:
     if rtol is not None and (isinstance(rtol, bool) or not isinstance(rtol, (int, float, np.floating))
                              or not 0 < rtol < 1):
         raise ValueError(f"rtol (relative eigenvalue tolerance) must be a number in (0, 1), got {rtol!r}")
+    if "alpha" in kwargs:
+        check_alpha(kwargs["alpha"])
     if "threshold" in kwargs and not kwargs["threshold"] > 0:
         raise ValueError(f"threshold (RBF bandwidth as a fraction of the median distance) must be > 0, "
                          f"got {kwargs['threshold']}")
@@ -328,6 +334,48 @@ def _rbf_factor(x: np.ndarray, label: str, threshold: float) -> _Factor:
     return _Factor(label, x.shape[1], gram=kc, self_norm=float(np.sum(kc * kc)))
 
 
+def _shape_factor(x: np.ndarray, label: str, space: str, alpha: float, rtol: float | None) -> _Factor:
+    """``phi_alpha`` of the centred data (scaled as :mod:`cca_core.shapes` says), of unit norm.
+
+    Williams et al. (2021), section 3. ``qt`` holds ``F^T`` (``r x n``): neuron space
+    ``F = Xc sqrt(r / ||Xc||^2) V diag(g) / ||f||`` (``Xc^T Xc = V diag(s^2) V^T``; for
+    ``alpha = 1`` simply ``Xc / ||Xc||_F``), data space ``F = U diag(f) / ||f||``
+    (``Xc Xc^T = U diag(s^2) U^T``). A pair's ``cos theta`` is then the nuclear norm of ``F_i^T F_j``.
+    """
+    n, d = x.shape
+    alpha = check_alpha(alpha)
+    rtol = rtol if rtol is not None else default_rtol(d)
+    f = _Factor(label, d)
+    if space == "neuron":
+        mean, cov = _neuron_moments(x, label)
+        total = float(np.trace(cov))
+        if not total > 0:
+            raise _no_variance(label, d, n)
+        if alpha == 1.0:  # no whitening: the normalised centred data
+            f.qt = np.ascontiguousarray(((x - mean) / np.sqrt(total * (n - 1))).T)
+            return f
+        evals, evecs = np.linalg.eigh(cov)
+        r = min(d, n - 1)  # as in data space: the rank of the centred data is at most n - 1
+        g, weights = shape_weights(evals[-r:], alpha, rtol)
+        evecs = evecs[:, -r:]
+        nz = weights > 0
+        w = evecs[:, nz] * (g[nz] * np.sqrt(np.count_nonzero(nz) / (total * (n - 1))) / np.linalg.norm(weights))
+        f.qt = _project_rows(x, mean, w)
+        return f
+    gram = _data_gram(x, x.mean(axis=0, dtype=np.float64))
+    if not np.trace(gram) > 0:
+        raise _no_variance(label, d, n)
+    evals, evecs = np.linalg.eigh(gram)
+    # The centred Gram matrix has rank <= min(d, n - 1): the rest of its spectrum is rounding, whose
+    # square roots (~1e-8) would enter phi; keep the directions that neuron space has.
+    r = min(d, n - 1)
+    evals, evecs = evals[-r:], evecs[:, -r:]
+    _, weights = shape_weights(evals, alpha, rtol)
+    nz = weights > 0
+    f.qt = np.ascontiguousarray((evecs[:, nz] * (weights[nz] / np.linalg.norm(weights))).T)
+    return f
+
+
 # ------------------------------------------------------------------------------------ one pair
 def _alpha(proj: np.ndarray, directions: np.ndarray) -> np.ndarray:
     alpha = np.abs(proj @ directions).sum(axis=0)
@@ -357,6 +405,9 @@ def _pair_values(measure: str, fi: _Factor, fj: _Factor, kwargs: dict[str, Any])
         backward = (float(np.clip(_alpha(fj.proj[:, :rj], vt.T) @ rho, 0.0, 1.0)) if fj.proj is not None
                     else float("nan"))
         return forward, backward
+    if measure in _SHAPE_FAMILY:  # cos theta = ||F_i^T F_j||_* (symmetric)
+        value = float(np.clip(np.linalg.svd(fi.qt @ fj.qt.T, compute_uv=False).sum(), 0.0, 1.0))
+        return value, value
     if measure == "rbf_cka":
         denom = np.sqrt(fi.self_norm * fj.self_norm)
         value = float(np.clip(np.sum(fi.gram * fj.gram) / denom, 0.0, 1.0)) if denom > 0 else 0.0
@@ -385,6 +436,8 @@ def _factor(x: np.ndarray, label: str, measure: str, space: str, kwargs: dict[st
         return _svcca_factor(x, label, space, kwargs.get("keep", 0.99), rtol_min)
     if measure == "rbf_cka":
         return _rbf_factor(x, label, kwargs.get("threshold", 0.5))
+    if measure in _SHAPE_FAMILY:
+        return _shape_factor(x, label, space, kwargs.get("alpha", 1.0), kwargs.get("rtol"))
     return _linear_factor(x, label, space, measure == "debiased_linear_cka")
 
 
@@ -473,7 +526,8 @@ def pairwise(acts: Sequence[np.ndarray] | Mapping[Any, np.ndarray], measure: str
         mapping's keys become the labels. Neurons may differ between networks.
     measure : str
         One of :data:`cca_core.measures.MEASURES`: ``"mean_cca"``, ``"svcca"``, ``"pwcca"``,
-        ``"linear_cka"``, ``"debiased_linear_cka"``, ``"rbf_cka"``.
+        ``"linear_cka"``, ``"debiased_linear_cka"``, ``"rbf_cka"``, ``"procrustes_similarity"``,
+        ``"shape_similarity"`` (``cos`` of the angular shape metric; ``alpha``, :mod:`cca_core.shapes`).
     executor : concurrent.futures.Executor, optional
         None: in-process, parallel over pairs in threads (one per core, one BLAS thread each).
         Any executor with ``submit`` (threads, processes, ``distributed.Client``): the pairs are sent

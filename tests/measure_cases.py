@@ -1,6 +1,7 @@
 """The measures and option sets that the engine tests run over (shared by test_pairs and test_wide_layers)."""
 
-ALL_MEASURES = ["mean_cca", "svcca", "pwcca", "linear_cka", "debiased_linear_cka", "rbf_cka"]
+ALL_MEASURES = ["mean_cca", "svcca", "pwcca", "linear_cka", "debiased_linear_cka", "rbf_cka",
+                "procrustes_similarity", "shape_similarity"]
 CCA_FAMILY = ["mean_cca", "svcca", "pwcca"]
 CKA_FAMILY = ["linear_cka", "debiased_linear_cka", "rbf_cka"]
 
@@ -19,6 +20,9 @@ def measure_cases(svcca_keep: int) -> list[tuple[str, dict]]:
         ("debiased_linear_cka", {}),
         ("rbf_cka", {}),
         ("rbf_cka", {"threshold": 1.0}),
+        ("procrustes_similarity", {}),
+        ("shape_similarity", {"alpha": 0.0}),
+        ("shape_similarity", {"alpha": 0.5}),
     ]
 
 

@@ -176,3 +176,33 @@ def rbf_gram(x: np.ndarray, threshold: float) -> np.ndarray:
 
 def rbf_cka(x: np.ndarray, y: np.ndarray, threshold: float = 0.5) -> float:
     return cka_from_grams(rbf_gram(x, threshold), rbf_gram(y, threshold))
+
+
+# ---------------------------------------------------------------------------------- shape metrics
+def _normalised(x: np.ndarray) -> np.ndarray:
+    xc = centre(x)
+    return xc / np.linalg.norm(xc)
+
+
+def _partially_whitened(x: np.ndarray, alpha: float) -> np.ndarray:
+    """Williams et al. (2021), section 3: ``phi = X (alpha I + (1 - alpha) (X^T X)^-1/2)`` on the
+    centred data scaled to ``||X||_F^2 = rank`` (cca_core.shapes' convention: the squared singular
+    values average 1); ``(X^T X)^-1/2`` from the SVD of the data."""
+    xn = _normalised(x)
+    s = np.linalg.svd(xn, compute_uv=False)
+    xn = xn * np.sqrt(np.count_nonzero(s > s[0] * 1e-7))
+    u, s, vt = np.linalg.svd(xn, full_matrices=False)
+    r = int(np.count_nonzero(s > s[0] * 1e-7))
+    inv_sqrt = (vt[:r].T / s[:r]) @ vt[:r]
+    return xn @ (alpha * np.eye(xn.shape[1]) + (1 - alpha) * inv_sqrt)
+
+
+def procrustes_similarity(x: np.ndarray, y: np.ndarray) -> float:
+    """``||X^T Y||_*`` (sum of singular values) of the normalised centred data."""
+    return float(np.linalg.svd(_normalised(x).T @ _normalised(y), compute_uv=False).sum())
+
+
+def shape_similarity(x: np.ndarray, y: np.ndarray, alpha: float = 1.0) -> float:
+    """``cos theta_alpha``: ``||phi(X)^T phi(Y)||_* / (||phi(X)||_F ||phi(Y)||_F)``."""
+    px, py = _partially_whitened(x, alpha), _partially_whitened(y, alpha)
+    return float(np.linalg.svd(px.T @ py, compute_uv=False).sum() / (np.linalg.norm(px) * np.linalg.norm(py)))

@@ -23,7 +23,8 @@ from cca_core import pairs as pairs_mod
 from cca_core.measures import MEASURES
 from cca_core.pairs import PairwiseError, PairwiseResult, pairwise
 
-SYMMETRIC = {"mean_cca", "svcca", "linear_cka", "debiased_linear_cka", "rbf_cka"}
+SYMMETRIC = {"mean_cca", "svcca", "linear_cka", "debiased_linear_cka", "rbf_cka", "procrustes_similarity",
+             "shape_similarity"}
 SPACES = ["auto", "neuron", "data"]
 CASES = measure_cases(svcca_keep=5)
 CASE_IDS = [case_id(m, kw) for m, kw in CASES]
@@ -71,6 +72,8 @@ def _reference_value(measure: str, kwargs: dict, x: np.ndarray, y: np.ndarray) -
         return ref.pwcca(x, y)
     if measure == "rbf_cka":
         return ref.rbf_cka(x, y, kwargs.get("threshold", 0.5))
+    if measure == "shape_similarity":
+        return ref.shape_similarity(x, y, kwargs.get("alpha", 1.0))
     return getattr(ref, measure)(x, y)
 
 
