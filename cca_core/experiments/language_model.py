@@ -26,6 +26,20 @@ Simplifications, at the scale of the notebooks:
   on the first ``eval_tokens`` tokens of the validation split, cut into windows of ``seq_len``
   (each starting from a zero state), in inference mode.
 
+Training cost: the output softmax is most of a small language model's arithmetic (87% for PTB's
+10,000 words at 3 x LSTM(64), 93% for WikiText-2's 33,278). With ``softmax_samples = k > 0`` the
+training loss is the sampled softmax of Jean et al. (2015, "On using very large target vocabulary
+for neural machine translation", section 3): each step scores the true next token against ``k``
+candidates drawn from the log-uniform (Zipfian) distribution over the frequency-ordered ids of
+:func:`~cca_core.experiments.text.build_vocab`, with the logQ correction of
+``tf.nn.sampled_softmax_loss``. Validation loss and perplexity always use the full softmax. The
+training graph unrolls the LSTMs over the ``seq_len`` steps of a window (the same weights; the
+model that :func:`lm_from_result` rebuilds for analysis is not unrolled, so it takes any length).
+The output bias starts at the log of the add-one unigram frequencies of the training tokens, so a
+model starts as the word-frequency model (:func:`unigram_perplexity`, the bar it must beat) and the
+sampled softmax, which updates few rare words' biases per step, does not have to learn them first.
+``benchmarks/train_bench.py`` measures the tokens per second of both recipes.
+
 Determinism: ``keras.utils.set_random_seed(config.seed)`` and
 ``tf.config.experimental.enable_op_determinism()`` before the model is built, so the same
 configuration gives bitwise identical weights on the same machine and software.
@@ -58,7 +72,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["LMConfig", "LMResult", "LM_CACHE_FORMAT", "LM_MODULES", "lm_cache_key", "lm_cache_path",
            "build_lm", "lstm_layer_names", "train_lm", "train_lm_many", "load_lm_result", "lm_from_result",
            "eval_windows", "hidden_states", "tokens_as_datapoints", "step_states", "perplexity",
-           "random_rotation", "linear_rnn_states", "mean_cosine_distance", "mean_euclidean_distance"]
+           "random_rotation", "linear_rnn_states", "mean_cosine_distance", "mean_euclidean_distance",
+           "training_models", "unigram_probabilities", "unigram_perplexity", "DivergedError"]
 
 #: Bumped when the layout of LM cache files changes.
 LM_CACHE_FORMAT: int = 1
@@ -103,6 +118,10 @@ class LMConfig:
         Clip the global norm of the gradient to this value (Zaremba et al. use 5); 0: no clipping.
     eval_tokens : int or None
         Validation tokens used for the per-epoch perplexity; ``None``: the whole validation split.
+    softmax_samples : int
+        0: train on the full softmax. ``k > 0``: train on the sampled softmax with ``k`` candidates
+        (Jean et al. 2015; see the module docstring); must be below the vocabulary size, which is
+        checked before training. Evaluation always uses the full softmax.
 
     Notes
     -----
@@ -126,17 +145,19 @@ class LMConfig:
     checkpoints: tuple[int, ...] | None = None
     grad_clip: float = 5.0
     eval_tokens: int | None = 10_000
+    softmax_samples: int = 0
 
     def __post_init__(self) -> None:
         if self.corpus not in KNOWN_CORPORA:
             raise ValueError(f"unknown corpus {self.corpus!r}; known corpora: {', '.join(KNOWN_CORPORA)}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; known optimizers: {', '.join(OPTIMIZERS)}")
-        for field in ("embedding_size", "hidden_size", "n_layers", "seq_len", "batch_size", "epochs", "seed"):
+        for field in ("embedding_size", "hidden_size", "n_layers", "seq_len", "batch_size", "epochs", "seed",
+                      "softmax_samples"):
             value = getattr(self, field)
             if not _is_int(value):
                 raise ValueError(f"{field} must be an integer, got {value!r}")
-            minimum = 0 if field in ("epochs", "seed") else 1
+            minimum = 0 if field in ("epochs", "seed", "softmax_samples") else 1
             if value < minimum:
                 raise ValueError(f"{field} must be >= {minimum}, got {value}")
         for field, minimum in (("max_tokens", 2), ("eval_tokens", 2)):
@@ -163,7 +184,8 @@ class LMConfig:
         if self.checkpoints is not None and not all(_is_int(e) for e in self.checkpoints):
             raise ValueError(f"checkpoints must be integers, got {self.checkpoints!r}")
         checkpoints = normalize_checkpoints(self.checkpoints, int(self.epochs))
-        for field in ("embedding_size", "hidden_size", "n_layers", "seq_len", "batch_size", "epochs", "seed"):
+        for field in ("embedding_size", "hidden_size", "n_layers", "seq_len", "batch_size", "epochs", "seed",
+                      "softmax_samples"):
             object.__setattr__(self, field, int(getattr(self, field)))
         for field in ("max_tokens", "eval_tokens"):
             value = getattr(self, field)
@@ -184,8 +206,10 @@ class LMConfig:
     def short(self) -> str:
         """A one-line summary for progress messages."""
         tokens = "all" if self.max_tokens is None else f"{self.max_tokens}"
+        sampled = f" sampled softmax {self.softmax_samples}" if self.softmax_samples else ""
         return (f"{self.corpus}[{tokens} tokens] {self.n_layers}x LSTM({self.hidden_size}) "
-                f"{self.optimizer} lr={self.learning_rate:g} epochs={self.epochs} seed={self.seed}")
+                f"{self.optimizer} lr={self.learning_rate:g} batch={self.batch_size}{sampled} "
+                f"epochs={self.epochs} seed={self.seed}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -202,7 +226,8 @@ class LMResult:
     weights : dict[int, list of ndarray]
         ``model.get_weights()`` at each checkpoint epoch (0 = initialization).
     history : dict[str, list of float]
-        ``train_loss`` (mean cross-entropy per token in training mode, nats, one per epoch),
+        ``train_loss`` (mean cross-entropy per token in training mode, nats, one per epoch; with
+        ``softmax_samples`` the sampled-softmax loss, which is not comparable with the full one),
         ``valid_loss`` and ``valid_perplexity`` (inference mode, epochs 0 .. ``epochs``).
     vocab_size : int
     train_seconds : float
@@ -268,14 +293,15 @@ def lstm_layer_names(n_layers: int) -> list[str]:
     return [f"lstm_{i}" for i in range(1, int(n_layers) + 1)]
 
 
-def build_lm(config: LMConfig, vocab_size: int) -> "keras.Model":
+def build_lm(config: LMConfig, vocab_size: int, unroll: bool = False) -> "keras.Model":
     """The (uncompiled) Keras language model of ``config`` over ``vocab_size`` tokens.
 
     Input: int token ids ``(batch, T)`` with any ``T``; output: next-token probabilities
     ``(batch, T, vocab_size)``. Layers are named as in the module docstring; the output layer is a
     Dense layer ``logits`` followed by a softmax activation layer ``softmax`` (training uses the
     logits with the fused softmax cross-entropy, about twice as fast on CPU as going through the
-    probabilities).
+    probabilities). ``unroll=True`` unrolls the LSTMs (training windows of a fixed length; faster on
+    CPU); the weights are the same either way.
     """
     import keras
 
@@ -284,7 +310,7 @@ def build_lm(config: LMConfig, vocab_size: int) -> "keras.Model":
     if config.dropout > 0:
         h = keras.layers.Dropout(config.dropout, name="dropout_0")(h)
     for i, name in enumerate(lstm_layer_names(config.n_layers), start=1):
-        h = keras.layers.LSTM(config.hidden_size, return_sequences=True, name=name)(h)
+        h = keras.layers.LSTM(config.hidden_size, return_sequences=True, unroll=unroll, name=name)(h)
         if config.dropout > 0:
             h = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(h)
     logits = keras.layers.Dense(vocab_size, name="logits")(h)
@@ -328,6 +354,94 @@ def perplexity(model: "keras.Model", x: np.ndarray, y: np.ndarray, batch_size: i
     return float(np.exp(total / count))
 
 
+def _sampled_softmax_model(model: "keras.Model", config: LMConfig, vocab_size: int) -> "keras.Model":
+    """``(tokens, targets) -> per-token sampled-softmax loss`` over ``model``'s layers (shared weights)."""
+    import keras
+    import tensorflow as tf
+
+    logits = model.get_layer("logits")
+
+    class SampledSoftmaxLoss(keras.layers.Layer):
+        """Sampled softmax cross-entropy (Jean et al. 2015) with the ``logits`` layer's weights."""
+
+        def __init__(self, dense: Any, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.dense = dense
+
+        def call(self, h: Any, targets: Any) -> Any:
+            flat = tf.reshape(h, [-1, config.hidden_size])
+            labels = tf.reshape(tf.cast(targets, tf.int64), [-1, 1])
+            loss = tf.nn.sampled_softmax_loss(
+                weights=tf.transpose(self.dense.kernel.value), biases=self.dense.bias.value, labels=labels,
+                inputs=flat, num_sampled=config.softmax_samples, num_classes=vocab_size, seed=config.seed)
+            return tf.reshape(loss, tf.shape(targets))
+
+    targets = keras.Input(shape=(config.seq_len,), dtype="int32", name="targets")
+    loss = SampledSoftmaxLoss(logits, name="sampled_softmax_loss")(logits.input, targets)
+    return keras.Model([model.inputs[0], targets], loss, name="lm_sampled_softmax")
+
+
+def unigram_probabilities(ids: np.ndarray, vocab_size: int) -> np.ndarray:
+    """Add-one (Laplace) unigram probabilities ``(count_w + 1) / (n + V)`` of the ids, shape ``(V,)``."""
+    counts = np.bincount(np.asarray(ids, dtype=np.int64).ravel(), minlength=int(vocab_size)).astype(np.float64)
+    return (counts + 1.0) / (counts.sum() + vocab_size)
+
+
+def unigram_perplexity(config: LMConfig) -> float:
+    """Validation perplexity of the add-one unigram (word-frequency) model of ``config``'s training tokens.
+
+    The reference a language model must beat (issue: a model at this perplexity knows word
+    frequencies and nothing of context): ``exp(-mean log p(w))`` over the targets of the validation
+    windows :func:`train_lm` evaluates on (the first ``eval_tokens`` validation tokens), ``p`` from
+    :func:`unigram_probabilities` of the first ``max_tokens`` training tokens.
+    """
+    corpus = load_corpus(config.corpus, config.max_tokens)
+    _, vy = eval_windows(corpus.valid, config.seq_len, config.eval_tokens)
+    p = unigram_probabilities(corpus.train, corpus.vocab_size)
+    return float(np.exp(-np.log(p[vy.ravel()]).mean()))
+
+
+def training_models(config: LMConfig, vocab_size: int, x: np.ndarray, y: np.ndarray, unroll: bool = True
+                    ) -> tuple["keras.Model", "keras.Model", "keras.Model", Any, np.ndarray]:
+    """The compiled models that :func:`train_lm` fits, over shared layers.
+
+    Returns ``(model, full, train_model, fit_x, fit_y)``: ``model`` the probabilities model whose
+    weights are stored; ``full`` the logits model compiled with the full softmax cross-entropy (the
+    validation loss); ``train_model`` what ``fit`` runs on ``(fit_x, fit_y)`` built from the training
+    windows ``x, y`` — ``full`` itself, or the sampled-softmax model when ``config.softmax_samples``.
+    ``benchmarks/train_bench.py`` builds the previous recipe with ``unroll=False``.
+
+    Raises
+    ------
+    ValueError
+        ``softmax_samples`` not below ``vocab_size``.
+    """
+    import keras
+
+    if config.softmax_samples >= vocab_size:
+        raise ValueError(f"softmax_samples={config.softmax_samples} must be below the vocabulary size of "
+                         f"{config.corpus} ({vocab_size} words)")
+    model = build_lm(config, vocab_size, unroll=unroll)
+    # The output bias starts at the log of the add-one unigram frequencies of the training targets:
+    # the model starts as the word-frequency model and training learns what the context adds.
+    model.get_layer("logits").bias.assign(np.log(unigram_probabilities(y, vocab_size)).astype("float32"))
+    # Same layers (same weights) up to the logits: evaluated with the fused softmax cross-entropy.
+    full = keras.Model(model.inputs, model.get_layer("logits").output, name="lm_logits")
+    optimizer = make_optimizer(config.optimizer, config.learning_rate, config.grad_clip)
+    full_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if not config.softmax_samples:
+        full.compile(optimizer=optimizer, loss=full_loss)
+        return model, full, full, x, y
+    full.compile(loss=full_loss)
+    train_model = _sampled_softmax_model(model, config, vocab_size)
+    train_model.compile(optimizer=optimizer, loss=lambda _, per_token: keras.ops.mean(per_token))
+    return model, full, train_model, [x, y], np.zeros(len(y), dtype=np.float32)
+
+
+class DivergedError(FloatingPointError):
+    """A training run whose loss became NaN or infinite; names the configuration and the epoch."""
+
+
 def _fit(config: LMConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, Any]]:
     import keras
     import tensorflow as tf
@@ -339,23 +453,29 @@ def _fit(config: LMConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, Any]]
     corpus = load_corpus(config.corpus, config.max_tokens)
     x, y = window_arrays(corpus.train, config.batch_size, config.seq_len)
     vx, vy = eval_windows(corpus.valid, config.seq_len, config.eval_tokens)
-    model = build_lm(config, corpus.vocab_size)
-    # Same layers (same weights) up to the logits: trained with the fused softmax cross-entropy.
-    train_model = keras.Model(model.inputs, model.get_layer("logits").output, name="lm_logits")
-    train_model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate, config.grad_clip),
-                        jit_compile=False,
-                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-
+    model, full, train_model, fit_x, fit_y = training_models(config, corpus.vocab_size, x, y)
     eval_bs = max(64, config.batch_size)
+
+    def valid_loss_now() -> float:
+        return float(full.evaluate(vx, vy, batch_size=eval_bs, verbose=0))
+
     snapshots, recorder = record_checkpoints(model, config.checkpoints)
-    valid_loss = [float(train_model.evaluate(vx, vy, batch_size=eval_bs, verbose=0))]
+    valid_loss = [valid_loss_now()]
     train_loss: list[float] = []
+
+    class _Epochs(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            loss = float((logs or {}).get("loss", float("nan")))
+            valid = valid_loss_now()
+            if not (np.isfinite(loss) and np.isfinite(valid)):
+                raise DivergedError(f"{config.short()}: the loss diverged in epoch {epoch + 1} "
+                                    f"(training {loss}, validation {valid}); nothing was cached")
+            train_loss.append(loss)
+            valid_loss.append(valid)
+
     if config.epochs > 0:
-        fitted = train_model.fit(x, y, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
-                           validation_data=(vx, vy), validation_batch_size=eval_bs, verbose=0,
-                           callbacks=[recorder])
-        train_loss = [float(v) for v in fitted.history["loss"]]
-        valid_loss += [float(v) for v in fitted.history["val_loss"]]
+        train_model.fit(fit_x, fit_y, batch_size=config.batch_size, epochs=config.epochs, shuffle=True, verbose=0,
+                        callbacks=[_Epochs(), recorder])
     history = {"train_loss": train_loss, "valid_loss": valid_loss,
                "valid_perplexity": [float(np.exp(v)) for v in valid_loss]}
     meta = {"history": history, "vocab_size": int(corpus.vocab_size), "train_tokens": int(len(corpus.train)),
@@ -385,8 +505,8 @@ def train_lm(config: LMConfig, cache_dir: str | os.PathLike) -> LMResult:
 def train_lm_many(configs: Iterable[LMConfig], cache_dir: str | os.PathLike, executor: Any = None, *,
                   progress: bool = True, stream: IO[str] | None = None) -> list[LMResult]:
     """Train (or load) several language models, one progress line each; see
-    :func:`cca_core.experiments.training.train_many` for ``executor`` (default: one after another
-    in this process). Returns the results in the order of ``configs``."""
+    :func:`cca_core.experiments.training.train_many` for ``executor`` (default: one training process per
+    core, each on one thread). Returns the results in the order of ``configs``."""
     def done_message(result: LMResult) -> str:
         return f"done in {result.train_seconds:.1f} s, valid perplexity {result.history['valid_perplexity'][-1]:.1f}"
 

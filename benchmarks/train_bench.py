@@ -1,0 +1,159 @@
+"""Training cost of the book's networks: today's recipe against the previous one, in one run.
+
+Usage::
+
+    python benchmarks/train_bench.py              # PTB and WikiText-2 LMs, the CNN sweep (a few minutes)
+    python benchmarks/train_bench.py --quick      # fewer steps and networks (about a minute)
+    python benchmarks/train_bench.py --markdown   # the table as markdown, for benchmarks/README.md
+
+Nothing is asserted: the script prints figures and whether each meets the goal (>= 5x). The first
+line states the machine and its load average when the run started, since a busy machine (networks
+training beside it) changes every figure; ratios measured in one run carry over better than seconds.
+
+Language models (tokens/s): the book's LSTM language models (``book/experiments.yml``), timed over
+``--steps`` training steps after one warm-up epoch of two steps, on the first 250,000 PTB (or
+150,000 WikiText-2) training tokens.
+
+- previous recipe: full softmax, LSTM loop not unrolled, 20 x 20-token windows a step, TensorFlow's
+  default threads (what the book used up to this change);
+- recipe: the book's configuration now (sampled softmax with ``softmax_samples`` candidates,
+  unrolled LSTMs, its batch size), in a process running TensorFlow on one thread, as the sweep's
+  local training processes do (:func:`cca_core.experiments.runs.local_executor`).
+
+CNN sweeps (networks/min): ``--networks`` CNNs of the book's width page (depth 6, width 8, digits,
+``--epochs`` epochs), trained one after another in this process with TensorFlow's default threads
+(previous) against :func:`~cca_core.experiments.training.train_many`'s default, one single-threaded
+process per core (recipe); each side from an empty cache, spawn time included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+GOAL = 5.0
+
+LM_CASE = r"""
+import json, os, sys, time
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+spec = json.loads(sys.argv[1])
+import tensorflow as tf
+if spec["threads"]:
+    tf.config.threading.set_intra_op_parallelism_threads(spec["threads"])
+    tf.config.threading.set_inter_op_parallelism_threads(spec["threads"])
+import keras
+from cca_core.experiments.language_model import LMConfig, training_models
+from cca_core.experiments.text import load_corpus, window_arrays
+config = LMConfig(**spec["config"])
+keras.utils.set_random_seed(0)
+corpus = load_corpus(config.corpus, config.max_tokens)
+x, y = window_arrays(corpus.train, config.batch_size, config.seq_len)
+rows = spec["steps"] * config.batch_size
+x, y = x[:rows], y[:rows]
+_, _, model, fit_x, fit_y = training_models(config, corpus.vocab_size, x, y, unroll=spec["unroll"])
+model.fit(fit_x, fit_y, batch_size=config.batch_size, epochs=1, steps_per_epoch=2, verbose=0)
+start = time.perf_counter()
+model.fit(fit_x, fit_y, batch_size=config.batch_size, epochs=1, shuffle=False, verbose=0)
+seconds = time.perf_counter() - start
+print(json.dumps({"tokens_per_s": rows * config.seq_len / seconds, "ms_per_step": 1000 * seconds / spec["steps"]}))
+"""
+
+CNN_CASE = r"""
+import json, os, sys, time
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+spec = json.loads(sys.argv[1])
+from cca_core.experiments import TrainConfig, train_many
+from cca_core.experiments.runs import SequentialExecutor
+if __name__ == "__main__":
+    configs = [TrainConfig(dataset="digits", depth=6, width=8, epochs=spec["epochs"], seed=s) for s in range(spec["networks"])]
+    executor = SequentialExecutor() if spec["sequential"] else None
+    start = time.perf_counter()
+    train_many(configs, spec["cache"], executor=executor, progress=False)
+    print(json.dumps({"networks_per_min": 60 * len(configs) / (time.perf_counter() - start)}))
+"""
+
+
+def _book_lm(page: str) -> dict:
+    """The LM configuration of a book page (``book/experiments.yml``), as :class:`LMConfig` fields."""
+    import yaml
+
+    params = yaml.safe_load((ROOT / "book" / "experiments.yml").read_text())["pages"][page]["parameters"]
+    fields = ("corpus", "max_tokens", "embedding_size", "hidden_size", "n_layers", "dropout", "learning_rate",
+              "batch_size", "seq_len", "softmax_samples")
+    return {k: params[k] for k in fields if k in params}
+
+
+def _run(code: str, spec: dict) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(code)
+    try:
+        out = subprocess.run([sys.executable, f.name, json.dumps(spec)], capture_output=True, text=True,
+                             cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False)
+    finally:
+        os.unlink(f.name)
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark case failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer steps and networks")
+    ap.add_argument("--markdown", action="store_true", help="print the table as markdown")
+    ap.add_argument("--steps", type=int, default=None, help="timed training steps per LM case")
+    ap.add_argument("--networks", type=int, default=None, help="CNNs per sweep")
+    ap.add_argument("--epochs", type=int, default=None, help="epochs per CNN")
+    args = ap.parse_args(argv)
+    steps = args.steps or (30 if args.quick else 120)
+    networks = args.networks or (2 if args.quick else 4)
+    epochs = args.epochs or (3 if args.quick else 10)
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"# {platform.node()}: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+          f"load average {load:.2f} at the start ({'busy' if load > 0.5 else 'idle'})")
+    rows = []
+    for page in ("rnn_training_dynamics", "rnn_training_dynamics_wikitext2"):
+        now = _book_lm(page)
+        before = dict(now, softmax_samples=0, batch_size=20, seq_len=20)
+        print(f"[{page}] previous recipe ...", file=sys.stderr, flush=True)
+        # The previous recipe's step costs about 3x more: fewer steps keep the run short.
+        old = _run(LM_CASE, {"config": before, "steps": max(10, steps // 3), "unroll": False, "threads": 0})
+        print(f"[{page}] recipe ...", file=sys.stderr, flush=True)
+        new = _run(LM_CASE, {"config": now, "steps": steps, "unroll": True, "threads": 1})
+        label = (f"{page}: {now.get('n_layers')} x LSTM({now.get('hidden_size')}), "
+                 f"batch {now.get('batch_size', 20)}, softmax samples {now.get('softmax_samples', 0)}")
+        rows.append((label, "tokens/s", old["tokens_per_s"], new["tokens_per_s"]))
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"[cnn sweep] {networks} networks one after another ...", file=sys.stderr, flush=True)
+        old = _run(CNN_CASE, {"networks": networks, "epochs": epochs, "sequential": True, "cache": f"{tmp}/a"})
+        print(f"[cnn sweep] {networks} networks, one process per core ...", file=sys.stderr, flush=True)
+        new = _run(CNN_CASE, {"networks": networks, "epochs": epochs, "sequential": False, "cache": f"{tmp}/b"})
+    rows.append((f"CNN sweep: {networks} x (depth 6, width 8, digits, {epochs} epochs)", "networks/min",
+                 old["networks_per_min"], new["networks_per_min"]))
+
+    header = ("case", "unit", "previous", "now", "speed-up", f"goal >= {GOAL:g}x")
+    lines = [(name, unit, f"{a:,.0f}" if a >= 100 else f"{a:.2f}", f"{b:,.0f}" if b >= 100 else f"{b:.2f}",
+              f"{b / a:.1f}x", ("ok" if b / a >= GOAL else "MISS") + ("" if load <= 0.5 else " (busy)"))
+             for name, unit, a, b in rows]
+    if args.markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+        for line in lines:
+            print("| " + " | ".join(line) + " |")
+    else:
+        widths = [max(len(str(r[i])) for r in [header, *lines]) for i in range(len(header))]
+        for r in [header, *lines]:
+            print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
