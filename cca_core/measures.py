@@ -114,6 +114,27 @@ def pwcca(X: np.ndarray, Y: np.ndarray, rtol: float | None = None) -> float:
     return Moments(x.shape[1], y.shape[1])._accumulate(x, y).pwcca(rtol)
 
 
+def _cka_moments(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, Moments]:
+    """``(x, y, Moments of x and y)`` for linear CKA, at any finite scale of the data.
+
+    Ordinary data are accumulated as they are. When their raw products overflow float64 (the
+    accumulator's overflow error) or fall below its normal range
+    (:func:`cca_core.cka.check_gram_range`), each side is replaced by a centred copy times a power
+    of two (:func:`cca_core.cka.unit_scaled`; CKA is invariant to both) and accumulated again.
+    NaN/Inf keep their own error.
+    """
+    try:
+        m = Moments(x.shape[1], y.shape[1])._accumulate(x, y)
+        sxx, _, syy = m.covariance()
+        if all(np.max(np.diagonal(s)) >= cka.VARIANCE_FLOOR for s in (sxx, syy)):
+            return x, y, m
+    except ValueError:
+        if not (np.isfinite(x).all() and np.isfinite(y).all()):
+            raise
+    x, y = cka.unit_scaled(x, "X"), cka.unit_scaled(y, "Y")
+    return x, y, Moments(x.shape[1], y.shape[1])._accumulate(x, y)
+
+
 def linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
     """Linear CKA (Kornblith et al. 2019): ``||Xc^T Yc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F)``.
 
@@ -123,7 +144,7 @@ def linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
     x, y = check_pair(X, Y, check_finite=False, warn=False)
     if _wide(x, y):
         return _data_space("linear_cka", x, y)
-    return Moments(x.shape[1], y.shape[1])._accumulate(x, y).linear_cka()
+    return _cka_moments(x, y)[2].linear_cka()
 
 
 def debiased_linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
@@ -137,7 +158,7 @@ def debiased_linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
         if x.shape[0] < 4:
             raise ValueError(f"debiased CKA needs at least 4 datapoints, got {x.shape[0]}")
         return _data_space("debiased_linear_cka", x, y)
-    m = Moments(x.shape[1], y.shape[1])._accumulate(x, y)
+    x, y, m = _cka_moments(x, y)
     sxx, sxy, syy = m._blocks_checked()
     return cka.debiased_linear_cka_from_data(x, y, m.mean_x, m.mean_y, sxx, sxy, syy)
 

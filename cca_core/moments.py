@@ -199,8 +199,21 @@ class Moments:
             return canonical.pwcca_from_covariances(*self._blocks_checked(), rtol=rtol)[0]
 
     def linear_cka(self) -> float:
-        """Linear CKA; see :func:`cca_core.linear_cka`."""
-        return cka.linear_cka_from_covariances(*self._blocks_checked())
+        """Linear CKA; see :func:`cca_core.linear_cka`.
+
+        The covariance blocks are rescaled by powers of two before they are squared, so any
+        accumulated blocks give the value of their data. The blocks themselves are sums of raw
+        products, accumulated chunk by chunk (and merged across processes) without a common scale:
+        data above about ``1e154`` make :meth:`update` raise the package's overflow error, and data
+        whose largest variance is below ``2**-960`` (about ``1e-289``: values under about ``1e-145``)
+        make this method raise ``ValueError``, as their products lost precision in float64's
+        subnormal range. Rescale such activations by a constant (CKA does not change), or use
+        :func:`cca_core.linear_cka` on in-memory arrays, which does so itself.
+        """
+        sxx, sxy, syy = self._blocks_checked()
+        cka.check_gram_range(np.diagonal(sxx), "X")
+        cka.check_gram_range(np.diagonal(syy), "Y")
+        return cka.linear_cka_from_covariances(sxx, sxy, syy)
 
 
 #: Centring after the product (``M2 = G - n m m^T``) multiplies the rounding error of a column's

@@ -291,20 +291,24 @@ def _svcca_factor(x: np.ndarray, label: str, space: str, keep: float | int, rtol
 
 
 def _linear_factor(x: np.ndarray, label: str, space: str, debiased: bool) -> _Factor:
+    # CKA is invariant to scaling each network: its centred data are divided by a power of two
+    # (exact) that brings the largest |value| to order one, so no square or product below leaves
+    # float64 at any finite scale of the activations (cca_core.cka's notes on scale).
     n, d = x.shape
     f = _Factor(label, d)
-    mean = x.mean(axis=0, dtype=np.float64)
     if space == "neuron":
-        xc = np.asarray(x, dtype=np.float64) - mean
+        xc = cka.unit_scaled(x, f"network {label!r}")
         if not np.any(xc):
             raise _no_variance(label, d, n)
         f.centred = xc
-        with np.errstate(over="ignore"):
-            f.self_norm = float(np.linalg.norm(xc.T @ xc))
+        f.self_norm = float(np.linalg.norm(xc.T @ xc))
         if debiased:
             f.row_norms = np.einsum("ij,ij->i", xc, xc)
     else:
-        gram = _data_gram(x, mean)
+        mean, k = cka.centred_exponent(x, max(1, _COLUMN_CHUNK_ELEMENTS // max(n, 1)))
+        gram = _data_gram(x, mean, np.full(d, 2.0**-k) if k else None)
+        if not np.isfinite(np.trace(gram)):
+            check_finite_values(f"network {label!r}", x, known_bad=True)
         if not np.trace(gram) > 0:
             raise _no_variance(label, d, n)
         f.gram = gram
@@ -358,7 +362,7 @@ def _pair_values(measure: str, fi: _Factor, fj: _Factor, kwargs: dict[str, Any])
                     else float("nan"))
         return forward, backward
     if measure == "rbf_cka":
-        denom = np.sqrt(fi.self_norm * fj.self_norm)
+        denom = np.sqrt(fi.self_norm) * np.sqrt(fj.self_norm)
         value = float(np.clip(np.sum(fi.gram * fj.gram) / denom, 0.0, 1.0)) if denom > 0 else 0.0
         return value, value
     # linear CKA and debiased linear CKA: ||Xc_i^T Xc_j||_F^2
@@ -372,8 +376,7 @@ def _pair_values(measure: str, fi: _Factor, fj: _Factor, kwargs: dict[str, Any])
         value = float(np.clip(cross_fro2 / denom, 0.0, 1.0)) if denom > 0 else 0.0
         return value, value
     hxy = cka._unbiased_hsic(cross_fro2, fi.row_norms, fj.row_norms)
-    denom = np.sqrt(fi.self_norm * fj.self_norm) if fi.self_norm > 0 and fj.self_norm > 0 else 0.0
-    value = float(min(hxy / denom, 1.0)) if denom > 0 else 0.0
+    value = cka.debiased_cka_from_hsic(hxy, fi.self_norm, fj.self_norm)
     return value, value
 
 
