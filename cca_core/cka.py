@@ -42,18 +42,27 @@ def _variance_exponent(cov: np.ndarray) -> int:
     return _exponent(float(np.max(np.diagonal(cov)))) // 2
 
 
-def check_gram_range(variances: np.ndarray, name: str) -> None:
-    """``ValueError`` when a side's largest variance is below :data:`VARIANCE_FLOOR` but not 0.
+def check_gram_range(variances: np.ndarray, name: str, means: np.ndarray | None = None) -> None:
+    """``ValueError`` when a side's variances come from products below float64's normal range.
 
-    Its Gram matrix was accumulated from products in (or near) float64's subnormal range, so it has
-    lost precision that no rescaling afterwards brings back.
+    That is when its largest variance is below :data:`VARIANCE_FLOOR` but not 0, or 0 while some
+    mean is non-zero but below ``2**-480`` (squares under :data:`VARIANCE_FLOOR`: products that
+    vanished, or constant neurons that tiny; the data cannot tell them apart). The Gram matrix then
+    lost precision (or everything) that no rescaling afterwards brings back.
     """
     top = float(np.max(variances))
-    if 0 < top < VARIANCE_FLOOR:
+    tiny_mean = means is not None and 0 < float(np.max(np.abs(means))) < 2.0**-480
+    if 0 < top < VARIANCE_FLOOR or (top == 0 and tiny_mean):
         raise ValueError(
             f"{name} has values so small that their squares underflow float64 (largest variance "
             f"{top:.3g}); rescale the activations, or pass the arrays to the in-memory functions, "
             "which rescale them")
+
+
+def _largest_abs(x: np.ndarray) -> float:
+    """``max |x|`` without an array-sized temporary; NaN when ``x`` has NaN (inf for Inf)."""
+    hi, lo = float(x.max()), float(x.min())
+    return abs(hi) + abs(lo) if np.isnan(hi) or np.isnan(lo) else max(abs(hi), abs(lo))
 
 
 def unit_scaled(x: np.ndarray, name: str = "X") -> np.ndarray:
@@ -66,7 +75,7 @@ def unit_scaled(x: np.ndarray, name: str = "X") -> np.ndarray:
     from ._validation import check_finite_values
 
     x = np.array(x, dtype=np.float64)
-    top = max(abs(float(x.max())), abs(float(x.min())))
+    top = _largest_abs(x)
     if not np.isfinite(top):
         check_finite_values(name, x, known_bad=True)
     if _exponent(top):
@@ -85,7 +94,7 @@ def centred_exponent(x: np.ndarray, step: int) -> tuple[np.ndarray, int]:
     power of two of their largest ``|value|``, so that they cannot overflow.
     """
     n, d = x.shape
-    k0 = _exponent(max(abs(float(x.max())), abs(float(x.min()))))
+    k0 = _exponent(_largest_abs(x))
     mean = np.empty(d)
     spread = 0.0
     for start in range(0, d, step):
@@ -159,10 +168,10 @@ def debiased_linear_cka_from_data(x: np.ndarray, y: np.ndarray, mean_x: np.ndarr
     return debiased_cka_from_hsic(hxy, hxx, hyy)
 
 
-def _rbf_gram(x: np.ndarray, threshold: float) -> np.ndarray:
+def _rbf_gram(x: np.ndarray, threshold: float, name: str = "X") -> np.ndarray:
     # The kernel depends on distances over their median only: a centred copy brought to order one
-    # (unit_scaled) gives the same kernel at any scale.
-    x = unit_scaled(x)
+    # (unit_scaled, which also reports NaN/Inf) gives the same kernel at any scale.
+    x = unit_scaled(x, name)
     sq = np.sum(x * x, axis=1)
     d2 = np.clip(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0, None)
     np.fill_diagonal(d2, 0.0)
@@ -191,7 +200,7 @@ def rbf_cka_from_data(x: np.ndarray, y: np.ndarray, threshold: float = 0.5) -> f
     if not threshold > 0:
         raise ValueError(f"threshold (bandwidth as a fraction of the median distance) must be > 0, "
                          f"got {threshold}")
-    kc = _centre(_rbf_gram(x, threshold))
-    lc = _centre(_rbf_gram(y, threshold))
+    kc = _centre(_rbf_gram(x, threshold, "X"))
+    lc = _centre(_rbf_gram(y, threshold, "Y"))
     denom = np.sqrt(_centred_hsic(kc, kc)) * np.sqrt(_centred_hsic(lc, lc))
     return float(np.clip(_centred_hsic(kc, lc) / denom, 0.0, 1.0)) if denom > 0 else 0.0

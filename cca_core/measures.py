@@ -19,7 +19,7 @@ import numpy as np
 
 from . import cka
 from ._threads import single_blas_thread
-from ._validation import check_pair
+from ._validation import check_finite_values, check_pair
 from .canonical import CCAResult
 from .moments import Moments
 
@@ -129,8 +129,9 @@ def _cka_moments(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
         if all(np.max(np.diagonal(s)) >= cka.VARIANCE_FLOOR for s in (sxx, syy)):
             return x, y, m
     except ValueError:
-        if not (np.isfinite(x).all() and np.isfinite(y).all()):
-            raise
+        for name, arr in (("X", x), ("Y", y)):
+            if not np.isfinite(arr).all():
+                check_finite_values(name, arr, known_bad=True)  # NaN/Inf: counted, side named
     x, y = cka.unit_scaled(x, "X"), cka.unit_scaled(y, "Y")
     return x, y, Moments(x.shape[1], y.shape[1])._accumulate(x, y)
 
@@ -169,7 +170,9 @@ def rbf_cka(X: np.ndarray, Y: np.ndarray, threshold: float = 0.5) -> float:
     Memory and time ``O(n_datapoints^2)``: for up to a few thousand datapoints. Symmetric;
     invariant to translation, isotropic scaling (the bandwidth follows the median) and orthogonal maps.
     """
-    x, y = check_pair(X, Y, warn=False)
+    # NaN/Inf are found (and counted, naming the side) where each side is rescaled: the gate's sum
+    # over all values would overflow for finite data near float64's largest numbers.
+    x, y = check_pair(X, Y, check_finite=False, warn=False)
     with single_blas_thread(enabled=x.shape[0] <= 2000):
         return cka.rbf_cka_from_data(x, y, threshold)
 

@@ -210,10 +210,11 @@ class Moments:
         subnormal range. Rescale such activations by a constant (CKA does not change), or use
         :func:`cca_core.linear_cka` on in-memory arrays, which does so itself.
         """
-        sxx, sxy, syy = self._blocks_checked()
-        cka.check_gram_range(np.diagonal(sxx), "X")
-        cka.check_gram_range(np.diagonal(syy), "Y")
-        return cka.linear_cka_from_covariances(sxx, sxy, syy)
+        if self.count > 1:
+            sxx, _, syy = self.covariance()
+            cka.check_gram_range(np.diagonal(sxx), "X", self.mean_x)
+            cka.check_gram_range(np.diagonal(syy), "Y", self.mean_y)
+        return cka.linear_cka_from_covariances(*self._blocks_checked())
 
 
 #: Centring after the product (``M2 = G - n m m^T``) multiplies the rounding error of a column's

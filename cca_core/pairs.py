@@ -324,7 +324,7 @@ def _linear_factor(x: np.ndarray, label: str, space: str, debiased: bool) -> _Fa
 
 def _rbf_factor(x: np.ndarray, label: str, threshold: float) -> _Factor:
     try:
-        kc = cka._centre(cka._rbf_gram(x, threshold))
+        kc = cka._centre(cka._rbf_gram(x, threshold, f"network {label!r}"))
     except ValueError as exc:
         if np.all(x == x[:1]):
             raise _no_variance(label, x.shape[1], x.shape[0]) from None
