@@ -291,24 +291,39 @@ def _svcca_factor(x: np.ndarray, label: str, space: str, keep: float | int, rtol
 
 
 def _linear_factor(x: np.ndarray, label: str, space: str, debiased: bool) -> _Factor:
-    # CKA is invariant to scaling each network: its centred data are divided by a power of two
-    # (exact) that brings the largest |value| to order one, so no square or product below leaves
-    # float64 at any finite scale of the activations (cca_core.cka's notes on scale).
+    # CKA is invariant to scaling each network. When the Gram matrix of the centred data leaves
+    # cka.GRAM_BAND (data far from order one), they are divided by a power of two (exact) that brings
+    # their largest |value| to order one and the Gram matrix is formed again, so no square or product
+    # below leaves float64 at any finite scale (cca_core.cka's notes on scale); ordinary data pay nothing.
     n, d = x.shape
     f = _Factor(label, d)
+    name = f"network {label!r}"
     if space == "neuron":
-        xc = cka.unit_scaled(x, f"network {label!r}")
+        xc = np.asarray(x, dtype=np.float64) - cka.safe_mean(x, name)
+        with np.errstate(over="ignore", invalid="ignore"):
+            gram = xc.T @ xc
+        if not cka.in_band(np.diagonal(gram)):
+            spread = max(float(xc.max()), -float(xc.min()))
+            if not np.isfinite(spread):
+                check_finite_values(name, x, known_bad=True)
+            if spread > 0:
+                np.ldexp(xc, -int(np.frexp(spread)[1]), out=xc)
+            gram = xc.T @ xc
         if not np.any(xc):
             raise _no_variance(label, d, n)
         f.centred = xc
-        f.self_norm = float(np.linalg.norm(xc.T @ xc))
+        f.self_norm = float(np.linalg.norm(gram))
         if debiased:
             f.row_norms = np.einsum("ij,ij->i", xc, xc)
     else:
-        mean, k = cka.centred_exponent(x, max(1, _COLUMN_CHUNK_ELEMENTS // max(n, 1)))
-        gram = _data_gram(x, mean, np.full(d, 2.0**-k) if k else None)
+        mean = cka.safe_mean(x, name)
+        with np.errstate(over="ignore", invalid="ignore"):
+            gram = _data_gram(x, mean)
+        if not cka.in_band(np.diagonal(gram)):
+            mean, k = cka.centred_exponent(x, max(1, _COLUMN_CHUNK_ELEMENTS // max(n, 1)))
+            gram = _data_gram(x, mean, np.full(d, 2.0**-k))
         if not np.isfinite(np.trace(gram)):
-            check_finite_values(f"network {label!r}", x, known_bad=True)
+            check_finite_values(name, x, known_bad=True)
         if not np.trace(gram) > 0:
             raise _no_variance(label, d, n)
         f.gram = gram
