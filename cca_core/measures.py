@@ -141,6 +141,11 @@ def linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
 
     Symmetric; invariant to translation, isotropic scaling and orthogonal maps, not to general
     invertible linear maps.
+
+    Any finite scale of the data gives the value of the data brought to order one: each side is
+    rescaled by a power of two where its products would overflow or underflow float64
+    (:mod:`cca_core.cka`'s notes on scale). ``ValueError`` naming the side for NaN/Inf, and for a
+    side with no variance.
     """
     x, y = check_pair(X, Y, check_finite=False, warn=False)
     if _wide(x, y):
@@ -153,6 +158,11 @@ def debiased_linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
 
     Less biased upward when neurons are many compared with datapoints; may be slightly negative
     for unrelated data. Needs at least 4 datapoints. Same invariances as :func:`linear_cka`.
+
+    Any finite scale of the data gives the value of the data brought to order one: each side is
+    rescaled by a power of two where its products would overflow or underflow float64
+    (:mod:`cca_core.cka`'s notes on scale). ``ValueError`` naming the side for NaN/Inf, and for a
+    side with no variance.
     """
     x, y = check_pair(X, Y, check_finite=False, warn=False)  # the accumulator finds NaN/Inf in its pass
     if _wide(x, y):
@@ -169,6 +179,11 @@ def rbf_cka(X: np.ndarray, Y: np.ndarray, threshold: float = 0.5) -> float:
 
     Memory and time ``O(n_datapoints^2)``: for up to a few thousand datapoints. Symmetric;
     invariant to translation, isotropic scaling (the bandwidth follows the median) and orthogonal maps.
+
+    Any finite scale of the data gives the value of the data brought to order one: each side is
+    rescaled by a power of two where its products would overflow or underflow float64
+    (:mod:`cca_core.cka`'s notes on scale). ``ValueError`` naming the side for NaN/Inf, and for a
+    side with no variance.
     """
     # NaN/Inf are found (and counted, naming the side) where each side is rescaled: the gate's sum
     # over all values would overflow for finite data near float64's largest numbers.
