@@ -131,7 +131,7 @@ def main() -> None:
     print()
     for name, *_, diff, res in rows:
         print(f"check {name}: max |resampled moments - plain resampling| = {diff:.1e}; estimate "
-              f"{res.estimate:.4f}, 95% basic interval [{res.low:.4f}, {res.high:.4f}], "
+              f"{res.statistic:.4f}, 95% basic interval [{res.low:.4f}, {res.high:.4f}], "
               f"bootstrap bias {res.bias:+.4f}")
     print(f"load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
           if hasattr(os, "getloadavg") else "")

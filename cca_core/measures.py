@@ -19,7 +19,7 @@ import numpy as np
 
 from . import cka
 from ._threads import single_blas_thread
-from ._validation import check_pair
+from ._validation import check_finite_values, check_pair
 from .canonical import CCAResult
 from .moments import Moments
 
@@ -114,16 +114,43 @@ def pwcca(X: np.ndarray, Y: np.ndarray, rtol: float | None = None) -> float:
     return Moments(x.shape[1], y.shape[1])._accumulate(x, y).pwcca(rtol)
 
 
+def _cka_moments(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, Moments]:
+    """``(x, y, Moments of x and y)`` for linear CKA, at any finite scale of the data.
+
+    Ordinary data are accumulated as they are. When their raw products overflow float64 (the
+    accumulator's overflow error) or fall below its normal range
+    (:func:`cca_core.cka.check_gram_range`), each side is replaced by a centred copy times a power
+    of two (:func:`cca_core.cka.unit_scaled`; CKA is invariant to both) and accumulated again.
+    NaN/Inf keep their own error.
+    """
+    try:
+        m = Moments(x.shape[1], y.shape[1])._accumulate(x, y)
+        sxx, _, syy = m.covariance()
+        if all(np.max(np.diagonal(s)) >= cka.VARIANCE_FLOOR for s in (sxx, syy)):
+            return x, y, m
+    except ValueError:
+        for name, arr in (("X", x), ("Y", y)):
+            if not np.isfinite(arr).all():
+                check_finite_values(name, arr, known_bad=True)  # NaN/Inf: counted, side named
+    x, y = cka.unit_scaled(x, "X"), cka.unit_scaled(y, "Y")
+    return x, y, Moments(x.shape[1], y.shape[1])._accumulate(x, y)
+
+
 def linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
     """Linear CKA (Kornblith et al. 2019): ``||Xc^T Yc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F)``.
 
     Symmetric; invariant to translation, isotropic scaling and orthogonal maps, not to general
     invertible linear maps.
+
+    Any finite scale of the data gives the value of the data brought to order one: each side is
+    rescaled by a power of two where its products would overflow or underflow float64
+    (:mod:`cca_core.cka`'s notes on scale). ``ValueError`` naming the side for NaN/Inf, and for a
+    side with no variance.
     """
     x, y = check_pair(X, Y, check_finite=False, warn=False)
     if _wide(x, y):
         return _data_space("linear_cka", x, y)
-    return Moments(x.shape[1], y.shape[1])._accumulate(x, y).linear_cka()
+    return _cka_moments(x, y)[2].linear_cka()
 
 
 def debiased_linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
@@ -131,13 +158,18 @@ def debiased_linear_cka(X: np.ndarray, Y: np.ndarray) -> float:
 
     Less biased upward when neurons are many compared with datapoints; may be slightly negative
     for unrelated data. Needs at least 4 datapoints. Same invariances as :func:`linear_cka`.
+
+    Any finite scale of the data gives the value of the data brought to order one: each side is
+    rescaled by a power of two where its products would overflow or underflow float64
+    (:mod:`cca_core.cka`'s notes on scale). ``ValueError`` naming the side for NaN/Inf, and for a
+    side with no variance.
     """
     x, y = check_pair(X, Y, check_finite=False, warn=False)  # the accumulator finds NaN/Inf in its pass
     if _wide(x, y):
         if x.shape[0] < 4:
             raise ValueError(f"debiased CKA needs at least 4 datapoints, got {x.shape[0]}")
         return _data_space("debiased_linear_cka", x, y)
-    m = Moments(x.shape[1], y.shape[1])._accumulate(x, y)
+    x, y, m = _cka_moments(x, y)
     sxx, sxy, syy = m._blocks_checked()
     return cka.debiased_linear_cka_from_data(x, y, m.mean_x, m.mean_y, sxx, sxy, syy)
 
@@ -147,8 +179,15 @@ def rbf_cka(X: np.ndarray, Y: np.ndarray, threshold: float = 0.5) -> float:
 
     Memory and time ``O(n_datapoints^2)``: for up to a few thousand datapoints. Symmetric;
     invariant to translation, isotropic scaling (the bandwidth follows the median) and orthogonal maps.
+
+    Any finite scale of the data gives the value of the data brought to order one: each side is
+    rescaled by a power of two where its products would overflow or underflow float64
+    (:mod:`cca_core.cka`'s notes on scale). ``ValueError`` naming the side for NaN/Inf, and for a
+    side with no variance.
     """
-    x, y = check_pair(X, Y, warn=False)
+    # NaN/Inf are found (and counted, naming the side) where each side is rescaled: the gate's sum
+    # over all values would overflow for finite data near float64's largest numbers.
+    x, y = check_pair(X, Y, check_finite=False, warn=False)
     with single_blas_thread(enabled=x.shape[0] <= 2000):
         return cka.rbf_cka_from_data(x, y, threshold)
 

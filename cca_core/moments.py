@@ -199,7 +199,21 @@ class Moments:
             return canonical.pwcca_from_covariances(*self._blocks_checked(), rtol=rtol)[0]
 
     def linear_cka(self) -> float:
-        """Linear CKA; see :func:`cca_core.linear_cka`."""
+        """Linear CKA; see :func:`cca_core.linear_cka`.
+
+        The covariance blocks are rescaled by powers of two before they are squared, so any
+        accumulated blocks give the value of their data. The blocks themselves are sums of raw
+        products, accumulated chunk by chunk (and merged across processes) without a common scale:
+        data above about ``1e154`` make :meth:`update` raise the package's overflow error, and data
+        whose largest variance is below ``2**-960`` (about ``1e-289``: values under about ``1e-145``)
+        make this method raise ``ValueError``, as their products lost precision in float64's
+        subnormal range. Rescale such activations by a constant (CKA does not change), or use
+        :func:`cca_core.linear_cka` on in-memory arrays, which does so itself.
+        """
+        if self.count > 1:
+            var = np.diagonal(self.m2) / (self.count - 1)
+            cka.check_gram_range(var[: self.n_x], "X", self.mean_x)
+            cka.check_gram_range(var[self.n_x :], "Y", self.mean_y)
         return cka.linear_cka_from_covariances(*self._blocks_checked())
 
     # Shape metrics (Williams et al. 2021): functions of the covariance blocks, so they stream too.

@@ -297,20 +297,39 @@ def _svcca_factor(x: np.ndarray, label: str, space: str, keep: float | int, rtol
 
 
 def _linear_factor(x: np.ndarray, label: str, space: str, debiased: bool) -> _Factor:
+    # CKA is invariant to scaling each network. When the Gram matrix of the centred data leaves
+    # cka.GRAM_BAND (data far from order one), they are divided by a power of two (exact) that brings
+    # their largest |value| to order one and the Gram matrix is formed again, so no square or product
+    # below leaves float64 at any finite scale (cca_core.cka's notes on scale); ordinary data pay nothing.
     n, d = x.shape
     f = _Factor(label, d)
-    mean = x.mean(axis=0, dtype=np.float64)
+    name = f"network {label!r}"
     if space == "neuron":
-        xc = np.asarray(x, dtype=np.float64) - mean
+        xc = np.asarray(x, dtype=np.float64) - cka.safe_mean(x, name)
+        with np.errstate(over="ignore", invalid="ignore"):
+            gram = xc.T @ xc
+        if not cka.in_band(np.diagonal(gram)):
+            spread = max(float(xc.max()), -float(xc.min()))
+            if not np.isfinite(spread):
+                check_finite_values(name, x, known_bad=True)
+            if spread > 0:
+                np.ldexp(xc, -int(np.frexp(spread)[1]), out=xc)
+            gram = xc.T @ xc
         if not np.any(xc):
             raise _no_variance(label, d, n)
         f.centred = xc
-        with np.errstate(over="ignore"):
-            f.self_norm = float(np.linalg.norm(xc.T @ xc))
+        f.self_norm = float(np.linalg.norm(gram))
         if debiased:
             f.row_norms = np.einsum("ij,ij->i", xc, xc)
     else:
-        gram = _data_gram(x, mean)
+        mean = cka.safe_mean(x, name)
+        with np.errstate(over="ignore", invalid="ignore"):
+            gram = _data_gram(x, mean)
+        if not cka.in_band(np.diagonal(gram)):
+            mean, k = cka.centred_exponent(x, max(1, _COLUMN_CHUNK_ELEMENTS // max(n, 1)))
+            gram = _data_gram(x, mean, np.full(d, 2.0**-k))
+        if not np.isfinite(np.trace(gram)):
+            check_finite_values(name, x, known_bad=True)
         if not np.trace(gram) > 0:
             raise _no_variance(label, d, n)
         f.gram = gram
@@ -326,7 +345,7 @@ def _linear_factor(x: np.ndarray, label: str, space: str, debiased: bool) -> _Fa
 
 def _rbf_factor(x: np.ndarray, label: str, threshold: float) -> _Factor:
     try:
-        kc = cka._centre(cka._rbf_gram(x, threshold))
+        kc = cka._centre(cka._rbf_gram(x, threshold, f"network {label!r}"))
     except ValueError as exc:
         if np.all(x == x[:1]):
             raise _no_variance(label, x.shape[1], x.shape[0]) from None
@@ -409,7 +428,7 @@ def _pair_values(measure: str, fi: _Factor, fj: _Factor, kwargs: dict[str, Any])
         value = float(np.clip(np.linalg.svd(fi.qt @ fj.qt.T, compute_uv=False).sum(), 0.0, 1.0))
         return value, value
     if measure == "rbf_cka":
-        denom = np.sqrt(fi.self_norm * fj.self_norm)
+        denom = np.sqrt(fi.self_norm) * np.sqrt(fj.self_norm)
         value = float(np.clip(np.sum(fi.gram * fj.gram) / denom, 0.0, 1.0)) if denom > 0 else 0.0
         return value, value
     # linear CKA and debiased linear CKA: ||Xc_i^T Xc_j||_F^2
@@ -423,8 +442,7 @@ def _pair_values(measure: str, fi: _Factor, fj: _Factor, kwargs: dict[str, Any])
         value = float(np.clip(cross_fro2 / denom, 0.0, 1.0)) if denom > 0 else 0.0
         return value, value
     hxy = cka._unbiased_hsic(cross_fro2, fi.row_norms, fj.row_norms)
-    denom = np.sqrt(fi.self_norm * fj.self_norm) if fi.self_norm > 0 and fj.self_norm > 0 else 0.0
-    value = float(min(hxy / denom, 1.0)) if denom > 0 else 0.0
+    value = cka.debiased_cka_from_hsic(hxy, fi.self_norm, fj.self_norm)
     return value, value
 
 

@@ -41,7 +41,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 import scipy.stats
@@ -53,7 +53,7 @@ from .measures import MEASURES, get_measure
 from .moments import CHUNK_ELEMENTS, Moments
 
 __all__ = [
-    "MIN_RESAMPLES", "BootstrapResult", "PermutationTestResult", "GroupInterval",
+    "MIN_RESAMPLES", "ConfidenceInterval", "BootstrapResult", "PermutationTestResult", "GroupInterval",
     "GroupPermutationResult", "bootstrap", "permutation_test", "group_mean_interval",
     "group_permutation_test", "check_distance_matrix",
 ]
@@ -75,20 +75,44 @@ _RNG_KEYWORD = "rng" if "rng" in inspect.signature(scipy.stats.bootstrap).parame
 
 
 # ---------------------------------------------------------------------------------------- results
+class ConfidenceInterval(NamedTuple):
+    """``(low, high)``, as :func:`scipy.stats.bootstrap`'s ``confidence_interval``."""
+
+    low: float
+    high: float
+
+
+def _renamed(old: str, new: str) -> property:
+    """A read-only alias ``old`` of the attribute ``new`` that warns (``DeprecationWarning``)."""
+
+    def get(self: Any) -> Any:
+        warnings.warn(f"{type(self).__name__}.{old} is deprecated; use .{new} (scipy.stats' name)",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(self, new)
+
+    return property(get, doc=f"Deprecated alias of ``{new}``.")
+
+
 @dataclass(frozen=True)
 class BootstrapResult:
     """A similarity value with its bootstrap interval over datapoints.
 
+    Attribute names follow :func:`scipy.stats.bootstrap`'s result (``confidence_interval``,
+    ``bootstrap_distribution``, ``standard_error``) and its tests' ``statistic``; the former
+    names ``estimate``, ``interval`` and ``distribution`` still work and warn
+    (``DeprecationWarning``).
+
     Attributes
     ----------
-    estimate : float
+    statistic : float
         The measure on all datapoints (what ``cca_core.<measure>(X, Y)`` returns).
-    interval : tuple of float
-        ``(low, high)``, ``low <= high``, at ``confidence_level``.
-    distribution : ndarray, shape (n_resamples,)
+    confidence_interval : ConfidenceInterval
+        ``(low, high)``, ``low <= high``, at ``confidence_level``; also ``.low`` and ``.high``
+        on the result itself.
+    bootstrap_distribution : ndarray, shape (n_resamples,)
         The measure on each bootstrap resample.
     standard_error : float
-        Standard deviation of ``distribution`` (``ddof=1``).
+        Standard deviation of ``bootstrap_distribution`` (``ddof=1``).
     measure, method : str
     n_resamples, n_datapoints : int
     confidence_level : float
@@ -98,9 +122,9 @@ class BootstrapResult:
         Keyword arguments passed on to the measure.
     """
 
-    estimate: float
-    interval: tuple[float, float]
-    distribution: np.ndarray = field(repr=False)
+    statistic: float
+    confidence_interval: ConfidenceInterval
+    bootstrap_distribution: np.ndarray = field(repr=False)
     standard_error: float
     measure: str
     n_resamples: int
@@ -110,29 +134,39 @@ class BootstrapResult:
     n_datapoints: int
     measure_kwargs: dict = field(default_factory=dict)
 
+    estimate = _renamed("estimate", "statistic")
+    interval = _renamed("interval", "confidence_interval")
+    distribution = _renamed("distribution", "bootstrap_distribution")
+
     @property
     def low(self) -> float:
-        return self.interval[0]
+        """``confidence_interval.low``."""
+        return self.confidence_interval.low
 
     @property
     def high(self) -> float:
-        return self.interval[1]
+        """``confidence_interval.high``."""
+        return self.confidence_interval.high
 
     @property
     def bias(self) -> float:
-        """Bootstrap estimate of the estimator's bias: ``mean(distribution) - estimate``."""
-        return float(np.mean(self.distribution) - self.estimate)
+        """Bootstrap estimate of the estimator's bias: ``mean(bootstrap_distribution) - statistic``."""
+        return float(np.mean(self.bootstrap_distribution) - self.statistic)
 
 
 @dataclass(frozen=True)
 class PermutationTestResult:
     """A similarity value against the null of unrelated representations with the same marginals.
 
+    Attribute names follow :func:`scipy.stats.permutation_test`'s result (``statistic``,
+    ``pvalue``, ``null_distribution``); the former ``p_value`` still works and warns
+    (``DeprecationWarning``).
+
     Attributes
     ----------
     statistic : float
         The measure on the data as paired.
-    p_value : float
+    pvalue : float
         scipy's: ``(1 + #{null >= statistic}) / (1 + n_permutations)`` for ``alternative="greater"``
         (Phipson & Smyth 2010; never below ``min_p_value``), ``#{null >= statistic} / n!`` when all
         ``n!`` pairings were enumerated (``exact``).
@@ -152,7 +186,7 @@ class PermutationTestResult:
     """
 
     statistic: float
-    p_value: float
+    pvalue: float
     null_distribution: np.ndarray = field(repr=False)
     chance_level: float
     min_p_value: float
@@ -164,19 +198,25 @@ class PermutationTestResult:
     n_datapoints: int
     measure_kwargs: dict = field(default_factory=dict)
 
+    p_value = _renamed("p_value", "pvalue")
+
 
 @dataclass(frozen=True)
 class GroupInterval:
     """Mean distance within a group of networks (or between two groups), with a network bootstrap.
 
+    Attribute names follow :func:`scipy.stats.bootstrap`'s result, as :class:`BootstrapResult`;
+    the former ``estimate``, ``interval`` and ``distribution`` still work and warn
+    (``DeprecationWarning``).
+
     Attributes
     ----------
-    estimate : float
+    statistic : float
         Mean of ``D[a, b]`` over pairs of distinct networks ``a < b`` of ``group`` (within), or over
         ``a`` in ``group`` and ``b`` in ``other`` (between).
-    interval : tuple of float
-        ``(low, high)`` at ``confidence_level``.
-    distribution : ndarray, shape (n_used,)
+    confidence_interval : ConfidenceInterval
+        ``(low, high)`` at ``confidence_level``; also ``.low`` and ``.high`` on the result itself.
+    bootstrap_distribution : ndarray, shape (n_used,)
         The mean on each resample of networks that has at least one pair.
     standard_error : float
     group, other
@@ -184,7 +224,7 @@ class GroupInterval:
     n_networks : tuple of int
         Networks in ``group`` (and in ``other``).
     n_pairs : int
-        Pairs behind ``estimate``.
+        Pairs behind ``statistic``.
     n_resamples, n_used : int
         Resamples drawn, and kept: a within-group resample that drew a single network
         ``m`` times has no pair (probability ``m**(1 - m)``) and is left out.
@@ -193,9 +233,9 @@ class GroupInterval:
     seed : None, int or numpy.random.Generator
     """
 
-    estimate: float
-    interval: tuple[float, float]
-    distribution: np.ndarray = field(repr=False)
+    statistic: float
+    confidence_interval: ConfidenceInterval
+    bootstrap_distribution: np.ndarray = field(repr=False)
     standard_error: float
     group: Any
     other: Any
@@ -207,24 +247,33 @@ class GroupInterval:
     method: str
     seed: Any
 
+    estimate = _renamed("estimate", "statistic")
+    interval = _renamed("interval", "confidence_interval")
+    distribution = _renamed("distribution", "bootstrap_distribution")
+
     @property
     def low(self) -> float:
-        return self.interval[0]
+        """``confidence_interval.low``."""
+        return self.confidence_interval.low
 
     @property
     def high(self) -> float:
-        return self.interval[1]
+        """``confidence_interval.high``."""
+        return self.confidence_interval.high
 
 
 @dataclass(frozen=True)
 class GroupPermutationResult:
     """Permutation test of group labels: are pairs within a group closer than pairs across groups?
 
+    Attribute names follow :func:`scipy.stats.permutation_test`'s result; the former ``p_value``
+    still works and warns (``DeprecationWarning``).
+
     Attributes
     ----------
     statistic : float
         ``between_mean - within_mean``, positive when same-group pairs are closer.
-    p_value : float
+    pvalue : float
         scipy's permutation p-value (``alternative="greater"``: large statistics are evidence).
     null_distribution : ndarray, shape (n_permutations,)
     min_p_value : float
@@ -248,7 +297,7 @@ class GroupPermutationResult:
     """
 
     statistic: float
-    p_value: float
+    pvalue: float
     null_distribution: np.ndarray = field(repr=False)
     min_p_value: float
     within_mean: float
@@ -259,6 +308,8 @@ class GroupPermutationResult:
     exact: bool
     alternative: str
     seed: Any
+
+    p_value = _renamed("p_value", "pvalue")
 
 
 # ---------------------------------------------------------------------------------------- checks
@@ -499,7 +550,7 @@ def bootstrap(X: np.ndarray, Y: np.ndarray, measure: str = "pwcca", *, n_resampl
         at 500 x 10, all three 95-97%. ``"BCa"`` also needs one jackknife evaluation per
         datapoint (``n`` more measure evaluations than resamples). Basic intervals are clipped to
         the measure's range (``[0, 1]``; ``(-inf, 1]`` for ``debiased_linear_cka``). When
-        ``bias`` exceeds the interval's half-width the interval does not contain ``estimate``:
+        ``bias`` exceeds the interval's half-width the interval does not contain ``statistic``:
         the population value is then likely below it.
     seed : None, int or numpy.random.Generator
         None draws fresh entropy; an int or Generator makes the result reproducible (a Generator
@@ -510,7 +561,8 @@ def bootstrap(X: np.ndarray, Y: np.ndarray, measure: str = "pwcca", *, n_resampl
     Returns
     -------
     BootstrapResult
-        ``estimate``, ``interval``, ``distribution`` (``n_resamples`` values), ``standard_error``,
+        ``statistic``, ``confidence_interval``, ``bootstrap_distribution`` (``n_resamples``
+        values), ``standard_error``,
         ``bias`` and the settings.
 
     Raises
@@ -542,7 +594,7 @@ def bootstrap(X: np.ndarray, Y: np.ndarray, measure: str = "pwcca", *, n_resampl
     if method == "basic":
         top, bottom = 1.0, (-np.inf if measure == "debiased_linear_cka" else 0.0)
         low, high = float(np.clip(low, bottom, top)), float(np.clip(high, bottom, top))
-    return BootstrapResult(stat.estimate, (low, high), np.asarray(res.bootstrap_distribution),
+    return BootstrapResult(stat.estimate, ConfidenceInterval(low, high), np.asarray(res.bootstrap_distribution),
                            float(res.standard_error), measure, n_resamples, cl, method, seed, n,
                            dict(measure_kwargs))
 
@@ -580,7 +632,7 @@ def permutation_test(X: np.ndarray, Y: np.ndarray, measure: str = "pwcca", *,
     Returns
     -------
     PermutationTestResult
-        ``statistic``, ``p_value``, ``null_distribution``, ``chance_level``, ``min_p_value`` and
+        ``statistic``, ``pvalue``, ``null_distribution``, ``chance_level``, ``min_p_value`` and
         the settings.
 
     Raises
@@ -755,7 +807,7 @@ def group_mean_interval(D: Any, labels: Sequence[Any], group: Any, other: Any = 
                                 confidence_level=cl,
                                 bootstrap_result=SimpleNamespace(bootstrap_distribution=dist),
                                 **{_RNG_KEYWORD: rng})
-    interval = (float(res.confidence_interval.low), float(res.confidence_interval.high))
+    interval = ConfidenceInterval(float(res.confidence_interval.low), float(res.confidence_interval.high))
     return GroupInterval(estimate, interval, dist, float(np.std(dist, ddof=1)), group, other,
                          n_networks, n_pairs, n_resamples, int(dist.size), cl, method, seed)
 
@@ -830,7 +882,7 @@ def group_permutation_test(D: Any, labels: Sequence[Any], *, n_permutations: int
     Returns
     -------
     GroupPermutationResult
-        ``p_value`` with ``min_p_value``, the smallest p-value attainable at these group sizes
+        ``pvalue`` with ``min_p_value``, the smallest p-value attainable at these group sizes
         (3 vs 3 networks: 1/10), and ``n_per_group``.
 
     Raises

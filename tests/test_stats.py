@@ -86,8 +86,8 @@ def test_bootstrap_distribution_is_the_measure_on_scipys_resamples(name):
     res = stats.bootstrap(x, y, name, n_resamples=99, seed=11)
     idx = np.random.default_rng(11).integers(0, 120, (99, 120), dtype=np.int64)
     plain = [MEASURES[name](x[i], y[i]) for i in idx[:10]]
-    np.testing.assert_allclose(res.distribution[:10], plain, atol=1e-10, rtol=0)
-    assert res.distribution.shape == (99,)
+    np.testing.assert_allclose(res.bootstrap_distribution[:10], plain, atol=1e-10, rtol=0)
+    assert res.bootstrap_distribution.shape == (99,)
 
 
 # ---------------------------------------------------------------------------------------- bootstrap
@@ -97,10 +97,10 @@ def test_bootstrap_distribution_is_the_measure_on_scipys_resamples(name):
 def test_interval_contains_estimate_and_is_ordered(name, method):
     x, y = related(800, 4, 4, seed=12)
     res = stats.bootstrap(x, y, name, n_resamples=199, method=method, seed=1)
-    assert res.estimate == pytest.approx(MEASURES[name](x, y), abs=1e-12)
-    assert res.low < res.estimate < res.high
+    assert res.statistic == pytest.approx(MEASURES[name](x, y), abs=1e-12)
+    assert res.low < res.statistic < res.high
     assert 0.0 <= res.low and res.high <= 1.0
-    assert res.standard_error == pytest.approx(np.std(res.distribution, ddof=1))
+    assert res.standard_error == pytest.approx(np.std(res.bootstrap_distribution, ddof=1))
     assert (res.measure, res.method, res.n_resamples, res.n_datapoints, res.seed) == (
         name, method, 199, 800, 1)
 
@@ -108,14 +108,14 @@ def test_interval_contains_estimate_and_is_ordered(name, method):
 def test_rbf_cka_falls_back_to_plain_resampling():
     x, y = related(60, 3, 3, seed=13)
     res = stats.bootstrap(x, y, "rbf_cka", n_resamples=99, seed=2, threshold=1.0)
-    assert res.estimate == pytest.approx(cca_core.rbf_cka(x, y, threshold=1.0))
-    assert res.low < res.estimate < res.high
+    assert res.statistic == pytest.approx(cca_core.rbf_cka(x, y, threshold=1.0))
+    assert res.low < res.statistic < res.high
     assert res.measure_kwargs == {"threshold": 1.0}
 
 
 def _width(n: int, seed: int) -> float:
     return np.diff(stats.bootstrap(*related(n, 5, 5, seed=seed), "linear_cka", n_resamples=999,
-                                   seed=seed).interval)[0]
+                                   seed=seed).confidence_interval)[0]
 
 
 def test_linear_cka_interval_shrinks_as_one_over_sqrt_n():
@@ -146,25 +146,25 @@ def test_same_seed_same_numbers():
     a = stats.bootstrap(x, y, "pwcca", n_resamples=99, seed=5)
     b = stats.bootstrap(x, y, "pwcca", n_resamples=99, seed=np.random.default_rng(5))
     c = stats.bootstrap(x, y, "pwcca", n_resamples=99, seed=6)
-    np.testing.assert_array_equal(a.distribution, b.distribution)
-    assert a.interval == b.interval
-    assert not np.array_equal(a.distribution, c.distribution)
+    np.testing.assert_array_equal(a.bootstrap_distribution, b.bootstrap_distribution)
+    assert a.confidence_interval == b.confidence_interval
+    assert not np.array_equal(a.bootstrap_distribution, c.bootstrap_distribution)
     p1 = stats.permutation_test(x, y, "mean_cca", n_permutations=99, seed=5)
     p2 = stats.permutation_test(x, y, "mean_cca", n_permutations=99, seed=5)
     np.testing.assert_array_equal(p1.null_distribution, p2.null_distribution)
     d, labels = _block_distances([0, 0, 0, 1, 1, 1, 1, 2, 2, 2], seed=0)
     g1 = stats.group_mean_interval(d, labels, 1, n_resamples=199, seed=3)
     g2 = stats.group_mean_interval(d, labels, 1, n_resamples=199, seed=3)
-    np.testing.assert_array_equal(g1.distribution, g2.distribution)
+    np.testing.assert_array_equal(g1.bootstrap_distribution, g2.bootstrap_distribution)
     t1 = stats.group_permutation_test(d, labels, n_permutations=199, seed=3)
     t2 = stats.group_permutation_test(d, labels, n_permutations=199, seed=3)
-    assert t1.p_value == t2.p_value and not t1.exact
+    assert t1.pvalue == t2.pvalue and not t1.exact
 
 
 # ---------------------------------------------------------------------------------------- permutations
 def test_permutation_p_values_uniform_for_independent_data():
     p = np.array([stats.permutation_test(*independent(150, 3, 4, seed), "pwcca", n_permutations=99,
-                                         seed=seed).p_value for seed in range(30)])
+                                         seed=seed).pvalue for seed in range(30)])
     assert np.all((p >= 0.01) & (p <= 1.0))
     assert np.mean(p < 0.05) <= 0.2
     assert scipy.stats.kstest(p, "uniform").pvalue > 0.001
@@ -202,13 +202,13 @@ def test_chance_level_rises_with_neurons_per_datapoint(name):
 def test_planted_signal_is_significant(name):
     x, y = related(200, 4, 4, seed=16, strength=0.3)
     res = stats.permutation_test(x, y, name, n_permutations=199, seed=0)
-    assert res.p_value < 0.01
-    assert res.p_value >= res.min_p_value == pytest.approx(1 / 200)
+    assert res.pvalue < 0.01
+    assert res.pvalue >= res.min_p_value == pytest.approx(1 / 200)
     assert res.statistic == pytest.approx(MEASURES[name](x, y), abs=1e-12)
     assert res.null_distribution.shape == (199,) and not res.exact
     assert res.chance_level == pytest.approx(res.null_distribution.mean())
     less = stats.permutation_test(x, y, name, n_permutations=199, seed=0, alternative="less")
-    assert less.p_value == 1.0
+    assert less.pvalue == 1.0
 
 
 # ---------------------------------------------------------------------------------------- groups
@@ -251,10 +251,10 @@ def test_group_mean_within_against_enumerated_network_resamples():
     exact = [_pairs_mean(d, r) for r in itertools.product(members, repeat=4)]
     exact = np.array([v for v in exact if np.isfinite(v)])  # 4 draws of a single network dropped
     res = stats.group_mean_interval(d, labels, "a", n_resamples=20000, seed=0)
-    assert res.estimate == pytest.approx(_pairs_mean(d, members))
+    assert res.statistic == pytest.approx(_pairs_mean(d, members))
     assert (res.n_networks, res.n_pairs, res.other) == ((4,), 6, None)
     assert abs(res.n_used / 20000 - (1 - 4 / 256)) < 4 * np.sqrt(4 / 256 / 20000)
-    _compare_with_exact(res.distribution, exact, res.low, res.high)
+    _compare_with_exact(res.bootstrap_distribution, exact, res.low, res.high)
 
 
 def test_group_mean_between_against_enumerated_network_resamples():
@@ -264,9 +264,9 @@ def test_group_mean_between_against_enumerated_network_resamples():
     exact = np.array([_pairs_mean(d, a, b) for a in itertools.product(g, repeat=3)
                       for b in itertools.product(h, repeat=3)])
     res = stats.group_mean_interval(d, labels, 0, 1, n_resamples=20000, seed=1)
-    assert res.estimate == pytest.approx(_pairs_mean(d, g, h))
+    assert res.statistic == pytest.approx(_pairs_mean(d, g, h))
     assert (res.n_networks, res.n_pairs, res.n_used) == ((3, 3), 9, 20000)
-    _compare_with_exact(res.distribution, exact, res.low, res.high)
+    _compare_with_exact(res.bootstrap_distribution, exact, res.low, res.high)
 
 
 def test_group_interval_reflects_network_effects():
@@ -320,7 +320,7 @@ def test_group_permutation_exact_against_enumeration(labels):
     assert res.exact and res.n_permutations == null.size
     np.testing.assert_allclose(np.sort(res.null_distribution), np.sort(null), atol=1e-12)
     assert res.statistic == pytest.approx(obs)
-    assert res.p_value == pytest.approx(np.mean(null >= obs - 1e-12))
+    assert res.pvalue == pytest.approx(np.mean(null >= obs - 1e-12))
     # smallest attainable p: the labelings that merely rename groups of equal size (2 here)
     assert same_partition == 2
     assert res.min_p_value == pytest.approx(same_partition / null.size)
@@ -330,11 +330,11 @@ def test_min_p_value_at_three_versus_three():
     d, labels = _block_distances(["x", "x", "x", "y", "y", "y"], seed=1)
     res = stats.group_permutation_test(d, labels)
     assert res.exact and res.n_permutations == 20 and res.n_partitions == 10
-    assert res.p_value == pytest.approx(0.1) and res.min_p_value == pytest.approx(0.1)
+    assert res.pvalue == pytest.approx(0.1) and res.min_p_value == pytest.approx(0.1)
     assert res.n_per_group == {"x": 3, "y": 3}
     assert res.statistic > 0.4 and res.within_mean < res.between_mean
     two = stats.group_permutation_test(d, labels, alternative="two-sided")
-    assert two.min_p_value == pytest.approx(0.2) and two.p_value == pytest.approx(0.2)
+    assert two.min_p_value == pytest.approx(0.2) and two.pvalue == pytest.approx(0.2)
     # separation_test (clustering) is this test: 200 shuffles at 3 vs 3 enumerate the 20 labelings
     sep = separation_test(d, labels)
     assert sep.p_value == pytest.approx(0.1) and sep.min_p_value == pytest.approx(0.1)
@@ -344,9 +344,9 @@ def test_group_permutation_random_when_labelings_are_many():
     d, labels = _block_distances(np.repeat([0, 1, 2], 5), seed=2)  # 756,756 labelings
     res = stats.group_permutation_test(d, labels, n_permutations=499, seed=0)
     assert not res.exact and res.null_distribution.shape == (499,)
-    assert res.p_value == pytest.approx(1 / 500) and res.min_p_value == pytest.approx(1 / 500)
+    assert res.pvalue == pytest.approx(1 / 500) and res.min_p_value == pytest.approx(1 / 500)
     unrelated = stats.group_permutation_test(d, np.tile([0, 1, 2], 5), n_permutations=499, seed=0)
-    assert unrelated.p_value > 0.05
+    assert unrelated.pvalue > 0.05
 
 
 # ---------------------------------------------------------------------------------------- bad input
