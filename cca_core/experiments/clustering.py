@@ -164,7 +164,7 @@ def separation_test(d: Any, groups: Sequence[Any], n_permutations: int = 200, se
     groups = _labels(groups, d.shape[0], "groups")
     n_permutations = _check_permutations(n_permutations)
     res = _label_permutation_test(d, groups, n_permutations, "greater", _check_seed(seed), seed)
-    return PermutationResult(res.statistic, res.null_distribution, res.p_value, res.min_p_value)
+    return PermutationResult(res.statistic, res.null_distribution, res.pvalue, res.min_p_value)
 
 
 def group_order(groups: Sequence[Any], keys: Sequence[Any] | None = None) -> tuple[np.ndarray, list[int]]:

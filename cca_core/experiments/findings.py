@@ -170,7 +170,8 @@ class Evidence:
         """From :class:`cca_core.stats.GroupInterval` (a network bootstrap of a group's mean distance)."""
         n: dict[str, Any] = {"networks": list(result.n_networks) if len(result.n_networks) > 1
                              else result.n_networks[0], "pairs": result.n_pairs}
-        return cls(name, result.estimate, result.interval, result.confidence_level, n=n,
+        ci = result.confidence_interval
+        return cls(name, result.statistic, (ci.low, ci.high), result.confidence_level, n=n,
                    method=f"network bootstrap ({result.method}, {result.n_used} of {result.n_resamples} "
                           "resamples with a pair)")
 
@@ -191,7 +192,10 @@ class Evidence:
         if count is None:
             count = len(getattr(result, "null", ()))
         how = "every labeling" if exact else f"{count} random permutations"
-        return cls(name, stat, p_value=result.p_value, min_p_value=result.min_p_value, n=sizes,
+        p_value = getattr(result, "pvalue", None)  # scipy's name (cca_core.stats); clustering's results: p_value
+        if p_value is None:
+            p_value = result.p_value
+        return cls(name, stat, p_value=p_value, min_p_value=result.min_p_value, n=sizes,
                    method=f"permutation test ({how})")
 
     # -------------------------------------------------------------- output
