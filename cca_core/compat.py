@@ -243,9 +243,10 @@ def _google_side(acts1: np.ndarray, acts2: np.ndarray, epsilon: float):
     cov = _google_covariance(acts1, acts2)
     sxx, sxy, syy = cov[:nx, :nx], cov[:nx, nx:], cov[nx:, nx:]
     xmax, ymax = np.max(np.abs(sxx)), np.max(np.abs(syy))
-    for name, top in (("acts1", xmax), ("acts2", ymax)):
+    for name, top, size in (("acts1", xmax, nx), ("acts2", ymax, acts2.shape[0])):
         if not top > 0:
-            raise ValueError(f"{name} has no variance: every neuron is constant over the datapoints")
+            raise ValueError(f"{name} has no variance: all {size} neurons are constant over the "
+                             f"{n} datapoints")
     sxx /= xmax
     syy /= ymax
     sxy /= np.sqrt(xmax * ymax)
