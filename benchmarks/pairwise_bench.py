@@ -516,7 +516,7 @@ def bench_busy(sizes: Sizes, warned: Warned) -> Section:
 _PEAK_RSS_CHILD = """
 import json, os, resource, sys
 import numpy as np
-sys.path.insert(0, {bench_dir!r})
+sys.path[:0] = [{package_root!r}, {bench_dir!r}]  # the parent's cca_core, this script's helpers
 from pairwise_bench import latent_networks
 import cca_core
 from threadpoolctl import threadpool_limits
@@ -558,11 +558,11 @@ def fresh_peak_rss(n: int, d: int, dtype: str, name: str, threads: int, seed: in
     import json
     import subprocess
 
-    code = _PEAK_RSS_CHILD.format(bench_dir=str(Path(__file__).resolve().parent),
+    package_root = str(Path(cca_core.__file__).resolve().parents[1])
+    code = _PEAK_RSS_CHILD.format(bench_dir=str(Path(__file__).resolve().parent), package_root=package_root,
                                   args=(n, d, dtype, name, threads, seed))
-    root = Path(__file__).resolve().parents[1]  # the checkout's cca_core, as this script imports
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=root)
+                         cwd=package_root)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
