@@ -33,9 +33,12 @@ What is fixed:
 * Input with all neurons constant raises ``ValueError`` instead of dividing by zero; neurons >=
   datapoints gives a :class:`~cca_core.RankWarning` instead of an ``AssertionError``.
 
-Covariances come from one chunked pass (:class:`~cca_core.Moments`), and ``compute_pwcca``
-forms the Gram matrices of the directions from the same moments instead of a QR of a
-``n_datapoints x n_neurons`` matrix, so both are several times faster than google/svcca's.
+Covariances come from one chunked pass (:class:`~cca_core.Moments`). ``compute_pwcca`` instead
+follows google's own sequence of numpy/LAPACK calls (``numpy.cov``, ``pinv``, ``svd``) with the
+bits they have on C-ordered inputs: google's PWCCA depends on the SVD's arbitrary sign choices, so
+only the same calls on the same bits give google's number, and the same for every memory layout of
+the input; its orthonormalization uses the directions' Gram matrix from the covariance instead of a
+QR of the ``n_datapoints x k`` directions where that is well conditioned (see its docstring).
 """
 
 from __future__ import annotations
@@ -176,30 +179,138 @@ def get_cca_similarity(acts1: np.ndarray, acts2: np.ndarray, epsilon: float = 0.
     return _similarity(acts1, acts2, epsilon, threshold, compute_coefs, compute_dirns, verbose)[0]
 
 
-def _orthonormal_projections(gram: np.ndarray, cross: np.ndarray) -> np.ndarray:
-    """``Q.T @ A.T`` where ``D.T = Q R`` (QR of the directions) from ``G = D D^T`` and ``H = D A^T``.
+def _google_dtype(acts: np.ndarray) -> np.ndarray:
+    """Floating arrays as they are (google computes neuron means in the input's precision);
+    integer and bool arrays as float64."""
+    return acts if acts.dtype in (np.float32, np.float64) else acts.astype(np.float64)
 
-    ``G = R^T R`` (Cholesky), so ``Q.T A.T = R^-T H``. A direction whose Gram-Schmidt pivot is below
-    1000 times the rounding error of the Cholesky pivots (``k * eps * max(diag G)``) adds nothing
-    new: its row of R and its weight are 0 (modified Cholesky, row by row, only then).
+
+def _row_means(acts: np.ndarray, dtype=None) -> np.ndarray:
+    """``numpy.mean(acts, axis=1, keepdims=True)`` with the bits it has on a C-ordered copy.
+
+    A row's mean is reduced along the row in memory order, so a Fortran-ordered or strided ``acts``
+    is copied to C order a block of rows at a time (a few MB), never whole.
     """
-    k = gram.shape[0]
-    floor = 1e3 * k * np.finfo(np.float64).eps * np.max(np.diagonal(gram))
-    try:
-        r = scipy.linalg.cholesky(gram, lower=False)
-        if np.all(np.diagonal(r) ** 2 > floor):
-            return scipy.linalg.solve_triangular(r, cross, trans="T", lower=False)
-    except np.linalg.LinAlgError:
-        pass
-    r = np.zeros_like(gram)
-    proj = np.zeros_like(cross)
-    for i in range(k):
-        pivot = gram[i, i] - r[:i, i] @ r[:i, i]
-        if not pivot > floor:
-            continue  # dependent direction: zero row of R, weight 0
-        r[i, i] = np.sqrt(pivot)
-        r[i, i + 1:] = (gram[i, i + 1:] - r[:i, i] @ r[:i, i + 1:]) / r[i, i]
-        proj[i] = (cross[i] - r[:i, i] @ proj[:i]) / r[i, i]
+    if acts.flags.c_contiguous:
+        return np.mean(acts, axis=1, keepdims=True, dtype=dtype)
+    out = np.empty((acts.shape[0], 1), dtype=np.result_type(acts.dtype, dtype or acts.dtype))
+    step = max(1, (1 << 20) // max(acts.shape[1], 1))
+    for start in range(0, acts.shape[0], step):
+        block = np.ascontiguousarray(acts[start:start + step])
+        out[start:start + step] = np.mean(block, axis=1, keepdims=True, dtype=dtype)
+    return out
+
+
+def _google_covariance(acts1: np.ndarray, acts2: np.ndarray) -> np.ndarray:
+    """``numpy.cov(acts1, acts2)`` with the bits it has on C-ordered arrays, for any layout.
+
+    ``numpy.cov`` stacks its arguments into one new array, C-ordered unless both are Fortran-ordered
+    (the stacking is the one copy it makes); then the bits do not depend on the inputs' layout.
+    When neither is C-contiguous the smaller one is copied to C order first.
+    """
+    if not (acts1.flags.c_contiguous or acts2.flags.c_contiguous):
+        if acts1.size <= acts2.size:
+            acts1 = np.ascontiguousarray(acts1)
+        else:
+            acts2 = np.ascontiguousarray(acts2)
+    return np.cov(acts1, acts2)  # ddof=1; float64 whatever the input's precision
+
+
+def _google_invsqrt(s: np.ndarray) -> np.ndarray:
+    """Inverse square root of a rescaled covariance block, as google/svcca forms it when it can.
+
+    Full rank by :func:`_inv_sqrt`'s relative tolerance: google's sequence, ``numpy.linalg.pinv``,
+    then ``eigh`` of the pseudo-inverse and ``V @ (diag(sqrt(w)) @ V.T)`` (so its bits, on which the
+    SVD's sign choices depend). Rank-deficient: :func:`_inv_sqrt` (rank truncation), where google's
+    square root of the pseudo-inverse's negative rounding-error eigenvalues gives NaN.
+    """
+    w = np.linalg.eigvalsh(s)
+    if not (w.size and np.all(w > default_rtol(s.shape[0]) * max(w[-1], 0.0))):
+        return _inv_sqrt(s)
+    lam, vec = np.linalg.eigh(np.linalg.pinv(s))
+    return np.dot(vec, np.dot(np.diag(np.sqrt(np.maximum(lam, 0.0))), vec.T))
+
+
+def _google_side(acts1: np.ndarray, acts2: np.ndarray, epsilon: float):
+    """google/svcca's CCA, up to what ``compute_pwcca`` needs, with the bits of its C-order run.
+
+    Returns ``(coefs, coef, idxs, side, scatter)``: the coefficients, the weighing side's
+    coefficient matrix (rows: the directions' neuron coefficients), its kept neurons, which side
+    (0 or 1: the one with fewer kept neurons) and its kept neurons' centred scatter matrix
+    ``Ac Ac^T``; ``None`` when every neuron of a side falls below ``epsilon``.
+    """
+    nx, n = acts1.shape
+    cov = _google_covariance(acts1, acts2)
+    sxx, sxy, syy = cov[:nx, :nx], cov[:nx, nx:], cov[nx:, nx:]
+    xmax, ymax = np.max(np.abs(sxx)), np.max(np.abs(syy))
+    for name, top, size in (("acts1", xmax, nx), ("acts2", ymax, acts2.shape[0])):
+        if not top > 0:
+            raise ValueError(f"{name} has no variance: all {size} neurons are constant over the "
+                             f"{n} datapoints")
+    sxx /= xmax
+    syy /= ymax
+    sxy /= np.sqrt(xmax * ymax)
+    x_idxs = np.abs(np.diagonal(sxx)) >= epsilon
+    y_idxs = np.abs(np.diagonal(syy)) >= epsilon
+    if not x_idxs.any() or not y_idxs.any():
+        return None
+    sxx = sxx[np.ix_(x_idxs, x_idxs)]
+    sxy = sxy[np.ix_(x_idxs, y_idxs)]
+    syy = syy[np.ix_(y_idxs, y_idxs)]
+    use_x = x_idxs.sum() <= y_idxs.sum()
+    scatter = sxx * (xmax * (n - 1)) if use_x else syy * (ymax * (n - 1))
+    sxx += epsilon * np.eye(sxx.shape[0])
+    syy += epsilon * np.eye(syy.shape[0])
+    with single_blas_thread():  # small matrices: no BLAS threads waiting for busy cores
+        invsqrt_xx = _google_invsqrt(sxx)
+        invsqrt_yy = _google_invsqrt(syy)
+        u, s, vt = np.linalg.svd(np.dot(invsqrt_xx, np.dot(sxy, invsqrt_yy)))
+    coefs = np.clip(np.abs(s), 0.0, 1.0)
+    if use_x:
+        return coefs, u.T, x_idxs, 0, scatter
+    return coefs, vt, y_idxs, 1, scatter
+
+
+def _projections_from_moments(coef, scatter, mu_dirns, mu_acts, n):
+    """``Q^T A^T`` for the QR ``D^T = Q R`` of the directions ``D``, from moments, or ``None``.
+
+    ``D = coef Ac + mu_dirns 1^T`` and ``A = Ac + mu_acts 1^T`` with ``Ac 1 = 0``, so
+    ``G = D D^T = coef S coef^T + n mu_dirns mu_dirns^T`` and ``H = D A^T = coef S + n mu_dirns
+    mu_acts^T`` (``S = Ac Ac^T``); ``G = R^T R`` (Cholesky) gives ``Q^T A^T = R^-T H``: the same
+    numbers as google's QR of the ``n x k`` directions to ``eps * cond(G)``. ``None`` (use the QR)
+    when ``cond(G)``, estimated from the Cholesky pivots, is above ``1e4``.
+    """
+    with single_blas_thread():
+        cs = coef @ scatter
+        gram = cs @ coef.T + n * np.outer(mu_dirns, mu_dirns)
+        cross = cs + n * np.outer(mu_dirns, mu_acts)
+        try:
+            r = scipy.linalg.cholesky(gram, lower=False)
+        except np.linalg.LinAlgError:
+            return None
+        if not np.min(np.diagonal(r)) ** 2 * 1e4 >= np.max(np.diagonal(gram)):
+            return None
+        return scipy.linalg.solve_triangular(r, cross, trans="T", lower=False)
+
+
+def _projections_by_qr(dirns: np.ndarray, acts: np.ndarray) -> np.ndarray:
+    """``Q^T A^T`` for the QR ``dirns^T = Q R`` (google's ``numpy.linalg.qr`` call).
+
+    A direction whose Gram-Schmidt pivot ``|R_ii|`` is at most ``sqrt(eps)`` times the largest
+    direction's norm adds nothing resolvable to the ones before it: its row is 0 (weight 0) and the
+    others come from the QR of the remaining directions (Gram-Schmidt skipping it). Only then does
+    the computation leave google's sequence, where such a direction gets a rounding-noise column.
+    """
+    q, r = np.linalg.qr(dirns.T)
+    pivots = np.abs(np.diagonal(r))
+    floor = np.sqrt(np.finfo(np.float64).eps) * np.max(np.linalg.norm(dirns, axis=1))
+    keep = pivots > floor
+    if keep.all():
+        return np.dot(q.T, acts.T)
+    proj = np.zeros((dirns.shape[0], acts.shape[0]))
+    if keep.any():
+        q, _ = np.linalg.qr(dirns[keep].T)
+        proj[keep] = np.dot(q.T, acts.T)
     return proj
 
 
@@ -207,31 +318,83 @@ def compute_pwcca(acts1: np.ndarray, acts2: np.ndarray, epsilon: float = 0.0
                   ) -> tuple[float, np.ndarray, np.ndarray]:
     """Projection-weighted CCA computed as google/svcca's ``pwcca.compute_pwcca``.
 
-    Returns ``(pwcca_value, weights, coefs)``. Weights come from the side with fewer kept neurons
-    (``acts1`` on a tie), from the orthonormalized directions ``coef @ (acts - mean) + mean`` against
-    the uncentred activations. Unlike :func:`cca_core.pwcca`, the value changes when a constant is
-    added to the activations. See the module docstring for the fixes.
+    Morcos, Raghu & Bengio (2018), section 2 and its code: the CCA coefficients ``rho_i`` weighted by
+    ``alpha_i = sum_j |<q_i, a_j>|`` (normalized to sum 1), where ``q_i`` are the orthonormalized
+    (QR) "directions" ``coef @ (acts - mean) + mean`` of the side with fewer kept neurons (``acts1``
+    on a tie) and ``a_j`` its *uncentred* activations.
+
+    Parameters
+    ----------
+    acts1, acts2 : array_like, shapes (n_neurons1, n_datapoints) and (n_neurons2, n_datapoints)
+        google's layout, any memory layout: the result depends on the values only.
+    epsilon : float, >= 0
+        As in :func:`get_cca_similarity`: neurons whose rescaled variance is below ``epsilon`` are
+        dropped, ``epsilon`` is added to the rescaled covariances' diagonals.
+
+    Returns
+    -------
+    value : float
+        ``sum_i alpha_i rho_i``.
+    weights : ndarray, shape (k,)
+        ``alpha``, over the ``k`` kept neurons of the weighing side.
+    coefs : ndarray, shape (min(k1, k2),)
+        The CCA coefficients, clipped to [0, 1].
+
+    Raises
+    ------
+    TypeError, ValueError
+        Non-numeric, complex, non-2-D or non-finite input, different numbers of datapoints (the
+        argument is named), a side without variance, ``epsilon < 0``.
+
+    Notes
+    -----
+    google's value is not a function of the data alone. Each direction is one CCA direction's
+    centred variate *plus the neuron mean of the same row*, so flipping the sign of a singular
+    vector (a choice LAPACK makes from the bits of its input, arbitrarily) changes the directions'
+    span and the weights. Reordering the datapoints, or a covariance summed in another order, can
+    move google's value: by up to 1e-2 on issue 20's construction (``X, Y = Z @ A + noise``:
+    0.93735 or 0.93775 on the same data). To give google's number whatever the caller's memory
+    layout, the covariance and the neuron means have the bits google's code gives on C-ordered
+    ``(n_neurons, n_datapoints)`` arrays (``numpy.cov``, which stacks both inputs in one new array,
+    C-ordered unless both are Fortran-ordered, in which case the smaller one is copied to C order;
+    ``numpy.mean`` a block of rows at a time), and the CCA follows google's calls (rescaling by
+    each side's largest entry, ``pinv``, ``eigh``, ``svd``), so the SVD makes google's sign choices.
+    The orthonormalization then agrees with google's ``numpy.linalg.qr`` of the ``n_datapoints x k``
+    directions to rounding (``~eps * cond``) by a Cholesky of their ``k x k`` Gram matrix, formed
+    from the covariance (no pass over the data); where that Gram matrix's condition number exceeds
+    1e4, google's QR itself is used. On float32 input google rounds the centred activations to
+    float32 inside its directions, which the Gram route does not: agreement to about 1e-9 there
+    (1e-14 on float64 input; the same sign choices either way). Memory: ``numpy.cov``'s stacked float64 copy of both inputs,
+    as in google's code. The value is the same, bit for bit, in every layout (C or Fortran order,
+    transposed views, strided slices).
+
+    Fixes (module docstring): the weighing side's own activations and kept neurons' means, rank
+    truncation instead of NaN on a rank-deficient side, coefficients clipped to 1, and weight 0 for
+    a direction that adds nothing resolvable: QR pivot at most ``sqrt(eps)`` times the largest
+    direction's norm (google gives it a column of rounding noise).
+
+    For a value that is a function of the data (the paper's offset-invariant definition, the same
+    for any order of the datapoints and any sign convention) use :func:`cca_core.pwcca`.
     """
-    res, moments = _similarity(acts1, acts2, epsilon, 0.98, True, False, False)
-    if "x_idxs" not in res:  # every neuron of a side fell below epsilon
-        return 0.0, np.zeros(0), np.asarray(res["cca_coef1"])
-    use_x = res["x_idxs"].sum() <= res["y_idxs"].sum()
-    nx = moments.n_x
-    if use_x:
-        coef, full_idx = res["coef_x"], np.flatnonzero(res["x_idxs"])
-    else:
-        coef, full_idx = res["coef_y"], nx + np.flatnonzero(res["y_idxs"])
-    scatter = moments.m2[np.ix_(full_idx, full_idx)]  # Ac Ac^T, centred, unscaled
-    mu = moments.mean[full_idx]
-    n = moments.count
-    # D = C Ac + mu 1^T and A = Ac + mu 1^T with Ac 1 = 0, so D D^T and D A^T need only moments.
-    mumu = n * np.outer(mu, mu)
-    with single_blas_thread():
-        cross = coef @ scatter + mumu
-        gram = coef @ scatter @ coef.T + mumu
-        weights = np.abs(_orthonormal_projections(gram, cross)).sum(axis=1)
-    weights = weights / weights.sum()
-    coefs = res["cca_coef1"]
+    acts1, acts2 = check_pair(acts1, acts2, ("acts1", "acts2"), datapoint_axis=1)
+    if not epsilon >= 0.0:
+        raise ValueError(f"epsilon must be >= 0, got {epsilon}")
+    acts1, acts2 = _google_dtype(acts1), _google_dtype(acts2)
+    found = _google_side(acts1, acts2, epsilon)
+    if found is None:  # every neuron of a side fell below epsilon
+        return 0.0, np.zeros(0), np.asarray(0)
+    coefs, coef, idxs, side, scatter = found
+    acts = (acts1, acts2)[side]
+    means = _row_means(acts)[idxs]  # google's: in the input's precision
+    exact = means if acts.dtype == np.float64 else _row_means(acts, np.float64)[idxs]
+    # google's directions D = coef (A - means) + means have the mean coef (exact - means) + means
+    mu_dirns = (coef @ (exact - means) + means).ravel()
+    proj = _projections_from_moments(coef, scatter, mu_dirns, exact.ravel(), acts.shape[1])
+    if proj is None:  # ill-conditioned or dependent directions: google's QR of the directions
+        kept = np.ascontiguousarray(acts[idxs])
+        proj = _projections_by_qr(np.dot(coef, kept - means) + means, kept)
+    weights = np.sum(np.abs(proj), axis=1)
+    weights = weights / np.sum(weights)
     return float(np.sum(weights * coefs)), weights, coefs
 
 

@@ -62,6 +62,8 @@ _CCA_FAMILY = ("mean_cca", "svcca", "pwcca")
 _SHAPE_FAMILY = ("procrustes_similarity", "shape_similarity")
 #: Columns per chunk when a wide layer is processed a block of neurons at a time (data space).
 _COLUMN_CHUNK_ELEMENTS = 1 << 22
+#: Elements of one float64 block of a wide layer's centred columns (8 MB): data space's temporaries.
+_WIDE_BLOCK_ELEMENTS = 1 << 20
 
 
 class PairwiseError(RuntimeError):
@@ -177,7 +179,8 @@ class _Factor:
 
 
 def _column_chunks(d: int, n: int) -> Iterable[slice]:
-    step = max(1, _COLUMN_CHUNK_ELEMENTS // max(n, 1))
+    """Column slices of at most :data:`_WIDE_BLOCK_ELEMENTS` elements of an ``n``-row array."""
+    step = max(1, _WIDE_BLOCK_ELEMENTS // max(n, 1))
     for start in range(0, d, step):
         yield slice(start, min(start + step, d))
 
@@ -215,16 +218,49 @@ def _project_rows(x: np.ndarray, mean: np.ndarray, w: np.ndarray) -> np.ndarray:
     return q
 
 
+def _centred_columns(x: np.ndarray, mean: np.ndarray, cols: slice,
+                     scale: np.ndarray | None = None) -> np.ndarray:
+    """``(X[:, cols] - mean[cols]) * scale[cols]``, float64 (``n x w``): the only copy of a block."""
+    block = np.subtract(x[:, cols], mean[cols], dtype=np.float64)
+    if scale is not None:
+        block *= scale[cols]
+    return block
+
+
 def _data_gram(x: np.ndarray, mean: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
-    """``Xc Xc^T`` (``n x n``) of the centred (and column-scaled) data, a block of neurons at a time."""
+    """``Xc Xc^T`` (``n x n``) of the centred (and column-scaled) data, a block of neurons at a time.
+
+    One float64 block (:data:`_WIDE_BLOCK_ELEMENTS`) exists at a time: it is freed before the next.
+    """
     n, d = x.shape
     gram = np.zeros((n, n))
     for cols in _column_chunks(d, n):
-        block = x[:, cols] - mean[cols]
-        if scale is not None:
-            block *= scale[cols]
+        block = _centred_columns(x, mean, cols, scale)
         gram += block @ block.T
+        del block
     return gram
+
+
+def _column_variances(x: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Each column's variance about ``mean`` (``ddof=1``), a block of columns at a time."""
+    n, d = x.shape
+    var = np.empty(d)
+    for cols in _column_chunks(d, n):
+        block = _centred_columns(x, mean, cols)
+        var[cols] = np.einsum("ij,ij->j", block, block) / (n - 1)
+        del block
+    return var
+
+
+def _data_projection(x: np.ndarray, mean: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``Xc^T w`` (``d x r``), written block by block into the result: no ``w``-sized temporaries."""
+    n, d = x.shape
+    out = np.empty((d, w.shape[1]))
+    for cols in _column_chunks(d, n):
+        block = _centred_columns(x, mean, cols)
+        np.matmul(block.T, w, out=out[cols])
+        del block
+    return out
 
 
 def _cca_factor(x: np.ndarray, label: str, space: str, rtol_min: float, want_proj: bool,
@@ -250,10 +286,7 @@ def _cca_factor(x: np.ndarray, label: str, space: str, rtol_min: float, want_pro
             f.proj[active] = (evecs * np.sqrt(evals)) * s[:, None] * np.sqrt(n - 1)
         return f
     mean = x.mean(axis=0, dtype=np.float64) if center else np.zeros(d)
-    var = np.empty(d)
-    for cols in _column_chunks(d, n):
-        block = x[:, cols] - mean[cols]
-        var[cols] = np.einsum("ij,ij->j", block, block) / (n - 1)
+    var = _column_variances(x, mean)
     active, std = _active(var, label, n)
     scale = np.where(active, 1.0 / np.where(active, std, 1.0), 0.0)
     evals, evecs = np.linalg.eigh(_data_gram(x, mean, scale))
@@ -261,9 +294,7 @@ def _cca_factor(x: np.ndarray, label: str, space: str, rtol_min: float, want_pro
     evals, evecs = evals[keep][::-1], evecs[:, keep][:, ::-1]
     f.qt, f.evals = np.ascontiguousarray(evecs.T), evals
     if want_proj:
-        f.proj = np.empty((d, evals.size))
-        for cols in _column_chunks(d, n):
-            f.proj[cols] = (x[:, cols] - mean[cols]).T @ evecs
+        f.proj = _data_projection(x, mean, evecs)
     return f
 
 
@@ -397,7 +428,19 @@ def _shape_factor(x: np.ndarray, label: str, space: str, alpha: float, rtol: flo
 
 # ------------------------------------------------------------------------------------ one pair
 def _alpha(proj: np.ndarray, directions: np.ndarray) -> np.ndarray:
-    alpha = np.abs(proj @ directions).sum(axis=0)
+    """PWCCA's weights ``sum_j |(proj @ directions)_ji|``, normalized, a block of neurons at a time.
+
+    ``proj @ directions`` is ``d x k``: for a wide layer (``d`` in the 10,000s) it is formed
+    :data:`_WIDE_BLOCK_ELEMENTS` at a time instead of whole (with its absolute value, twice that).
+    """
+    d, k = proj.shape[0], directions.shape[1]
+    step = max(1, _WIDE_BLOCK_ELEMENTS // max(k, 1))
+    alpha = np.zeros(k)
+    for start in range(0, d, step):
+        block = proj[start:start + step] @ directions
+        np.abs(block, out=block)
+        alpha += block.sum(axis=0)
+        del block
     total = alpha.sum()
     return alpha / total if total > 0 else np.full(alpha.size, 1.0 / alpha.size)
 
