@@ -306,7 +306,7 @@ def _cca_factor(x: np.ndarray, label: str, space: str, rtol_min: float, want_pro
         evals, evecs = evals[keep][::-1], evecs[:, keep][:, ::-1]
         f.qt, f.evals = np.ascontiguousarray(evecs.T), evals
     if want_proj:
-        f.proj = np.empty((d, evals.size))
+        f.proj = np.empty((d, evecs.shape[1]))
         for cols in _column_chunks(d, n):
             f.proj[cols] = (x[:, cols] - mean[cols]).T @ evecs
     return f
