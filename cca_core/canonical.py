@@ -9,6 +9,16 @@ to the diagonal: constant neurons are dropped, the remaining neurons are scaled 
 is invariant to that), and eigen-directions of the correlation matrix whose eigenvalue is below
 ``rtol * largest eigenvalue`` are discarded. Rank-deficient, duplicated or constant neurons thus give
 finite answers on the retained subspace, and correlations are clipped to [0, 1].
+
+The covariance squares the condition number of the data: a neuron that is another plus 1e-7 noise
+makes the correlation matrix's condition number 1e14 and leaves no correct digit in the direction it
+adds. When LAPACK's condition estimate says the covariance route has lost too many digits
+(:data:`DATA_RCOND`) and the data are at hand, the QR route is taken instead (:func:`cca_from_data`:
+Householder QR of each side's centred, column-scaled data, SVD of ``R`` for the rank, Björck &
+Golub 1973), whose accuracy follows the condition number of the data itself
+(:func:`data_tolerance`). Without the data (streamed :class:`~cca_core.Moments` without an ``R``
+factor), directions the covariance cannot resolve are dropped (:data:`COVARIANCE_RTOL`) with a
+:class:`~cca_core.ConditioningWarning`.
 """
 
 from __future__ import annotations

@@ -87,7 +87,9 @@ class Moments:
         """Moments of two whole in-memory datasets ``(n_datapoints, n_neurons)``.
 
         Checks them as whole datasets (at least 2 datapoints; :class:`~cca_core.RankWarning` when
-        neurons >= datapoints), then makes one chunked pass.
+        neurons >= datapoints), then makes one chunked pass. The result refers to ``x`` and ``y``
+        (no copy) until more datapoints are added, so that ill-conditioned data can take the QR
+        route (:func:`cca_core.canonical.cca_from_data`); copies, merges and saved files do not.
         """
         x, y = check_pair(x, y, names, check_finite=False)
         m = cls(x.shape[1], y.shape[1])._accumulate(x, y, chunk_size, names)
@@ -123,6 +125,7 @@ class Moments:
                     names: tuple[str, str] = ("X", "Y")) -> "Moments":
         """One pass over checked arrays (:func:`centred_moments`), merged in (Chan et al.)."""
         n, mean, m2 = centred_moments((x, y), names, chunk_size)
+        self._source = None  # more datapoints than the arrays held for the QR route
         if n:
             if self.track_r:
                 if self.r_shift is None:
@@ -161,12 +164,15 @@ class Moments:
                              f"({other.n_x}, {other.n_y})")
         out = self.copy()
         if other.count:
-            if out.track_r and other.track_r and other.r is not None:
+            if out.track_r != other.track_r:
+                if out.count:  # one side kept no R: the merged moments cannot have one
+                    out.track_r, out.r, out.r_shift = False, None, None
+                else:
+                    out.track_r = other.track_r
+                    out.r = None if other.r is None else other.r.copy()
+                    out.r_shift = None if other.r_shift is None else other.r_shift.copy()
+            elif out.track_r and other.r is not None:
                 out._add_r(other.r, other.r_shift)
-            elif out.track_r and out.count:
-                out.track_r, out.r, out.r_shift = False, None, None  # one side kept no R
-            elif other.track_r and not out.count:
-                out.track_r, out.r, out.r_shift = True, other.r.copy(), other.r_shift.copy()
             out._combine(other.count, other.mean, other.m2)
         return out
 

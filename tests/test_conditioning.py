@@ -231,6 +231,9 @@ def test_r_factor_merges_saves_and_loads(tmp_path):
     # The R factor is that of the centred data: R^T R = M2.
     rz = merged.r[1:, 1:]
     np.testing.assert_allclose(rz.T @ rz, merged.m2, atol=1e-9 * np.abs(merged.m2).max())
+    # Merged with moments that kept no R, the result cannot claim one.
+    assert not (a + Moments(5, 3).update(x[:50], y[:50])).track_r
+    assert (Moments(5, 3, track_r=True) + a).track_r
 
 
 def test_dask_moments_with_r_factor():
