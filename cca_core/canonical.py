@@ -396,8 +396,9 @@ def data_tolerance(n_rows: int, n_neurons: int) -> float:
 class DataBasis:
     """Orthonormal basis of one side's centred data from a Householder QR and an SVD of ``R``.
 
-    With ``Zs = Zc D^-1 = Q R`` (``D`` the column norms, or ``I`` unscaled) and ``R = U S V^T``:
-    ``basis = Q U_r`` (``m x r``), ``weights = D^-1 V_r S_r^-1`` (so ``Zc @ weights = basis``) and
+    With ``Zs = Zc D^-1 = Q R`` (``D`` the column norms, or ``I`` unscaled; ``R`` by blocked
+    Householder QR, TSQR, ``Q`` never formed) and ``R = U S V^T``: ``basis = Zs V_r S_r^-1``
+    (``= Q U_r``, ``m x r``), ``weights = D^-1 V_r S_r^-1`` (so ``Zc @ weights = basis``) and
     ``proj = Zc^T basis = D V_r S_r`` (PWCCA's ``<h_i, z_j>``, no second pass over the data).
     """
 

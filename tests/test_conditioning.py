@@ -269,3 +269,27 @@ def test_no_forced_warning_with_enough_datapoints():
         cca_core.pwcca(x, y)
         pairwise([x, y], "pwcca", progress=False)
     assert res.n_forced == 0
+
+
+@pytest.mark.parametrize("log_kappa", [0, 3, 6, 7])
+def test_wide_layers_follow_the_data_conditioning(log_kappa):
+    """Neurons > datapoints (data space, cca_core.pairs.pair_similarity): X = Q_x S V^T of rank 10
+    over 200 neurons and 80 datapoints; the truth is svd(Q_x^T Q_y) whatever S."""
+    rng = np.random.default_rng(5)
+    n = 80
+    qx = _centred_orthonormal(rng, n, 10)
+    noise = rng.standard_normal((n, 6))
+    noise -= noise.mean(axis=0)
+    qy = np.linalg.qr(qx[:, :6] @ rng.standard_normal((6, 6)) + noise)[0]
+    s = np.geomspace(1.0, 10.0 ** (-log_kappa), 10)
+    x = (qx * s) @ np.linalg.qr(rng.standard_normal((200, 10)))[0].T
+    y = (qy * s[:6]) @ np.linalg.qr(rng.standard_normal((150, 6)))[0].T
+    truth = np.linalg.svd(qx.T @ qy, compute_uv=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", cca_core.RankWarning)  # neurons > datapoints
+        assert abs(cca_core.mean_cca(x, y) - truth.mean()) <= 1e-8
+        # PWCCA against its definition on the exact canonical variates of the construction.
+        a, rho, _ = np.linalg.svd(qx.T @ qy)
+        h = qx @ a[:, :6]
+        alpha = np.abs((x - x.mean(0)).T @ h).sum(axis=0)
+        assert abs(cca_core.pwcca(x, y) - alpha @ rho / alpha.sum()) <= 1e-8
