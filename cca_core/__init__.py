@@ -7,7 +7,7 @@ factored once. google/svcca users: ``cca_core.get_cca_similarity`` and
 ``cca_core.compute_pwcca`` (module :mod:`cca_core.compat`) keep google's layout and signatures.
 """
 
-from ._validation import RankWarning
+from ._validation import ConditioningWarning, ForcedCorrelationWarning, RankWarning
 from .canonical import CCAResult
 from .compat import compute_pwcca, get_cca_similarity
 from .conv import ConvActivations, conv_to_2d, resize_to
@@ -35,7 +35,7 @@ from . import stats
 __version__ = "0.1.0"
 
 __all__ = [
-    "CCAResult", "ConvActivations", "DFTCCAResult", "Moments", "PairwiseError", "PairwiseResult",
+    "CCAResult", "ConditioningWarning", "ConvActivations", "ForcedCorrelationWarning", "DFTCCAResult", "Moments", "PairwiseError", "PairwiseResult",
     "RankWarning", "cca", "compute_pwcca", "conv_to_2d", "debiased_linear_cka",
     "debiased_linear_cka_distance", "dft_cca", "get_cca_similarity", "linear_cka", "linear_cka_distance",
     "mean_cca", "mean_cca_distance", "pairwise", "pwcca", "pwcca_distance", "rbf_cka", "rbf_cka_distance",

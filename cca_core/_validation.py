@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["RankWarning", "check_activations", "check_conv_activations", "check_finite_values", "check_pair"]
+__all__ = ["RankWarning", "ForcedCorrelationWarning", "ConditioningWarning", "warn_forced", "check_activations", "check_conv_activations", "check_finite_values", "check_pair"]
 
 
 class RankWarning(UserWarning):
@@ -160,3 +160,23 @@ def check_conv_activations(name: str, arr: object, min_datapoints: int = 2,
     if np.issubdtype(arr.dtype, np.floating) and arr.size:
         check_finite_values(name, arr)
     return arr
+
+
+class ForcedCorrelationWarning(RankWarning):
+    """rank(X) + rank(Y) > n - 1 after centring: some canonical correlations are 1 whatever the data."""
+
+
+class ConditioningWarning(UserWarning):
+    """Directions of the data that the covariance route cannot resolve in float64 were dropped."""
+
+
+def warn_forced(n_forced: int, x_rank: int, y_rank: int, dof: int, names: tuple[str, str] = ("X", "Y"),
+                stacklevel: int = 4) -> None:
+    """:class:`ForcedCorrelationWarning` when ``n_forced > 0`` (see :func:`cca_core.canonical.forced_count`)."""
+    if n_forced > 0:
+        warnings.warn(
+            f"{n_forced} canonical correlation(s) are 1 whatever the data: rank({names[0]}) = {x_rank} plus "
+            f"rank({names[1]}) = {y_rank} exceeds the {dof} dimensions the centred datapoints span, so "
+            f"the two subspaces share at least {n_forced} dimension(s). Use more datapoints, SVCCA "
+            "(cca_core.svcca), or a shared reduction of both sides to fewer dimensions",
+            ForcedCorrelationWarning, stacklevel=stacklevel)

@@ -48,6 +48,7 @@ import scipy.linalg
 
 from ._threads import single_blas_thread
 from ._validation import check_pair
+from . import canonical
 from .canonical import default_rtol
 from .moments import Moments
 
@@ -120,6 +121,8 @@ def _similarity(acts1, acts2, epsilon, threshold, compute_coefs, compute_dirns, 
         invsqrt_yy = _inv_sqrt(syy[np.ix_(y_idxs, y_idxs)] + epsilon * np.eye(y_idxs.sum()))
         u, s, vt = np.linalg.svd(invsqrt_xx @ sxy[np.ix_(x_idxs, y_idxs)] @ invsqrt_yy)
     s = np.clip(s, 0.0, 1.0)
+    if epsilon == 0.0:
+        s = _accurate_coefficients(s, acts1, acts2, moments, sxx, syy)
 
     out: dict = {}
     means1 = moments.mean_x.reshape(-1, 1).copy()
@@ -148,6 +151,27 @@ def _similarity(acts1, acts2, epsilon, threshold, compute_coefs, compute_dirns, 
     return out, moments
 
 
+def _accurate_coefficients(s: np.ndarray, acts1: np.ndarray, acts2: np.ndarray, moments: Moments,
+                           sxx: np.ndarray, syy: np.ndarray) -> np.ndarray:
+    """google's coefficients where its covariance route is accurate, else the QR route's.
+
+    google/svcca whitens the covariance, which squares the data's condition number: when LAPACK's
+    condition estimate of either side's correlation matrix is below
+    :data:`cca_core.canonical.DATA_RCOND` (the route has lost digits: 0.889 instead of 0.955 for a
+    neuron that is another plus 1e-7 noise), the coefficients are recomputed by QR of the centred
+    data (:func:`cca_core.canonical.cca_from_data`) and padded with zeros to google's length
+    (directions that float64 cannot resolve count as uncorrelated, as google's pinv-style cut does).
+    """
+    with single_blas_thread():
+        if min(canonical.whitener(sxx).rcond, canonical.whitener(syy).rcond) >= canonical.DATA_RCOND:
+            return s
+        res = canonical.cca_from_data(acts1.T - moments.mean_x, acts2.T - moments.mean_y, moments.count)
+    out = np.zeros_like(s)
+    k = min(out.size, res.correlations.size)
+    out[:k] = res.correlations[:k]
+    return out
+
+
 def get_cca_similarity(acts1: np.ndarray, acts2: np.ndarray, epsilon: float = 0.0,
                        threshold: float = 0.98, compute_coefs: bool = True,
                        compute_dirns: bool = False, verbose: bool = True) -> dict:
@@ -174,7 +198,10 @@ def get_cca_similarity(acts1: np.ndarray, acts2: np.ndarray, epsilon: float = 0.
         ``invsqrt_xx``, ``invsqrt_yy``, ``full_coef_x``, ``full_coef_y``, ``full_invsqrt_xx``,
         ``full_invsqrt_yy``, ``neuron_means1``, ``neuron_means2``.
 
-    See the module docstring for what differs from google/svcca and why.
+    See the module docstring for what differs from google/svcca and why. With ``epsilon=0`` and a
+    covariance too ill-conditioned for google's route to be accurate (near-collinear neurons), the
+    coefficients (and ``mean``, ``sum``) come from a QR of the centred data instead, accurate to
+    about ``eps * cond(data)``; ``coef_x``/``coef_y`` stay google's (:func:`_accurate_coefficients`).
     """
     return _similarity(acts1, acts2, epsilon, threshold, compute_coefs, compute_dirns, verbose)[0]
 

@@ -82,9 +82,10 @@ def _check_dask_array(name: str, arr: Any) -> None:
                          f"{name}.compute_chunk_sizes() first")
 
 
-def _block_moments(xb: np.ndarray, yb: np.ndarray, n_x: int, n_y: int, names: tuple[str, str]) -> Moments:
+def _block_moments(xb: np.ndarray, yb: np.ndarray, n_x: int, n_y: int, names: tuple[str, str],
+                   track_r: bool = False) -> Moments:
     """Moments of one pair of blocks (runs on a worker)."""
-    return Moments(n_x, n_y).update(np.asarray(xb), np.asarray(yb), names=names)
+    return Moments(n_x, n_y, track_r=track_r).update(np.asarray(xb), np.asarray(yb), names=names)
 
 
 def _merge_all(parts: Sequence[Moments]) -> Moments:
@@ -94,7 +95,7 @@ def _merge_all(parts: Sequence[Moments]) -> Moments:
 
 def moments_from_dask(x: "dask.array.Array", y: "dask.array.Array", names: tuple[str, str] = ("X", "Y"),
                       split_every: int = 8, scheduler: Any = None, progress: bool = False,
-                      compute: bool = True) -> "Moments | dask.delayed.Delayed":
+                      compute: bool = True, track_r: bool = False) -> "Moments | dask.delayed.Delayed":
     """Joint moments of two dask arrays, block by block on the workers, merged by a tree reduction.
 
     Equal to :meth:`Moments.from_arrays` on the same data (to rounding: the blocks' moments are
@@ -125,6 +126,10 @@ def moments_from_dask(x: "dask.array.Array", y: "dask.array.Array", names: tuple
     compute : bool
         ``False`` returns the ``dask.delayed`` result instead, e.g. to compute several layers' moments
         with one :func:`dask.compute`.
+    track_r : bool
+        Also accumulate the QR factor of the data (see :class:`~cca_core.Moments`): each block's
+        ``R`` is merged up the tree by stacking and re-factoring (TSQR), so the CCA family stays
+        accurate on ill-conditioned data; ``(d + 1)^2`` more floats per merge.
 
     Returns
     -------
@@ -187,7 +192,7 @@ def moments_from_dask(x: "dask.array.Array", y: "dask.array.Array", names: tuple
     block = dask.delayed(_block_moments, pure=True)
     merge = dask.delayed(_merge_all, pure=True)
     starts = np.concatenate([[0], np.cumsum(x.chunks[0])])
-    level = [block(xb, yb, n_x, n_y, (f"{names[0]} rows {a}:{b}", f"{names[1]} rows {a}:{b}"))
+    level = [block(xb, yb, n_x, n_y, (f"{names[0]} rows {a}:{b}", f"{names[1]} rows {a}:{b}"), track_r)
              for xb, yb, a, b in zip(x.to_delayed(optimize_graph=False).ravel(),
                                      y.to_delayed(optimize_graph=False).ravel(), starts[:-1], starts[1:])]
     # The tree by hand: dask.array.reduction reduces one array to arrays, while here the blocks of two

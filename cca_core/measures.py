@@ -41,6 +41,13 @@ def _data_space(measure: str, x: np.ndarray, y: np.ndarray, **kwargs) -> float:
     return pair_similarity(x, y, measure, space="data", **kwargs)
 
 
+def _with_source(x: np.ndarray, y: np.ndarray) -> Moments:
+    """Moments of in-memory data that keep the arrays at hand for the QR route (ill-conditioned data)."""
+    m = Moments(x.shape[1], y.shape[1])._accumulate(x, y)
+    m._source = (x, y)
+    return m
+
+
 def cca(X: np.ndarray, Y: np.ndarray, rtol: float | None = None, center: bool = True) -> CCAResult:
     """Canonical correlation analysis of ``X`` against ``Y``.
 
@@ -58,7 +65,20 @@ def cca(X: np.ndarray, Y: np.ndarray, rtol: float | None = None, center: bool = 
     -------
     CCAResult
         ``correlations`` (descending, in [0, 1]), ``x_weights``, ``y_weights``, ``x_rank``,
-        ``y_rank`` and ``rtol``.
+        ``y_rank``, ``rtol``, ``n_forced`` and ``route``.
+
+    Warns
+    -----
+    ForcedCorrelationWarning
+        ``x_rank + y_rank > n - 1``: ``n_forced`` correlations are 1 whatever the data.
+
+    Notes
+    -----
+    Accuracy follows the conditioning of the data: well-conditioned data take the fast covariance
+    route (:func:`cca_core.canonical.cca_from_covariances`); when LAPACK's condition estimate says
+    it has lost too many digits (:data:`cca_core.canonical.DATA_RCOND`), the QR route on the
+    centred data (:func:`cca_core.canonical.cca_from_data`, Björck & Golub 1973), accurate to about
+    ``eps * cond(data)``; directions below :func:`cca_core.canonical.data_tolerance` are dropped.
     """
     return Moments.from_arrays(X, Y).cca(rtol, center)
 
@@ -75,7 +95,7 @@ def mean_cca(X: np.ndarray, Y: np.ndarray, squared: bool = False, rtol: float | 
     x, y = check_pair(X, Y, check_finite=False)
     if _wide(x, y):
         return _data_space("mean_cca", x, y, squared=squared, rtol=rtol, center=center)
-    return Moments(x.shape[1], y.shape[1])._accumulate(x, y).mean_cca(squared, rtol, center)
+    return _with_source(x, y).mean_cca(squared, rtol, center)
 
 
 def svcca(X: np.ndarray, Y: np.ndarray, keep: float | int = 0.99, rtol: float | None = None) -> float:
@@ -91,7 +111,7 @@ def svcca(X: np.ndarray, Y: np.ndarray, keep: float | int = 0.99, rtol: float | 
     x, y = check_pair(X, Y, check_finite=False)
     if _wide(x, y):
         return _data_space("svcca", x, y, keep=keep, rtol=rtol)
-    return Moments(x.shape[1], y.shape[1])._accumulate(x, y).svcca(keep, rtol)
+    return _with_source(x, y).svcca(keep, rtol)
 
 
 def pwcca(X: np.ndarray, Y: np.ndarray, rtol: float | None = None) -> float:
@@ -111,7 +131,7 @@ def pwcca(X: np.ndarray, Y: np.ndarray, rtol: float | None = None) -> float:
     x, y = check_pair(X, Y, check_finite=False)
     if _wide(x, y):
         return _data_space("pwcca", x, y, rtol=rtol)
-    return Moments(x.shape[1], y.shape[1])._accumulate(x, y).pwcca(rtol)
+    return _with_source(x, y).pwcca(rtol)
 
 
 def _cka_moments(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, Moments]:

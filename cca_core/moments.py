@@ -17,9 +17,11 @@ import numpy as np
 from scipy.linalg.blas import dgemm as _gemm
 from scipy.linalg.blas import dsyrk as _syrk
 
+import scipy.linalg
+
 from . import canonical, cka
 from ._threads import blas_threads_for, single_blas_thread
-from ._validation import check_finite_values, check_pair
+from ._validation import check_finite_values, check_pair, warn_forced
 
 __all__ = ["Moments", "centred_moments"]
 
@@ -35,6 +37,15 @@ class Moments:
     ----------
     n_x, n_y : int
         Number of neurons of X and of Y.
+    track_r : bool
+        Also accumulate the triangular factor ``R`` of a QR decomposition of ``[1, Z - shift]``
+        (``Z = [X, Y]``; TSQR: each chunk's ``R`` is stacked under the running one and re-factored,
+        merges likewise), ``(d + 1) x (d + 1)`` more memory and about twice the work of the Gram
+        update. The trailing block of that ``R`` is the ``R`` of the centred ``Z``, so the CCA
+        family can then be computed by QR (:func:`cca_core.canonical.cca_from_data`) when the
+        covariance is too ill-conditioned, with an accuracy that follows the condition number of the
+        data instead of its square. Without it, such directions are dropped with a
+        :class:`~cca_core.ConditioningWarning`.
 
     Examples
     --------
@@ -49,6 +60,12 @@ class Moments:
     count: int = 0
     mean: np.ndarray = field(default=None, repr=False)  # (n_x + n_y,)
     m2: np.ndarray = field(default=None, repr=False)    # sum of centred outer products
+    track_r: bool = False
+    r: np.ndarray | None = field(default=None, repr=False)        # R of [1, Z - r_shift]
+    r_shift: np.ndarray | None = field(default=None, repr=False)  # (d,)
+    # The in-memory arrays these moments came from (set by the measure functions for one call, so
+    # that ill-conditioned data can take the QR route); never copied, merged or saved.
+    _source: tuple | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if int(self.n_x) < 1 or int(self.n_y) < 1:
@@ -70,10 +87,14 @@ class Moments:
         """Moments of two whole in-memory datasets ``(n_datapoints, n_neurons)``.
 
         Checks them as whole datasets (at least 2 datapoints; :class:`~cca_core.RankWarning` when
-        neurons >= datapoints), then makes one chunked pass.
+        neurons >= datapoints), then makes one chunked pass. The result refers to ``x`` and ``y``
+        (no copy) until more datapoints are added, so that ill-conditioned data can take the QR
+        route (:func:`cca_core.canonical.cca_from_data`); copies, merges and saved files do not.
         """
         x, y = check_pair(x, y, names, check_finite=False)
-        return cls(x.shape[1], y.shape[1])._accumulate(x, y, chunk_size, names)
+        m = cls(x.shape[1], y.shape[1])._accumulate(x, y, chunk_size, names)
+        m._source = (x, y)
+        return m
 
     @classmethod
     def from_dask(cls, x: "dask.array.Array", y: "dask.array.Array", **kwargs: object) -> "Moments":
@@ -104,10 +125,25 @@ class Moments:
                     names: tuple[str, str] = ("X", "Y")) -> "Moments":
         """One pass over checked arrays (:func:`centred_moments`), merged in (Chan et al.)."""
         n, mean, m2 = centred_moments((x, y), names, chunk_size)
+        self._source = None  # more datapoints than the arrays held for the QR route
         if n:
+            if self.track_r:
+                if self.r_shift is None:
+                    self.r_shift = mean.copy()
+                self._add_r(_r_factor((x, y), self.r_shift, chunk_size), self.r_shift)
             self._combine(n, mean, m2)
         return self
 
+    def _add_r(self, r_b: np.ndarray, shift_b: np.ndarray) -> None:
+        """Stack ``R`` of ``[1, Z - shift_b]`` (moved to this accumulator's shift) under ours, re-factor."""
+        if self.r_shift is None:
+            self.r_shift = shift_b.copy()
+        if not np.array_equal(shift_b, self.r_shift):
+            # [1, Z - s] = [1, Z - s_b] @ [[1, s_b - s], [0, I]]: R_b times that stays triangular.
+            r_b = r_b.copy()
+            r_b[:, 1:] += r_b[:, :1] * (shift_b - self.r_shift)
+        stacked = r_b if self.r is None else np.vstack([self.r, r_b])
+        self.r = scipy.linalg.qr(stacked, mode="r", check_finite=False)[0][: stacked.shape[1]]
     def _combine(self, n_b: int, mean_b: np.ndarray, m2_b: np.ndarray) -> None:
         """Chan, Golub & LeVeque's pairwise update, in place."""
         n_a = self.count
@@ -128,22 +164,71 @@ class Moments:
                              f"({other.n_x}, {other.n_y})")
         out = self.copy()
         if other.count:
+            if out.track_r != other.track_r:
+                if out.count:  # one side kept no R: the merged moments cannot have one
+                    out.track_r, out.r, out.r_shift = False, None, None
+                else:
+                    out.track_r = other.track_r
+                    out.r = None if other.r is None else other.r.copy()
+                    out.r_shift = None if other.r_shift is None else other.r_shift.copy()
+            elif out.track_r and other.r is not None:
+                out._add_r(other.r, other.r_shift)
             out._combine(other.count, other.mean, other.m2)
         return out
 
     __add__ = merge
 
     def copy(self) -> "Moments":
-        return Moments(self.n_x, self.n_y, self.count, self.mean.copy(), self.m2.copy())
+        return Moments(self.n_x, self.n_y, self.count, self.mean.copy(), self.m2.copy(), self.track_r,
+                       None if self.r is None else self.r.copy(),
+                       None if self.r_shift is None else self.r_shift.copy())
 
     def save(self, path: str | Path) -> None:
         """Write to an ``.npz`` file, to merge later with :meth:`load` (across machines)."""
-        np.savez(path, n_x=self.n_x, n_y=self.n_y, count=self.count, mean=self.mean, m2=self.m2)
+        extra = {}
+        if self.track_r and self.r is not None:
+            extra = {"r": self.r, "r_shift": self.r_shift}
+        np.savez(path, n_x=self.n_x, n_y=self.n_y, count=self.count, mean=self.mean, m2=self.m2,
+                 track_r=self.track_r, **extra)
 
     @classmethod
     def load(cls, path: str | Path) -> "Moments":
         with np.load(path) as f:
-            return cls(int(f["n_x"]), int(f["n_y"]), int(f["count"]), f["mean"], f["m2"])
+            track = bool(f["track_r"]) if "track_r" in f.files else False
+            r = f["r"] if "r" in f.files else None
+            shift = f["r_shift"] if "r_shift" in f.files else None
+            return cls(int(f["n_x"]), int(f["n_y"]), int(f["count"]), f["mean"], f["m2"], track, r, shift)
+
+    def _data(self, center: bool = True):
+        """A callable giving ``(xc, yc, n)`` for the QR route, or ``None`` when no data are at hand."""
+        if self._source is not None:
+            x, y = self._source
+
+            def from_source():
+                if center:
+                    return (np.asarray(x, dtype=np.float64) - self.mean_x,
+                            np.asarray(y, dtype=np.float64) - self.mean_y, self.count)
+                return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64), self.count
+            return from_source
+        if self.track_r and self.r is not None:
+            def from_r():
+                r = self.r
+                if center:
+                    z = r[1:, 1:]  # R of the centred Z
+                else:
+                    # Z = [1, Z - s] @ [[s^T], [I]]
+                    z = r[:, 1:] + r[:, :1] * self.r_shift
+                return z[:, : self.n_x], z[:, self.n_x :], self.count
+            return from_r
+        return None
+
+    def _forced(self, res: canonical.CCAResult, center: bool) -> canonical.CCAResult:
+        import dataclasses
+
+        dof = self.count - 1 if center else self.count
+        n_forced = canonical.forced_count(res.x_rank, res.y_rank, dof)
+        warn_forced(n_forced, res.x_rank, res.y_rank, dof, stacklevel=5)
+        return dataclasses.replace(res, n_forced=n_forced)
 
     # ------------------------------------------------------------------ statistics
     def covariance(self, ddof: int = 1, center: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -180,7 +265,9 @@ class Moments:
     def cca(self, rtol: float | None = None, center: bool = True) -> canonical.CCAResult:
         """Canonical correlations and weights; see :func:`cca_core.cca`."""
         with single_blas_thread():
-            return canonical.cca_from_covariances(*self._blocks_checked(center), rtol=rtol)
+            res = canonical.cca_from_covariances(*self._blocks_checked(center), rtol=rtol,
+                                                 data=self._data(center))
+        return self._forced(res, center)
 
     def mean_cca(self, squared: bool = False, rtol: float | None = None, center: bool = True) -> float:
         """Mean canonical correlation (or mean squared); see :func:`cca_core.mean_cca`."""
@@ -190,13 +277,17 @@ class Moments:
     def svcca(self, keep: float | int = 0.99, rtol: float | None = None) -> float:
         """Mean canonical correlation after SVD reduction; see :func:`cca_core.svcca`."""
         with single_blas_thread():
-            rho = canonical.svcca_from_covariances(*self._blocks_checked(), keep=keep, rtol=rtol).correlations
+            rho = canonical.svcca_from_covariances(*self._blocks_checked(), keep=keep, rtol=rtol,
+                                                   data=self._data()).correlations
         return float(np.mean(rho)) if rho.size else 0.0
 
     def pwcca(self, rtol: float | None = None) -> float:
         """Projection-weighted CCA of X against Y; see :func:`cca_core.pwcca`."""
         with single_blas_thread():
-            return canonical.pwcca_from_covariances(*self._blocks_checked(), rtol=rtol)[0]
+            rho_pw, _, res = canonical.pwcca_from_covariances(*self._blocks_checked(), rtol=rtol,
+                                                              data=self._data())
+        self._forced(res, True)
+        return rho_pw
 
     def linear_cka(self) -> float:
         """Linear CKA; see :func:`cca_core.linear_cka`.
@@ -304,6 +395,27 @@ def _centred_moments(blocks: Sequence[np.ndarray], names: Sequence[str], chunk_s
     gram = np.triu(gram) + np.triu(gram, 1).T
     offset = gram[:d, d] / n
     return n, shift + offset, gram[:d, :d] - n * np.outer(offset, offset)
+
+
+def _r_factor(blocks: Sequence[np.ndarray], shift: np.ndarray, chunk_size: int | None = None) -> np.ndarray:
+    """``R`` (``(d + 1) x (d + 1)``, or fewer rows) of ``[1, Z - shift]``, chunk by chunk (TSQR)."""
+    n = blocks[0].shape[0]
+    widths = [b.shape[1] for b in blocks]
+    d = sum(widths)
+    edges = np.cumsum([0] + widths)
+    # Blocks of a few times d rows: Householder QR runs much faster on blocks that stay in cache.
+    rows = min(chunk_size or max(256, 4 * (d + 1)), n)
+    buf = np.empty((rows, d + 1))
+    buf[:, 0] = 1.0
+    r = None
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        chunk = buf[: stop - start]
+        for b, lo, hi in zip(blocks, edges[:-1], edges[1:]):
+            np.subtract(b[start:stop], shift[lo:hi], out=chunk[:, lo + 1 : hi + 1])
+        stacked = chunk if r is None else np.vstack([r, chunk])
+        r = scipy.linalg.qr(stacked, mode="r", check_finite=False)[0][: d + 1]
+    return r
 
 
 def _direct_moments(blocks: Sequence[np.ndarray], edges: np.ndarray, names: Sequence[str]

@@ -36,8 +36,11 @@ import numpy as np
 
 from . import cka
 from ._threads import blas_threads_for, single_blas_thread
-from ._validation import RankWarning, check_activations, check_finite_values
-from .canonical import CONSTANT_RTOL, default_rtol, svd_keep_count
+from ._validation import RankWarning, check_activations, check_finite_values, warn_forced
+import scipy.linalg
+
+from .canonical import (CONSTANT_RTOL, DATA_RCOND, data_basis, data_tolerance, default_rtol, forced_count,
+                        svd_keep_count)
 from .measures import MEASURES
 from .moments import centred_moments
 from .shapes import check_alpha, shape_weights
@@ -263,9 +266,47 @@ def _data_projection(x: np.ndarray, mean: np.ndarray, w: np.ndarray) -> np.ndarr
     return out
 
 
+def _qr_factor(f: _Factor, x: np.ndarray, mean: np.ndarray, n: int, rtol: float | None, want_proj: bool,
+               scale: bool = True, keep: float | int | None = None) -> _Factor:
+    """Neuron space, ill-conditioned: the basis from a Householder QR of the centred data
+    (:func:`cca_core.canonical.data_basis`), accurate to ``eps * cond(data)`` instead of its square."""
+    b = data_basis(np.asarray(x, dtype=np.float64) - mean, n, rtol, scale=scale, keep=keep)
+    f.qt, f.evals = np.ascontiguousarray(b.basis.T), b.sv**2
+    if want_proj:
+        f.proj = b.proj
+    return f
+
+
+def _tsqr_basis(x: np.ndarray, mean: np.ndarray, scale: np.ndarray | None, rtol: float | None,
+                keep: float | int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Data space, ill-conditioned: ``Xs^T = Q R`` by TSQR over blocks of neurons (``n x n`` memory),
+    ``R = U S V^T``; the left singular vectors of ``Xs = R^T Q^T`` are ``V``. Returns ``(V_r^T, s_r)``."""
+    n, d = x.shape
+    r = None
+    for cols in _column_chunks(d, n):
+        block = _centred_columns(x, mean, cols, scale)
+        stacked = block.T if r is None else np.vstack([r, block.T])
+        r = scipy.linalg.qr(stacked, mode="r", check_finite=False)[0][:n]
+    sv, vt = np.linalg.svd(r, full_matrices=False)[1:]
+    d_active = d if scale is None else int(np.count_nonzero(scale))
+    tol = data_tolerance(n, d_active)
+    if rtol is not None:
+        tol = max(tol, float(np.sqrt(rtol)))
+    rank = int(np.count_nonzero(sv > tol * sv[0])) if sv.size and sv[0] > 0 else 0
+    if keep is not None:
+        rank = min(rank, svd_keep_count(sv, keep))
+    return np.ascontiguousarray(vt[:rank]), sv[:rank]
+
+
 def _cca_factor(x: np.ndarray, label: str, space: str, rtol_min: float, want_proj: bool,
-                center: bool = True) -> _Factor:
-    """Basis of the standardized activations, eigenvalues of their correlation (or Gram) matrix."""
+                center: bool = True, rtol: float | None = None) -> _Factor:
+    """Basis of the standardized activations, eigenvalues of their correlation (or Gram) matrix.
+
+    When the eigenvalues say that the covariance (or Gram) route has lost too many digits
+    (:data:`cca_core.canonical.DATA_RCOND`), the basis comes from a QR of the data instead
+    (``evals`` are then the squared singular values, the rank from
+    :func:`cca_core.canonical.data_tolerance` or ``rtol`` if given).
+    """
     n, d = x.shape
     f = _Factor(label, d)
     if space == "neuron":
@@ -274,6 +315,8 @@ def _cca_factor(x: np.ndarray, label: str, space: str, rtol_min: float, want_pro
         s = std[active]
         corr = cov[np.ix_(active, active)] / np.outer(s, s)
         evals, evecs = np.linalg.eigh(corr)
+        if evals[0] < DATA_RCOND * evals[-1]:
+            return _qr_factor(f, x, mean, n, rtol, want_proj)
         keep = evals > rtol_min * evals[-1]
         evals, evecs = evals[keep][::-1], evecs[:, keep][:, ::-1]
         # Q = Xs E Λ^-1/2 / sqrt(n-1)
@@ -290,16 +333,26 @@ def _cca_factor(x: np.ndarray, label: str, space: str, rtol_min: float, want_pro
     active, std = _active(var, label, n)
     scale = np.where(active, 1.0 / np.where(active, std, 1.0), 0.0)
     evals, evecs = np.linalg.eigh(_data_gram(x, mean, scale))
-    keep = evals > rtol_min * evals[-1]
-    evals, evecs = evals[keep][::-1], evecs[:, keep][:, ::-1]
-    f.qt, f.evals = np.ascontiguousarray(evecs.T), evals
+    if np.count_nonzero(evals < DATA_RCOND * evals[-1]) > (1 if center else 0):
+        # Small eigenvalues beyond the one centring makes: the Gram route squared them.
+        f.qt, sv = _tsqr_basis(x, mean, scale, rtol)
+        f.evals = sv**2
+        evecs = f.qt.T
+    else:
+        keep = evals > rtol_min * evals[-1]
+        evals, evecs = evals[keep][::-1], evecs[:, keep][:, ::-1]
+        f.qt, f.evals = np.ascontiguousarray(evecs.T), evals
     if want_proj:
         f.proj = _data_projection(x, mean, evecs)
     return f
 
 
-def _svcca_factor(x: np.ndarray, label: str, space: str, keep: float | int, rtol_min: float) -> _Factor:
-    """Orthonormal basis of the leading singular directions of the centred data (Raghu et al. 2017)."""
+def _svcca_factor(x: np.ndarray, label: str, space: str, keep: float | int, rtol_min: float,
+                  rtol: float | None = None) -> _Factor:
+    """Orthonormal basis of the leading singular directions of the centred data (Raghu et al. 2017).
+
+    By QR of the data (as :func:`_cca_factor`) when the directions the ``keep`` rule wants reach
+    eigenvalues below :data:`~cca_core.canonical.DATA_RCOND` times the largest."""
     n, d = x.shape
     f = _Factor(label, d)
     if space == "neuron":
@@ -315,9 +368,18 @@ def _svcca_factor(x: np.ndarray, label: str, space: str, keep: float | int, rtol
             raise _no_variance(label, d, n)
         evals, evecs = np.linalg.eigh(gram / (n - 1))
         evals, evecs = np.clip(evals[::-1], 0.0, None), evecs[:, ::-1]
+    wanted = svd_keep_count(np.sqrt(evals), keep)
+    if wanted > int(np.count_nonzero(evals > DATA_RCOND * evals[0])):
+        if space == "neuron":
+            b = data_basis(np.asarray(x, dtype=np.float64) - mean, n, rtol, scale=False, keep=keep)
+            f.qt, f.evals = np.ascontiguousarray(b.basis.T), b.sv**2 / (n - 1)
+        else:
+            f.qt, sv = _tsqr_basis(x, mean, None, rtol, keep)
+            f.evals = sv**2 / (n - 1)
+        return f
     # Directions at or below rtol of the largest are noise (rank truncated per pair, as
     # canonical._principal_directions does); they stay out of the basis already at rtol_min.
-    r = min(svd_keep_count(np.sqrt(evals), keep), int(np.count_nonzero(evals > rtol_min * evals[0])))
+    r = min(wanted, int(np.count_nonzero(evals > rtol_min * evals[0])))
     evals, evecs = evals[:r], evecs[:, :r]
     if space == "neuron":
         f.qt = _project_rows(x, mean, evecs / np.sqrt(evals * (n - 1)))
@@ -450,8 +512,11 @@ def _pair_values(measure: str, fi: _Factor, fj: _Factor, kwargs: dict[str, Any])
     if measure in _CCA_FAMILY:
         rtol = kwargs.get("rtol")
         if rtol is None:
-            rtol = default_rtol(max(fi.n_neurons, fj.n_neurons))
-        ri, rj = fi.rank(rtol), fj.rank(rtol)
+            # Each factor is truncated already: by the eigenvalue tolerance where the covariance route
+            # is accurate (no eigenvalue near it), by cca_core.canonical.data_tolerance on the QR route.
+            ri, rj = fi.qt.shape[0], fj.qt.shape[0]
+        else:
+            ri, rj = fi.rank(rtol), fj.rank(rtol)
         t = fi.qt[:ri] @ fj.qt[:rj].T
         if measure != "pwcca":
             rho = np.clip(np.linalg.svd(t, compute_uv=False), 0.0, 1.0)
@@ -492,9 +557,10 @@ def _pair_values(measure: str, fi: _Factor, fj: _Factor, kwargs: dict[str, Any])
 def _factor(x: np.ndarray, label: str, measure: str, space: str, kwargs: dict[str, Any],
             rtol_min: float) -> _Factor:
     if measure in ("mean_cca", "pwcca"):
-        return _cca_factor(x, label, space, rtol_min, measure == "pwcca", kwargs.get("center", True))
+        return _cca_factor(x, label, space, rtol_min, measure == "pwcca", kwargs.get("center", True),
+                           kwargs.get("rtol"))
     if measure == "svcca":
-        return _svcca_factor(x, label, space, kwargs.get("keep", 0.99), rtol_min)
+        return _svcca_factor(x, label, space, kwargs.get("keep", 0.99), rtol_min, kwargs.get("rtol"))
     if measure == "rbf_cka":
         return _rbf_factor(x, label, kwargs.get("threshold", 0.5))
     if measure in _SHAPE_FAMILY:
@@ -527,7 +593,21 @@ def pair_similarity(x: np.ndarray, y: np.ndarray, measure: str, names: tuple[str
         fx = _factor(x, names[0], measure, space, kwargs, rtol_min)
         # PWCCA of X against Y weighs by X alone: Y needs no projection (d_y x r memory saved).
         fy = _factor(y, names[1], "mean_cca" if measure == "pwcca" else measure, space, kwargs, rtol_min)
-        return _pair_values(measure, fx, fy, kwargs)[0]
+        value = _pair_values(measure, fx, fy, kwargs)[0]
+    if measure in ("mean_cca", "pwcca"):
+        _warn_forced_pair(fx, fy, n, kwargs, names, stacklevel=5)
+    return value
+
+
+def _warn_forced_pair(fi: _Factor, fj: _Factor, n: int, kwargs: dict[str, Any],
+                      names: tuple[str, str], stacklevel: int) -> int:
+    """:class:`~cca_core.ForcedCorrelationWarning` when the pair's ranks exceed the centred dimensions."""
+    rtol = kwargs.get("rtol")
+    ri, rj = (fi.qt.shape[0], fj.qt.shape[0]) if rtol is None else (fi.rank(rtol), fj.rank(rtol))
+    dof = n - 1 if kwargs.get("center", True) else n
+    n_forced = forced_count(ri, rj, dof)
+    warn_forced(n_forced, ri, rj, dof, names, stacklevel=stacklevel)
+    return n_forced
 
 
 # ------------------------------------------------------------------------------------ the engine
@@ -684,6 +764,11 @@ def pairwise(acts: Sequence[np.ndarray] | Mapping[Any, np.ndarray], measure: str
         bar.close()
         if own_pool:
             pool.shutdown(wait=True)
+    if measure in ("mean_cca", "pwcca") and wanted:
+        # One warning for the pair with the most correlations forced to 1 by the shapes.
+        worst = max(wanted, key=lambda p: factors[p[0]].qt.shape[0] + factors[p[1]].qt.shape[0])
+        _warn_forced_pair(factors[worst[0]], factors[worst[1]], n, measure_kwargs,
+                          (f"network {labels[worst[0]]!r}", f"network {labels[worst[1]]!r}"), stacklevel=3)
     for i, j, forward, backward in triples:
         values[i, j], values[j, i] = forward, backward
     return PairwiseResult(values, tuple(labels), measure, space, dict(measure_kwargs))
