@@ -201,7 +201,7 @@ def test_registry_and_stats_take_the_similarity():
     assert cca_core.measures.shape_similarity_distance(x, y, alpha=0.5) == pytest.approx(
         1 - shape_similarity(x, y, 0.5), abs=0)
     res = cca_core.stats.bootstrap(x, y, "shape_similarity", n_resamples=99, seed=0, alpha=0.5)
-    assert res.estimate == pytest.approx(shape_similarity(x, y, 0.5), abs=1e-12)
+    assert res.statistic == pytest.approx(shape_similarity(x, y, 0.5), abs=1e-12)
 
 
 # ------------------------------------------------------------------------------ bad input
