@@ -271,7 +271,7 @@ def test_run_starts_from_the_book_page_unless_defaults(book: ModuleType, capsys:
 
 CHATTY = '''
 import os
-from cca_core.experiments.runs import sweep
+from cca_core.experiments.runs import SequentialExecutor, sweep
 from cca_core.experiments.findings import Finding, report_findings
 
 
@@ -287,7 +287,8 @@ class Result:
     cached = False
 
 
-sweep([Config("net-a"), Config("net-b")], "cache", lambda c, d: Result(), lambda c, d: None, lambda r: "done in 0.0 s")
+sweep([Config("net-a"), Config("net-b")], "cache", lambda c, d: Result(), lambda c, d: None, lambda r: "done in 0.0 s",
+      SequentialExecutor())
 os.write(2, NOISE.encode() + b"\\n")
 os.write(2, b"C-level news\\n")
 print("cwd", os.getcwd())
