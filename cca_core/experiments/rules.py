@@ -23,8 +23,7 @@ __all__ = ["FIT_THRESHOLD", "ALPHA", "fit_premise", "memorization_layers", "memo
            "width_evidence", "width", "learning_rates_evidence", "learning_rates",
            "NetworkMeans", "rnn_training_evidence", "rnn_training", "epochs_to_show", "signal_noise_evidence",
            "signal_noise", "rnn_sequence_evidence", "rnn_sequence", "LEARNED_ACCURACY", "learned_premise",
-           "cnn_training_evidence", "cnn_training", "conv_layers_evidence", "conv_layers",
-           "measure_checks_evidence", "measure_checks"]
+           "cnn_training_evidence", "cnn_training", "conv_layers_evidence", "conv_layers"]
 
 #: Training accuracy that counts as "fits its training labels" (the paper: 100%).
 FIT_THRESHOLD = 0.99
@@ -958,6 +957,9 @@ def conv_layers(ev: Mapping[str, Evidence], alpha: float = ALPHA) -> list[Judgem
 
 
 # ---------------------------------------------------------------------------------------- measure checks
+__all__ += ["IDENTIFICATION_NEAR_PERFECT", "IDENTIFICATION_MOSTLY", "IDENTIFICATION_GAP", "measure_checks_evidence",
+            "measure_checks"]
+
 #: Layer identification accuracy that counts as "near-perfect" (reproduced) and as "mostly right" (partly).
 IDENTIFICATION_NEAR_PERFECT = 0.9
 IDENTIFICATION_MOSTLY = 0.7

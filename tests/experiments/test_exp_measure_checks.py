@@ -231,7 +231,8 @@ def test_group_auprc_matches_sklearn_with_and_without_weights():
             if (weight * positive).sum() == 0:
                 assert np.isnan(got[b])
             else:
-                want = average_precision_score(positive[weight > 0], scores[weight > 0], sample_weight=weight[weight > 0])
+                kept = weight > 0
+                want = average_precision_score(positive[kept], scores[kept], sample_weight=weight[kept])
                 assert got[b] == pytest.approx(want)
 
 
