@@ -111,6 +111,7 @@ _EXPORTS: dict[str, str] = {
     "report_findings": "findings",
     # measure checks
     "memorization_configs": "measure_checks",
+    "learning_rate_configs": "measure_checks",
     "MEASURE_CHECKS_MEASURES": "measure_checks",
     # paths
     "default_cache_dir": "paths",

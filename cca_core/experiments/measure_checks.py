@@ -46,7 +46,7 @@ from cca_core.pairs import pairwise
 
 from .findings import Evidence, NetworkGroups
 
-__all__ = ["MEASURE_CHECKS_MEASURES", "memorization_configs", "resolve_measure", "cross_similarity",
+__all__ = ["MEASURE_CHECKS_MEASURES", "memorization_configs", "learning_rate_configs", "resolve_measure", "cross_similarity",
            "layer_identification", "delete_components", "probe_accuracy", "deletion_ks", "deletion_curves", "spearman",
            "sensitivity", "specificity", "group_auprc", "group_violation_rate", "monotonicity",
            "bootstrap_evidence"]
@@ -98,6 +98,33 @@ def memorization_configs(*, dataset: str, n_networks: int, depth: int, width: in
                             learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
                             seed=seed + _GROUP_SEED_OFFSET[g] + i) for i in range(int(n_networks))]
             for g in _GROUP_LABELS}
+
+
+def learning_rate_configs(*, dataset: str, depth: int, width: int, learning_rates: Sequence[float], seeds: int,
+                          epochs: int, optimizer: str, batch_size: int, share_initializations: bool = False
+                          ) -> tuple[list[float], list[Any]]:
+    """The training configurations of the learning-rate chapter: ``(learning rates, configs)``.
+
+    The learning rates are sorted and deduplicated; network ``i`` of the ``g``-th learning rate has
+    seed ``g * seeds + i`` (``i`` with ``share_initializations``), as ``notebooks/learning_rates.ipynb``
+    builds them, so that a page with the same parameters finds every network in the cache. The
+    configs are grouped by learning rate, ``seeds`` each.
+
+    Raises
+    ------
+    ValueError
+        ``seeds < 1``, no learning rate, or a field :class:`~.training.TrainConfig` refuses.
+    """
+    from .training import TrainConfig
+
+    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
+        raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
+    rates = sorted(set(float(lr) for lr in learning_rates))
+    if not rates:
+        raise ValueError("learning_rates must hold at least one learning rate")
+    keys = [(lr, i if share_initializations else g * seeds + i) for g, lr in enumerate(rates) for i in range(seeds)]
+    return rates, [TrainConfig(dataset=dataset, depth=depth, width=width, epochs=epochs, learning_rate=lr,
+                               optimizer=optimizer, batch_size=batch_size, seed=s) for lr, s in keys]
 
 
 # ---------------------------------------------------------------------------------------- measures

@@ -49,7 +49,8 @@ def test_memorization_configs_are_the_memorization_templates_own():
     stmt = next(n for n in ast.parse(training).body if isinstance(n, ast.Assign) and n.targets[0].id == "configs")
     pages = yaml.safe_load((ROOT / "book" / "experiments.yml").read_text())["pages"]
     params = dict(pages["memorization"]["parameters"])
-    assert pages["measure_checks"]["parameters"] == params  # the book page loads the memorization page's networks
+    ours = pages["measure_checks"]["parameters"]
+    assert {k: ours[k] for k in params} == params  # the book page loads the memorization page's networks
     for values in (params, {"n_networks": 3, "depth": 4, "epochs": 12, "batch_size": 64}):
         full = {"dataset": "digits", "width": 8, "optimizer": "adam", "learning_rate": 0.003, "seed": 0, **values}
         full.pop("n_datapoints", None)
@@ -339,3 +340,33 @@ def test_rules_measure_checks_on_synthetic_evidence():
     assert rules.measure_checks(ev_few, measures, 0.4)[0].verdict == "inconclusive"
     with pytest.raises(ValueError, match="needs the measure"):
         rules.measure_checks_evidence(measures[:3], groups, probe, layers, auprc, viol)
+
+
+def test_learning_rate_configs_are_the_learning_rate_templates_own():
+    """Exec the learning-rate template's config construction (its own code) with the book's parameters."""
+    from cca_core.experiments import TrainConfig, learning_rate_configs
+
+    nb = nbformat.read(ROOT / "notebooks" / "learning_rates.ipynb", as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    training = next(s for s in code if "configs = [TrainConfig(" in s)
+    stmts = [n for n in ast.parse(training).body
+             if isinstance(n, ast.Assign) and n.targets[0].id in {"keys", "configs"}]
+    pages = yaml.safe_load((ROOT / "book" / "experiments.yml").read_text())["pages"]
+    book = pages["learning_rates"]["parameters"]
+    ours = pages["measure_checks"]["parameters"]
+    # the measure page's learning-rate networks are the learning-rate page's (its other fields are defaults)
+    assert (ours["lr_values"], ours["lr_seeds"], ours["lr_epochs"]) == (book["learning_rates"], book["seeds"],
+                                                                         book["epochs"])
+    assert (ours["depth"], ours["width"]) == (book["depth"], book["width"])
+    for share in (False, True):
+        rates = sorted(set([0.1, 0.001, 0.01, 0.001]))
+        ns = {"TrainConfig": TrainConfig, "learning_rates": rates, "seeds": 3, "share_initializations": share,
+              "dataset": "digits", "depth": 6, "width": 8, "epochs": 15, "optimizer": "momentum", "batch_size": 32}
+        exec(compile(ast.Module(stmts, []), "training", "exec"), ns)
+        got_rates, got = learning_rate_configs(dataset="digits", depth=6, width=8, learning_rates=[0.1, 0.001, 0.01, 0.001],
+                                               seeds=3, epochs=15, optimizer="momentum", batch_size=32,
+                                               share_initializations=share)
+        assert got_rates == rates and got == ns["configs"]
+    with pytest.raises(ValueError, match="seeds"):
+        learning_rate_configs(dataset="digits", depth=2, width=4, learning_rates=[0.1], seeds=0, epochs=1,
+                              optimizer="sgd", batch_size=8)
