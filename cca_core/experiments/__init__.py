@@ -20,6 +20,7 @@ Modules, one job each:
 - :mod:`~cca_core.experiments.costs` -- best wall time and peak traced memory of a computation
 - :mod:`~cca_core.experiments.findings` -- a notebook's claims vs the paper's, with evidence and verdict rules, as a table and JSON
 - :mod:`~cca_core.experiments.rules` -- the verdict rules of each chapter
+- :mod:`~cca_core.experiments.measure_checks` -- tests of the measures themselves: layer identification, sensitivity, grouping
 - :mod:`~cca_core.experiments.paths` -- the cache and data directories (environment variables)
 - :mod:`~cca_core.experiments.cluster` -- the training sweeps' executor: the Dask cluster of ``CCA_CORE_SCHEDULER`` or none
 """
@@ -108,6 +109,10 @@ _EXPORTS: dict[str, str] = {
     "NetworkGroups": "findings",
     "judge": "findings",
     "report_findings": "findings",
+    # measure checks
+    "memorization_configs": "measure_checks",
+    "learning_rate_configs": "measure_checks",
+    "MEASURE_CHECKS_MEASURES": "measure_checks",
     # paths
     "default_cache_dir": "paths",
     "resolve_cache_dir": "paths",
@@ -121,7 +126,8 @@ _EXPORTS: dict[str, str] = {
 }
 
 _SUBMODULES = {"activations", "cluster", "clustering", "compare", "convergence", "costs", "datasets", "findings",
-               "language_model", "models", "paths", "plots", "rules", "runs", "synthetic", "text", "training"}
+               "language_model", "measure_checks", "models", "paths", "plots", "rules", "runs", "synthetic", "text",
+               "training"}
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
 
