@@ -23,7 +23,8 @@ Language models (tokens/s): the book's LSTM language models (``book/experiments.
 CNN sweeps (networks/min): ``--networks`` CNNs of the book's width page (depth 6, width 8, digits,
 ``--epochs`` epochs), trained one after another in this process with TensorFlow's default threads
 (previous) against :func:`~cca_core.experiments.training.train_many`'s default, one single-threaded
-process per core (recipe); each side from an empty cache, spawn time included.
+process per core (recipe); each side from an empty cache, the processes' start (each imports
+TensorFlow, about 10 s) included, which a sweep of a few short networks does not earn back.
 """
 
 from __future__ import annotations
@@ -113,8 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=None, help="epochs per CNN")
     args = ap.parse_args(argv)
     steps = args.steps or (30 if args.quick else 120)
-    networks = args.networks or (2 if args.quick else 4)
-    epochs = args.epochs or (3 if args.quick else 10)
+    # A sweep's processes each import TensorFlow first (about 10 s): a sweep of a few short networks pays
+    # that more than it gains; the book's sweeps are of 10 to 20 networks.
+    networks = args.networks or (4 if args.quick else 10)
+    epochs = args.epochs or (5 if args.quick else 10)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"# {platform.node()}: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
