@@ -104,7 +104,13 @@ class PairwiseResult:
         return 0.5 * (self.values + self.values.T)
 
     def distances(self) -> np.ndarray:
-        """``1 - symmetrized()`` with an exact zero diagonal (a symmetric distance matrix)."""
+        """``1 - symmetrized()`` with an exact zero diagonal (a symmetric distance matrix).
+
+        For ``"procrustes_similarity"`` and ``"shape_similarity"`` (``cos theta``) this is
+        ``1 - cos theta``, which orders pairs as the metric does but is not one (it can break the
+        triangle inequality): ``np.arccos(result.symmetrized())`` is the angular shape metric of
+        :func:`cca_core.shape_distance`.
+        """
         d = 1.0 - self.symmetrized()
         np.fill_diagonal(d, 0.0)
         return d

@@ -148,7 +148,7 @@ def shape_similarity_from_covariances(sxx: np.ndarray, sxy: np.ndarray, syy: np.
         raise ValueError("X or Y has no variance")
     if alpha == 1.0:
         nuclear = np.linalg.svd(sxy, compute_uv=False).sum()
-        return float(np.clip(nuclear / math.sqrt(tx * ty), 0.0, 1.0))
+        return float(np.clip(nuclear / (math.sqrt(tx) * math.sqrt(ty)), 0.0, 1.0))
     sides = []
     for s in (sxx, syy):
         evals, evecs = np.linalg.eigh(s)
@@ -159,7 +159,24 @@ def shape_similarity_from_covariances(sxx: np.ndarray, sxy: np.ndarray, syy: np.
         sides.append((evecs * g, float(np.linalg.norm(f)) / math.sqrt(np.count_nonzero(g))))
     (wx, nx), (wy, ny) = sides
     nuclear = np.linalg.svd(wx.T @ sxy @ wy, compute_uv=False).sum()
-    return float(np.clip(nuclear / (math.sqrt(tx * ty) * nx * ny), 0.0, 1.0))
+    return float(np.clip(nuclear / (math.sqrt(tx) * math.sqrt(ty) * nx * ny), 0.0, 1.0))
+
+
+def _order_one(a: np.ndarray) -> np.ndarray:
+    """``a`` times a power of two (exact) when its largest ``|value|`` lies outside ``2**±64``.
+
+    The Gram blocks square the activations: without this, data beyond about ``1e±77`` would make
+    ``tr Sxx tr Syy`` overflow or underflow and the similarity 0 or 1 without a word. NaN/Inf are
+    left for the input gate to report.
+    """
+    if a.size == 0:
+        return a
+    with np.errstate(invalid="ignore"):
+        top = max(float(np.max(a)), -float(np.min(a)))
+    if not np.isfinite(top) or top == 0.0:
+        return a
+    k = int(np.frexp(top)[1])
+    return a if -64 <= k <= 64 else np.ldexp(np.asarray(a, dtype=np.float64), -k)
 
 
 def _wide(x: np.ndarray, y: np.ndarray) -> bool:
@@ -206,7 +223,9 @@ def shape_similarity(X: np.ndarray, Y: np.ndarray, alpha: float = 1.0, rtol: flo
     """
     alpha = check_alpha(alpha)
     _check_rtol(rtol)
-    x, y = check_pair(X, Y, check_finite=False, warn=False)
+    # Whitening (alpha < 1) matches anything when neurons reach datapoints, as CCA does: same warning.
+    x, y = check_pair(X, Y, check_finite=False, warn=alpha < 1.0)
+    x, y = _order_one(x), _order_one(y)
     if _wide(x, y):
         from .pairs import pair_similarity  # pairs imports the registry, which imports this module
 
@@ -252,8 +271,8 @@ def procrustes_distance(X: np.ndarray, Y: np.ndarray, metric: str = "euclidean")
 
     ``metric="euclidean"`` (default): ``d = min_Q ||X - Y Q||_F`` over orthogonal ``Q``, i.e.
     ``d^2 = ||X||^2 + ||Y||^2 - 2 ||X^T Y||_* = 2 - 2 ||X^T Y||_*``, in [0, sqrt(2)] (units of the
-    normalised data) -- the Procrustes distance of Ding, Denain & Steinhardt (2021), section 2, and
-    netrep's ``LinearMetric(alpha=1, score_method="euclidean")`` on such normalised data.
+    normalised data) -- the square root of the Procrustes distance of Ding, Denain & Steinhardt (2021),
+    section 2, who report ``d^2`` (square the result to compare with their numbers), and netrep's ``LinearMetric(alpha=1, score_method="euclidean")`` on such normalised data.
     ``metric="angular"``: ``arccos ||X^T Y||_*`` in radians, in [0, pi/2] -- Williams et al.'s
     (2021, section 3) angular Procrustes metric, netrep's ``LinearMetric(alpha=1)`` default
     ``score_method="angular"``, and :func:`shape_distance` with ``alpha = 1``. Both are metrics.

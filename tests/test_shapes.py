@@ -9,6 +9,7 @@ test_measures_reference.py). netrep is compared in benchmarks/pairwise_bench.py,
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -231,3 +232,34 @@ def test_bad_input_goes_through_the_common_gate():
         procrustes_distance(x, y, metric="cosine")
     with pytest.raises(TypeError, match="procrustes_similarity takes no keyword"):
         pairwise([x, y], "procrustes_similarity", alpha=0.5, progress=False)
+
+
+# ------------------------------------------------------------------------------------------ scale
+@pytest.mark.parametrize("alpha", [0.0, 0.5, 1.0])
+def test_same_value_at_any_finite_scale(alpha):
+    """The Gram blocks square the activations: without rescaling, 1e±80 gave 0 or 1 without a word.
+    Reference: the value at scale 1 (an exact power of two changes no digit; 10**k changes the last)."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((200, 8))
+    y = x[:, :6] + rng.standard_normal((200, 6))
+    reference = shape_similarity(x, y, alpha)
+    assert 0.3 < reference < 0.95
+    for k in range(-300, 301, 25):
+        c = 10.0 ** k
+        assert shape_similarity(c * x, c * y, alpha) == pytest.approx(reference, rel=1e-10, abs=0), k
+        assert shape_distance(c * x, c * y, alpha) == pytest.approx(np.arccos(reference), rel=1e-9), k
+    for e in (-1000, -500, 500, 1000):
+        assert shape_similarity(np.ldexp(x, e), np.ldexp(y, e), alpha) == pytest.approx(reference, rel=1e-12)
+    assert procrustes_similarity(1e200 * x, 1e-200 * y) == pytest.approx(procrustes_similarity(x, y), rel=1e-10)
+
+
+def test_whitening_warns_when_neurons_reach_datapoints():
+    from cca_core import RankWarning
+
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((2, 20, 30))
+    with pytest.warns(RankWarning, match="neurons >= datapoints"):
+        shape_similarity(x, y, alpha=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shape_similarity(x, y, alpha=1.0)  # Procrustes, like CKA, is made for that regime
