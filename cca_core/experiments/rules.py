@@ -489,7 +489,26 @@ def epochs_to_show(checkpoints: Sequence[int]) -> list[int]:
 MIN_TRAINED_CHECKPOINTS = 3
 
 
-def rnn_training(ev: Mapping[str, Evidence], n_layers: int) -> list[Judgement]:
+#: A language model counts as trained for the convergence rules when its validation perplexity is at
+#: most this fraction of the add-one unigram (word-frequency) model's on the same training tokens: a
+#: model near the unigram's knows word frequencies, not context (issue 19).
+LEARNED_PERPLEXITY_FRACTION = 1 / 3
+
+
+def perplexity_premise(final_perplexity: Sequence[float], unigram: float,
+                       fraction: float = LEARNED_PERPLEXITY_FRACTION) -> Check:
+    """Premise "every model learned beyond word frequencies": each model's final validation
+    perplexity at most ``fraction`` times the word-frequency model's ``unigram`` (same tokens)."""
+    worst = float(np.max(np.asarray(final_perplexity, dtype=float)))
+    bar = fraction * float(unigram)
+    return premise(worst <= bar, f"every model's validation perplexity at most {bar:,.0f} ({fraction:.2g} of the "
+                                 f"word-frequency model's {unigram:,.0f})",
+                   f"the models reach a validation perplexity of {worst:,.0f} (the highest), above the bar of "
+                   f"{bar:,.0f}, a third of the word-frequency model's {unigram:,.0f}: they have learned too little "
+                   "for their convergence to say how a language model converges")
+
+
+def rnn_training(ev: Mapping[str, Evidence], n_layers: int, learned: Check | None = None) -> list[Judgement]:
     """The three findings of the RNN training-dynamics chapter (Morcos et al. 2018, section 4.1, figure 6).
 
     Judged on the mean over networks at the trained checkpoints before the end (at least 3 for
@@ -504,8 +523,11 @@ def rnn_training(ev: Mapping[str, Evidence], n_layers: int) -> list[Judgement]:
     3. Every layer approaches its final representation: no drop of more than 0.01 between
        consecutive checkpoints (reproduced); every layer higher at the last trained checkpoint than
        at initialization (partly).
+
+    ``learned`` (:func:`perplexity_premise`), when given, is required by every finding: models that
+    did not learn beyond word frequencies give inconclusive, saying so.
     """
-    nets = [enough(ev["strict"], networks=MIN_RNN_NETWORKS)]
+    nets = [enough(ev["strict"], networks=MIN_RNN_NETWORKS)] + ([learned] if learned is not None else [])
     need3 = nets + [enough(ev["strict"], trained_checkpoints=MIN_TRAINED_CHECKPOINTS)]
     need2 = nets + [enough(ev["min_step"], trained_checkpoints=2)]
     order = all_of(above(ev[f"order_{l}"], 0.0) for l in range(int(n_layers) - 1))

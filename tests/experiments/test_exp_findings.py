@@ -384,6 +384,17 @@ def test_rnn_rules_reproduce_bottom_up_with_enough_checkpoints():
     assert rules.rnn_training(ev, 3)[0].verdict == "not reproduced"
 
 
+def test_rnn_rules_need_models_that_learned_beyond_word_frequencies():
+    ev = rules.rnn_training_evidence(_nets_from(RNN_BOTTOM_UP_PWCCA, RNN_BOTTOM_UP_MEAN_CCA), (0, 1, 2, 3, 4, 5))
+    # a third of 709 is 236.3: every model at or below it, or one above
+    learned = rules.perplexity_premise([120.0, 236.0, 200.0], 709.0)
+    assert [j.verdict for j in rules.rnn_training(ev, 3, learned)] == ["reproduced"] * 3
+    short = rules.perplexity_premise([120.0, 237.0, 200.0], 709.0)
+    judged = rules.rnn_training(ev, 3, short)
+    assert [j.verdict for j in judged] == ["inconclusive"] * 3
+    assert all("perplexity of 237" in " ".join(j.reasons) and "236" in " ".join(j.reasons) for j in judged)
+
+
 # ---------------------------------------------------------------------------------------- CNN training
 CNN_CHECKPOINTS = (0, 1, 2, 3, 4, 5)
 
