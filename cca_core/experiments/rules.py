@@ -504,8 +504,8 @@ def perplexity_premise(final_perplexity: Sequence[float], unigram: float,
     return premise(worst <= bar, f"every model's validation perplexity at most {bar:,.0f} ({fraction:.2g} of the "
                                  f"word-frequency model's {unigram:,.0f})",
                    f"the models reach a validation perplexity of {worst:,.0f} (the highest), above the bar of "
-                   f"{bar:,.0f}, a third of the word-frequency model's {unigram:,.0f}: they have learned too little "
-                   "for their convergence to say how a language model converges")
+                   f"{bar:,.0f} ({fraction:.2g} of the word-frequency model's {unigram:,.0f}): they have learned too "
+                   "little for their convergence to say how a language model converges")
 
 
 def rnn_training(ev: Mapping[str, Evidence], n_layers: int, learned: Check | None = None) -> list[Judgement]:
