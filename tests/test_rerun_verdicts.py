@@ -61,10 +61,10 @@ def test_rnn_verdicts_do_not_depend_on_the_seed(tmp_path: Path) -> None:
     2 models the Student-t interval over models (1 degree of freedom) is wide enough that finding 3 read
     "partly" with models 0 and 1 and "reproduced" with models 1 and 2 (compatible verdicts, but not the
     same); a percentile bootstrap over the 2 models once gave "not reproduced" and "inconclusive"."""
-    # The test-size models are far from the book's bar (a third of the word-frequency model's perplexity),
-    # which would make every finding inconclusive: here they need only beat word frequencies.
+    # The test-size models do not reach the book's bar (a third of the word-frequency model's perplexity),
+    # which makes every finding inconclusive: the rules' statistics are tested here without it.
     verdicts = [[f["verdict"] for f in _run("rnn_training_dynamics", tmp_path / str(seed), seed=seed,
-                                           n_networks=3, perplexity_bar=1.0)["findings"]]
+                                           n_networks=3, perplexity_bar=0.0)["findings"]]
                 for seed in (0, 1)]
     assert verdicts[0] == verdicts[1]
     assert set(verdicts[0]) != {"inconclusive"}, "the test needs a verdict that could flip"
