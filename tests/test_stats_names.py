@@ -38,16 +38,20 @@ def _scipy_kwargs(seed):
 
 
 # ------------------------------------------------------------------------- values equal scipy's
+def _assert_same_test(ours, ref, null_rtol: float) -> None:
+    """Our permutation test result against scipy's: statistic, p-value and (sorted) null distribution."""
+    assert ours.statistic == pytest.approx(ref.statistic, rel=1e-12)
+    assert ours.pvalue == pytest.approx(ref.pvalue, rel=1e-12)
+    np.testing.assert_allclose(np.sort(ours.null_distribution), np.sort(ref.null_distribution), rtol=null_rtol)
+
+
 def test_permutation_test_matches_scipy_random_permutations():
     x, y = _pair(60, seed=1)
     ours = stats.permutation_test(x, y, "linear_cka", n_permutations=199, seed=3)
     ref = scipy.stats.permutation_test((np.arange(60),), lambda i: cca_core.linear_cka(x, y[i]),
                                        permutation_type="pairings", n_resamples=199,
                                        alternative="greater", **_scipy_kwargs(3))
-    assert ours.statistic == pytest.approx(ref.statistic, rel=1e-12)
-    assert ours.pvalue == pytest.approx(ref.pvalue, rel=1e-12)
-    np.testing.assert_allclose(np.sort(ours.null_distribution), np.sort(ref.null_distribution),
-                               rtol=1e-10)
+    _assert_same_test(ours, ref, null_rtol=1e-10)
 
 
 def test_permutation_test_matches_scipy_exact():
@@ -113,10 +117,7 @@ def test_group_permutation_test_matches_scipy_exact():
                                        permutation_type="independent", n_resamples=999,
                                        alternative="greater", **_scipy_kwargs(0))
     assert ours.exact
-    assert ours.statistic == pytest.approx(ref.statistic, rel=1e-12)
-    assert ours.pvalue == pytest.approx(ref.pvalue, rel=1e-12)
-    np.testing.assert_allclose(np.sort(ours.null_distribution), np.sort(ref.null_distribution),
-                               rtol=1e-12)
+    _assert_same_test(ours, ref, null_rtol=1e-12)
 
 
 # ------------------------------------------------------------------------- types and shapes
