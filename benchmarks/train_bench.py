@@ -18,11 +18,11 @@ Language models (tokens/s): the book's LSTM language models (``book/experiments.
   default threads (what the book used up to this change);
 - recipe: the book's configuration now (sampled softmax with ``softmax_samples`` candidates,
   unrolled LSTMs, its batch size), in a process running TensorFlow on one thread, as the sweep's
-  local training processes do (:func:`cca_core.experiments.runs.local_executor`).
+  local training processes do (:func:`cca_core.experiments.training.cache.local_executor`).
 
 CNN sweeps (networks/min): ``--networks`` CNNs of the book's width page (depth 6, width 8, digits,
 ``--epochs`` epochs), trained one after another in this process with TensorFlow's default threads
-(previous) against :func:`~cca_core.experiments.training.train_many`'s default, one single-threaded
+(previous) against :func:`~cca_core.experiments.training.cnn.train_many`'s default, one single-threaded
 process per core (recipe); each side from an empty cache, the processes' start (each imports
 TensorFlow, about 10 s) included, which a sweep of a few short networks does not earn back.
 """
@@ -51,8 +51,8 @@ if spec["threads"]:
     tf.config.threading.set_intra_op_parallelism_threads(spec["threads"])
     tf.config.threading.set_inter_op_parallelism_threads(spec["threads"])
 import keras
-from cca_core.experiments.language_model import LMConfig, training_models
-from cca_core.experiments.text import load_corpus, window_arrays
+from cca_core.experiments.training.lstm import LMConfig, training_models
+from cca_core.experiments.training.text import load_corpus, window_arrays
 config = LMConfig(**spec["config"])
 keras.utils.set_random_seed(0)
 corpus = load_corpus(config.corpus, config.max_tokens)
@@ -72,7 +72,7 @@ import json, os, sys, time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 spec = json.loads(sys.argv[1])
 from cca_core.experiments import TrainConfig, train_many
-from cca_core.experiments.runs import SequentialExecutor
+from cca_core.experiments.training.cache import SequentialExecutor
 if __name__ == "__main__":
     configs = [TrainConfig(dataset="digits", depth=6, width=8, epochs=spec["epochs"], seed=s) for s in range(spec["networks"])]
     executor = SequentialExecutor() if spec["sequential"] else None

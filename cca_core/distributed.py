@@ -15,8 +15,8 @@ Optional extra ``distributed`` (``pip install 'cca-core[distributed]'``: ``dask[
   one line (:class:`SchedulerUnreachable`) within a short timeout, before any work starts.
 - :class:`ClusterExecutor`: a ``concurrent.futures.Executor`` on a ``distributed.Client`` (built on
   ``client.get_executor()``) whose failures name the job, e.g. the training configuration. The
-  training sweeps (:func:`~cca_core.experiments.training.train_many`,
-  :func:`~cca_core.experiments.language_model.train_lm_many`) take it, or a plain
+  training sweeps (:func:`~cca_core.experiments.training.cnn.train_many`,
+  :func:`~cca_core.experiments.training.lstm.train_lm_many`) take it, or a plain
   ``client.get_executor()``, unchanged.
 
 Training on a cluster: the workers write each network into the cache directory passed to the sweep

@@ -51,8 +51,8 @@ HIDDEN = {"remove-input", "hide-input", "remove-cell", "hide-cell"}
 
 @pytest.mark.parametrize("path", TEMPLATES, ids=[p.stem for p in TEMPLATES])
 def test_the_parameters_cell_states_every_rule_and_the_notebook_checks_it(path: Path) -> None:
-    """Validation is the cell's comments (cca_core.experiments.parameters), not a block per template."""
-    from cca_core.experiments.parameters import check_parameters, parse_parameters
+    """Validation is the cell's comments (cca_core.experiments.report.parameters), not a block per template."""
+    from cca_core.experiments.report.parameters import check_parameters, parse_parameters
 
     nb = nbformat.read(path, as_version=4)
     spec = parse_parameters(nb.cells[1].source)

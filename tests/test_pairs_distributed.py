@@ -50,7 +50,7 @@ def test_cluster_bad_option_fails_before_work(client):
 
 def test_compare_runs_on_the_cluster_of_the_environment(client, monkeypatch):
     """With CCA_CORE_SCHEDULER set, the book's pairwise work (compare) goes to that cluster."""
-    from cca_core.experiments import compare
+    from cca_core.experiments.analysis import compare
 
     acts = list(_networks(4).values())
     local = compare.pairwise_matrix(acts, cca_core.pwcca_distance, symmetric=True)

@@ -40,7 +40,7 @@ def test_memorization_two_networks_five_epochs_is_inconclusive(tmp_path: Path) -
 
 
 def test_rnn_tinyshakespeare_two_epochs_is_inconclusive(tmp_path: Path) -> None:
-    from cca_core.experiments.text import CorpusUnavailableError, load_corpus
+    from cca_core.experiments.training.text import CorpusUnavailableError, load_corpus
 
     try:
         load_corpus("tinyshakespeare")

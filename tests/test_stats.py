@@ -17,7 +17,7 @@ import scipy.stats
 
 import cca_core
 from cca_core import stats
-from cca_core.experiments.clustering import separation_test
+from cca_core.experiments.analysis.clustering import separation_test
 from cca_core.measures import MEASURES
 
 MOMENT_CASES = [("pwcca", {}), ("mean_cca", {}), ("mean_cca", {"squared": True}),

@@ -1,133 +1,50 @@
-"""Keras experiment toolkit shared by the notebooks: datasets, models, cached training, activations, plots.
+"""The experiments behind the book: everything the notebooks use, importable from here and only from here.
 
 Importing this package is light: TensorFlow, scikit-learn and matplotlib are imported only when a
 function that needs them is called. Public names are resolved lazily (PEP 562 module ``__getattr__``).
 
-Modules, one job each:
+Rooms, one job each (the arrows point down: a room imports only those below it and :mod:`cca_core`):
 
-- :mod:`~cca_core.experiments.datasets` -- embedded digits and keras.datasets loaders, true/random labels
-- :mod:`~cca_core.experiments.models` -- the CNN family of Morcos et al. (2018), section 3
-- :mod:`~cca_core.experiments.runs` -- what both kinds of cached training share: keys, checkpoint files, sweeps
-- :mod:`~cca_core.experiments.training` -- deterministic training cached on disk, sweeps through executors
-- :mod:`~cca_core.experiments.text` -- Penn Treebank, WikiText-2, Tiny Shakespeare: checked files, vocabularies, BPTT batches
-- :mod:`~cca_core.experiments.language_model` -- the cached LSTM language model and its hidden states
-- :mod:`~cca_core.experiments.activations` -- batched extraction of named layers as (datapoints, neurons)
-- :mod:`~cca_core.experiments.plots` -- matplotlib helpers with consistent group colours
-- :mod:`~cca_core.experiments.clustering` -- clusters of networks from a distance matrix, with permutation tests
-- :mod:`~cca_core.experiments.compare` -- distances within and between groups of networks
-- :mod:`~cca_core.experiments.synthetic` -- the signal-plus-noise data of the paper's Figure 2
-- :mod:`~cca_core.experiments.convergence` -- when layers reach their final representations, in which order, intervals over networks
-- :mod:`~cca_core.experiments.costs` -- best wall time and peak traced memory of a computation
-- :mod:`~cca_core.experiments.findings` -- a notebook's claims vs the paper's, with evidence and verdict rules, as a table and JSON
-- :mod:`~cca_core.experiments.rules` -- the verdict rules of each chapter
-- :mod:`~cca_core.experiments.measure_checks` -- tests of the measures themselves: layer identification, sensitivity, grouping
-- :mod:`~cca_core.experiments.paths` -- the cache and data directories (environment variables)
-- :mod:`~cca_core.experiments.cluster` -- the training sweeps' executor: the Dask cluster of ``CCA_CORE_SCHEDULER`` or none
+- :mod:`~cca_core.experiments.report` -- findings JSON, tables, plots, the notebooks' parameters
+- :mod:`~cca_core.experiments.verdicts` -- evidence, verdict rules (claims against the paper's)
+- :mod:`~cca_core.experiments.analysis` -- comparisons, clustering, convergence, sequences, synthetic data, costs, the measures' own checks
+- :mod:`~cca_core.experiments.training` -- datasets, corpora, the CNNs and LSTMs, cached deterministic
+  training (the only code hashed into cache keys), activations
+- :mod:`~cca_core.experiments.paths`, :mod:`~cca_core.experiments.files`, :mod:`~cca_core.experiments.cluster`
+  -- the cache and data directories, atomic writes, the training sweeps' executor
 """
 
 from __future__ import annotations
 
 import importlib
-import os
-
-# TensorFlow prints C++ INFO/WARNING lines at import (oneDNN, CPU features); keep notebooks readable.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-#: Environment that makes training the same bits on every x86-64 machine with AVX2, whatever its CPU
-#: features and core count (set before TensorFlow is imported; a value already in the environment
-#: wins). Op determinism alone gives the same bits only on the same machine: TensorFlow turns its
-#: oneDNN graph rewrites on by default only on CPUs with AVX512_VNNI/BF16/AMX, its matrix products go
-#: through oneDNN's sgemm, which picks SSE4.1/AVX/AVX2/AVX-512 kernels by the CPU's features, and
-#: the number of threads (the cores) splits the sums differently. Each of the three changes the
-#: trained weights (measured on a tiny CNN and LSTM: SSE4.1, AVX, AVX2 kernels and 1, 2, 4 threads
-#: give six different weight hashes); with these values the weights are those this machine gives
-#: by default (2 cores, AVX2) and do not change when the process has 1 core
-#: (tests/experiments/test_exp_determinism.py). Networks are small: 2 threads cost little.
-REPRODUCIBLE_ENV: dict[str, str] = {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CPU_ISA": "AVX2",
-                                    "TF_NUM_INTRAOP_THREADS": "2", "TF_NUM_INTEROP_THREADS": "2"}
-for _key, _value in REPRODUCIBLE_ENV.items():
-    os.environ.setdefault(_key, _value)
 from typing import Any
 
-_EXPORTS: dict[str, str] = {
-    # datasets
-    "Dataset": "datasets",
-    "load_dataset": "datasets",
-    "KNOWN_DATASETS": "datasets",
-    "LABEL_MODES": "datasets",
-    "RANDOM_LABEL_SEED": "datasets",
-    # models
-    "build_cnn": "models",
-    "default_strides": "models",
-    "layer_names": "models",
-    # training
-    "TrainConfig": "training",
-    "TrainResult": "training",
-    "cache_key": "training",
-    "code_fingerprint": "training",
-    "load_result": "training",
-    "load_model": "training",
-    "train": "training",
-    "train_many": "training",
-    # text corpora
-    "load_corpus": "text",
-    "Corpus": "text",
-    "KNOWN_CORPORA": "text",
-    "corpus_file": "text",
-    "batchify": "text",
-    "bptt_windows": "text",
-    "ChecksumError": "text",
-    "CorpusUnavailableError": "text",
-    # language model
-    "LMConfig": "language_model",
-    "LMResult": "language_model",
-    "train_lm": "language_model",
-    "train_lm_many": "language_model",
-    "load_lm_result": "language_model",
-    "lm_from_result": "language_model",
-    "lm_cache_key": "language_model",
-    "build_lm": "language_model",
-    "lstm_layer_names": "language_model",
-    "hidden_states": "language_model",
-    "tokens_as_datapoints": "language_model",
-    "step_states": "language_model",
-    "eval_windows": "language_model",
-    # activations
-    "get_activations": "activations",
-    # clustering
-    "cluster_matrix": "clustering",
-    "permutation_ari": "clustering",
-    "separation_test": "clustering",
-    "within_between": "clustering",
-    # compare
-    "pairwise_matrix": "compare",
-    "within_pairs": "compare",
-    "between_pairs": "compare",
-    # findings
-    "Finding": "findings",
-    "Evidence": "findings",
-    "NetworkGroups": "findings",
-    "judge": "findings",
-    "report_findings": "findings",
-    # measure checks
-    "memorization_configs": "measure_checks",
-    "learning_rate_configs": "measure_checks",
-    "MEASURE_CHECKS_MEASURES": "measure_checks",
-    # paths
-    "default_cache_dir": "paths",
-    "resolve_cache_dir": "paths",
-    "data_dir": "paths",
-    # cluster
-    "sweep_executor": "cluster",
-    # plots
-    "group_colors": "plots",
-    "label_axes": "plots",
-    "errorbar_by_group": "plots",
+_MODULE_EXPORTS: dict[str, tuple[str, ...]] = {
+    "training.cnn": ("TrainConfig", "TrainResult", "cache_key", "code_fingerprint", "load_result", "load_model", "train", "train_many", "model_from_result", "build_cnn", "default_strides", "layer_names", "layer_widths",),
+    "training.datasets": ("Dataset", "load_dataset", "KNOWN_DATASETS", "LABEL_MODES", "RANDOM_LABEL_SEED",),
+    "training.text": ("load_corpus", "Corpus", "KNOWN_CORPORA", "corpus_file", "batchify", "bptt_windows", "ChecksumError", "CorpusUnavailableError",),
+    "training.lstm": ("LMConfig", "LMResult", "train_lm", "train_lm_many", "load_lm_result", "lm_from_result", "lm_cache_key", "build_lm", "lstm_layer_names", "hidden_states", "eval_windows", "unigram_perplexity", "DivergedError",),
+    "training.activations": ("get_activations", "layer_outputs",),
+    "analysis.sequences": ("tokens_as_datapoints", "step_states", "random_rotation", "linear_rnn_states", "mean_cosine_distance", "mean_euclidean_distance",),
+    "analysis.clustering": ("cluster_matrix", "group_order", "permutation_ari", "separation_test", "within_between",),
+    "analysis.compare": ("pairwise_matrix", "chance_distance", "within_pairs", "between_pairs",),
+    "analysis.convergence": ("adjacent_order", "crossing_epochs", "interval_over_networks", "permutation_null",),
+    "analysis.costs": ("measure_cost", "DFT_CHUNK_ELEMENTS"),
+    "analysis.synthetic": ("pca_reduce", "signal_noise_pair",),
+    "analysis.measure_checks": ("memorization_configs", "learning_rate_configs", "MEASURE_CHECKS_MEASURES", "bootstrap_evidence", "cross_similarity", "deletion_curves", "deletion_ks", "group_auprc", "group_violation_rate", "layer_identification", "monotonicity", "sensitivity", "specificity",),
+    "verdicts.findings": ("Finding", "Evidence", "NetworkGroups", "judge", "report_findings", "above", "mean_intervals",),
+    "verdicts.rules": ("MIN_NETWORKS", "NetworkMeans", "FIT_THRESHOLD",),
+    "report.parameters": ("check_notebook_parameters",),
+    "report.plots": ("PALETTE", "group_colors", "label_axes", "new_axes", "errorbar_by_group", "chance_band", "interval_curves",),
+    "report.tables": ("show_table",),
+    "paths": ("default_cache_dir", "resolve_cache_dir", "data_dir",),
+    "cluster": ("sweep_executor",),
 }
+_EXPORTS: dict[str, str] = {name: module for module, names in _MODULE_EXPORTS.items() for name in names}
 
-_SUBMODULES = {"activations", "cluster", "clustering", "compare", "convergence", "costs", "datasets", "findings",
-               "language_model", "measure_checks", "models", "paths", "plots", "rules", "runs", "synthetic", "text",
-               "training"}
+#: Submodules reachable as attributes (``from cca_core.experiments import rules``).
+_SUBMODULES: dict[str, str] = {"rules": "verdicts.rules", "findings": "verdicts.findings", "training": "training",
+                               "analysis": "analysis", "verdicts": "verdicts", "report": "report"}
 
 __all__ = sorted(_EXPORTS) + sorted(_SUBMODULES)
 
@@ -139,7 +56,7 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
+        return importlib.import_module(f"{__name__}.{_SUBMODULES[name]}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -2,7 +2,7 @@
 
 ``train_many(configs, cache, executor=sweep_executor())`` trains on this machine when
 ``CCA_CORE_SCHEDULER`` is unset (``sweep_executor()`` is ``None``, the sweeps' default: one training
-process per core, each on one thread; :func:`cca_core.experiments.runs.local_executor`), and on the workers of that Dask scheduler when it is set (``make book`` and ``book/pipeline.py``
+process per core, each on one thread; :func:`cca_core.experiments.training.cache.local_executor`), and on the workers of that Dask scheduler when it is set (``make book`` and ``book/pipeline.py``
 check the address before executing anything and the notebook kernels inherit it). Nothing here
 imports Dask unless the variable is set.
 
@@ -19,7 +19,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..distributed import ClusterExecutor
+    from cca_core.distributed import ClusterExecutor
 
 __all__ = ["sweep_executor"]
 
@@ -51,7 +51,7 @@ def sweep_executor(timeout: float = 10.0) -> "ClusterExecutor | None":
     ModuleNotFoundError
         The variable is set but the ``distributed`` extra is not installed.
     """
-    from ..distributed import executor_from_env
+    from cca_core.distributed import executor_from_env
 
     executor = executor_from_env(timeout)
     if executor is not None:

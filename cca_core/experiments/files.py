@@ -1,6 +1,6 @@
 """Atomic file writes that honour the user's umask, for the files a person reads (findings, pages).
 
-:func:`cca_core.experiments.runs.atomic_write` creates its temporary file with
+:func:`cca_core.experiments.training.cache.atomic_write` creates its temporary file with
 :func:`tempfile.mkstemp`, hence mode 0600 whatever the umask: right for the private training cache,
 wrong for the book's pages and findings, which others read. ``runs.py`` keeps its own writer because
 it is part of the code fingerprint of every cached network (editing it would retrain them all).

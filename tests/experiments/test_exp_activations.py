@@ -10,7 +10,7 @@ pytest.importorskip("sklearn")
 
 from cca_core import conv_to_2d
 from cca_core.experiments import build_cnn, get_activations, load_dataset
-from cca_core.experiments.activations import reduce_to_2d
+from cca_core.experiments.training.activations import reduce_to_2d
 
 N = 50
 

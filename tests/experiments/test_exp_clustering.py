@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from cca_core.experiments.clustering import (check_distance_matrix, cluster_matrix, group_order,  # noqa: E402
+from cca_core.experiments.analysis.clustering import (check_distance_matrix, cluster_matrix, group_order,  # noqa: E402
                                              permutation_ari, separation_test, within_between)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import cca_core
-from cca_core.experiments.compare import between_pairs, pairwise_matrix, summarize, within_pairs
+from cca_core.experiments.analysis.compare import between_pairs, pairwise_matrix, summarize, within_pairs
 
 DISTANCES = [cca_core.pwcca_distance, cca_core.mean_cca_distance, cca_core.svcca_distance,
              cca_core.linear_cka_distance]

@@ -1,5 +1,5 @@
-"""cca_core.experiments.convergence (crossing epochs, order of adjacent layers, intervals over networks,
-permutation nulls) and cca_core.experiments.costs (best time, peak traced memory)."""
+"""cca_core.experiments.analysis.convergence (crossing epochs, order of adjacent layers, intervals over networks,
+permutation nulls) and cca_core.experiments.analysis.costs (best time, peak traced memory)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from cca_core import mean_cca
-from cca_core.experiments.convergence import (Order, adjacent_order, crossing_epochs, interval_over_networks,
+from cca_core.experiments.analysis.convergence import (Order, adjacent_order, crossing_epochs, interval_over_networks,
                                               permutation_null)
-from cca_core.experiments.costs import Cost, measure_cost
+from cca_core.experiments.analysis.costs import Cost, measure_cost
 
 
 # ---------------------------------------------------------------------------------- crossing epochs

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("sklearn")
 
 from cca_core.experiments import KNOWN_DATASETS, load_dataset
-from cca_core.experiments.datasets import random_label_permutation
+from cca_core.experiments.training.datasets import random_label_permutation
 
 
 def test_digits_shapes_and_standardization():

@@ -1,4 +1,4 @@
-"""Training gives the same bits whatever the machine's core count (cca_core.experiments.REPRODUCIBLE_ENV).
+"""Training gives the same bits whatever the machine's core count (cca_core.experiments.training.REPRODUCIBLE_ENV).
 
 Each test trains a small CNN (3 conv layers of 8-16 filters, 2 epochs: large enough for TensorFlow
 to split its products over threads) in fresh processes (TensorFlow reads its threading and oneDNN settings
@@ -25,11 +25,11 @@ SCRIPT = textwrap.dedent("""
     if cores:
         os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:cores]))
     import numpy as np
-    import cca_core.experiments  # sets the reproducible environment before TensorFlow is imported
+    import cca_core.experiments.training  # sets the reproducible environment before TensorFlow is imported
     if cores < 0:
         print(os.environ["TF_NUM_INTRAOP_THREADS"], os.environ["ONEDNN_MAX_CPU_ISA"], "-")
         sys.exit(0)
-    from cca_core.experiments.training import TrainConfig, _fit
+    from cca_core.experiments.training.cnn import TrainConfig, _fit
     snaps, _ = _fit(TrainConfig(dataset="digits", depth=3, width=8, epochs=2, batch_size=32, seed=0,
                                 optimizer="momentum", learning_rate=0.01))
     h = hashlib.sha256()

@@ -14,9 +14,9 @@ import pytest
 
 from cca_core import pwcca
 from cca_core.experiments import rules
-from cca_core.experiments.clustering import separation_test
-from cca_core.experiments.compare import BlockBootstrap, chance_distance
-from cca_core.experiments.findings import (VERDICTS, Check, Evidence, Finding, NetworkGroups, above,
+from cca_core.experiments.analysis.clustering import separation_test
+from cca_core.experiments.analysis.compare import BlockBootstrap, chance_distance
+from cca_core.experiments.verdicts.findings import (VERDICTS, Check, Evidence, Finding, NetworkGroups, above,
                                            all_of, any_of, at_least, at_least_fraction, at_most, below,
                                            enough, findings_table, judge, load_findings, mean_interval,
                                            premise, report_findings, significant, within)
@@ -221,7 +221,7 @@ def test_separation_test_at_three_vs_three_is_inconclusive_at_5_percent():
     groups = [0, 0, 0, 1, 1, 1]
     sep = separation_test(d, groups, n_permutations=200)
     assert sep.p_value == pytest.approx(0.1) and sep.min_p_value == pytest.approx(0.1)
-    from cca_core.experiments.clustering import permutation_ari
+    from cca_core.experiments.analysis.clustering import permutation_ari
     ari = permutation_ari(groups, groups, n_permutations=200)
     ev = rules.learning_rates_evidence(d, groups, ari, sep, n_resamples=999)
     assert ev["separation"].p_value == pytest.approx(0.1) and ev["separation"].min_p_value == pytest.approx(0.1)
@@ -509,7 +509,7 @@ def _conv_groups(n: int, offsets: tuple[float, float, float], noise: float = 0.0
 
 
 def _cost(times, peak):
-    from cca_core.experiments.costs import Cost
+    from cca_core.experiments.analysis.costs import Cost
 
     return Cost(value=None, seconds=min(times), peak_mb=peak, times=tuple(times))
 
@@ -559,7 +559,7 @@ def test_conv_rules_are_inconclusive_on_thin_evidence():
 
 
 def test_measure_cost_keeps_every_timed_run():
-    from cca_core.experiments.costs import measure_cost
+    from cca_core.experiments.analysis.costs import measure_cost
 
     calls = []
     cost = measure_cost(lambda: calls.append(1) or len(calls), repeats=4)

@@ -16,11 +16,11 @@ import pytest
 from key_checks import assert_key_sensitive_to_every_field
 
 from cca_core import mean_cca
-from cca_core.experiments import language_model as lm
-from cca_core.experiments.language_model import (LMConfig, eval_windows, hidden_states, lm_cache_key,
-                                                 lm_from_result, load_lm_result, lstm_layer_names, step_states,
-                                                 tokens_as_datapoints, train_lm, train_lm_many)
-from cca_core.experiments.text import SHA256
+from cca_core.experiments.training import lstm as lm
+from cca_core.experiments.training.lstm import (LMConfig, eval_windows, hidden_states, lm_cache_key,
+                                                 lm_from_result, load_lm_result, lstm_layer_names, train_lm,
+                                                 train_lm_many)
+from cca_core.experiments.training.text import SHA256
 
 HAVE_TF = importlib.util.find_spec("tensorflow") is not None
 
@@ -108,7 +108,7 @@ def test_key_is_sensitive_to_every_field():
 
 
 def test_key_is_stable_across_processes_and_light():
-    code = ("from cca_core.experiments.language_model import LMConfig, lm_cache_key; import sys; "
+    code = ("from cca_core.experiments.training.lstm import LMConfig, lm_cache_key; import sys; "
             f"print(lm_cache_key(LMConfig.from_dict({BASE.to_dict()!r}))); "
             "assert 'tensorflow' not in sys.modules")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
@@ -156,7 +156,7 @@ def test_history_and_initial_perplexity(tiny_result, data_env, tmp_path):
     # At initialization the output is the add-one unigram model of the training targets (the output bias),
     # up to the small random logits of the untrained LSTM: computed here from counts, independently.
     assert tiny_result.vocab_size == 65
-    from cca_core.experiments.text import load_corpus, window_arrays
+    from cca_core.experiments.training.text import load_corpus, window_arrays
 
     corpus = load_corpus("tinyshakespeare", TINY.max_tokens)
     _, targets = window_arrays(corpus.train, TINY.batch_size, TINY.seq_len)
@@ -167,7 +167,7 @@ def test_history_and_initial_perplexity(tiny_result, data_env, tmp_path):
     # (18 steps from the unigram start need not lower the validation perplexity: learning is checked on two
     # epochs in test_sampled_softmax_trains_evaluates_with_the_full_softmax_and_is_deterministic.)
     # Keras's evaluate agrees with exp(mean -log p) computed directly from the predicted probabilities.
-    from cca_core.experiments.text import load_corpus
+    from cca_core.experiments.training.text import load_corpus
 
     vx, vy = eval_windows(load_corpus("tinyshakespeare").valid, TINY.seq_len, TINY.eval_tokens)
     for epoch in (0, 1):
@@ -205,7 +205,7 @@ def test_sampled_softmax_trains_evaluates_with_the_full_softmax_and_is_determini
     assert h["valid_perplexity"][2] < h["valid_perplexity"][0], "training on the sampled softmax must learn"
     # The recorded validation perplexity is the full softmax's: recomputed here from the stored weights'
     # predicted probabilities (float64, independent of Keras's loss).
-    from cca_core.experiments.text import load_corpus
+    from cca_core.experiments.training.text import load_corpus
 
     vx, vy = eval_windows(load_corpus("tinyshakespeare").valid, TINY.seq_len, TINY.eval_tokens)
     for epoch in (0, 2):
@@ -216,7 +216,7 @@ def test_sampled_softmax_trains_evaluates_with_the_full_softmax_and_is_determini
 
 @needs_training
 def test_unigram_perplexity_is_the_add_one_word_frequency_model(data_env):
-    from cca_core.experiments.text import load_corpus
+    from cca_core.experiments.training.text import load_corpus
 
     corpus = load_corpus("tinyshakespeare", TINY.max_tokens)
     counts = {}
@@ -269,22 +269,6 @@ def test_hidden_state_shapes_batching_and_causality(tiny_result):
         hidden_states(model, tokens.astype(float), names)
 
 
-def test_flattening_helpers_against_loops():
-    states = np.random.default_rng(1).normal(size=(4, 5, 3))
-    flat = tokens_as_datapoints(states)
-    assert flat.shape == (20, 3)
-    for s in range(4):
-        for t in range(5):
-            np.testing.assert_array_equal(flat[s * 5 + t], states[s, t])
-    skipped = tokens_as_datapoints(states, skip_first=2)
-    assert skipped.shape == (12, 3) and np.array_equal(skipped[0], states[0, 2])
-    np.testing.assert_array_equal(step_states(states, -1), states[:, 4])
-    with pytest.raises(ValueError, match="outside"):
-        step_states(states, 5)
-    with pytest.raises(ValueError, match="skip_first"):
-        tokens_as_datapoints(states, skip_first=5)
-
-
 def test_eval_windows_against_direct_slicing():
     ids = np.arange(103)
     x, y = eval_windows(ids, 10)
@@ -300,26 +284,3 @@ def test_eval_windows_against_direct_slicing():
 # sequence dynamics helpers
 
 
-def test_random_rotation_and_linear_rnn():
-    w = lm.random_rotation(6, seed=2)
-    np.testing.assert_allclose(w @ w.T, np.eye(6), atol=1e-12)
-    assert np.isclose(np.linalg.det(w), 1.0)
-    h0 = np.random.default_rng(3).normal(size=(50, 6))
-    states = lm.linear_rnn_states(w, h0, 4)
-    assert states.shape == (50, 4, 6)
-    np.testing.assert_allclose(states[:, 3], h0 @ np.linalg.matrix_power(w, 3).T, atol=1e-12)
-    np.testing.assert_allclose(np.linalg.norm(states, axis=2), np.linalg.norm(h0, axis=1)[:, None] * np.ones(4))
-    assert np.isclose(mean_cca(states[:, 0], states[:, 3]), 1.0)  # a rotation is an invertible linear map
-
-
-def test_naive_distances_against_formulas():
-    rng = np.random.default_rng(4)
-    x, y = rng.normal(size=(30, 5)), rng.normal(size=(30, 5))
-    cos = [1 - x[i] @ y[i] / (np.linalg.norm(x[i]) * np.linalg.norm(y[i])) for i in range(30)]
-    assert np.isclose(lm.mean_cosine_distance(x, y), np.mean(cos))
-    assert np.isclose(lm.mean_cosine_distance(x, 3 * x), 0) and np.isclose(lm.mean_cosine_distance(x, -x), 2)
-    eu = np.mean([np.linalg.norm(x[i] - y[i]) for i in range(30)])
-    assert np.isclose(lm.mean_euclidean_distance(x, y, relative=False), eu)
-    assert np.isclose(lm.mean_euclidean_distance(x, y), eu / np.mean(np.linalg.norm(y, axis=1)))
-    with pytest.raises(ValueError, match="same shape"):
-        lm.mean_cosine_distance(x, y[:3])

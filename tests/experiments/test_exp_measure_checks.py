@@ -1,4 +1,4 @@
-"""cca_core.experiments.measure_checks and rules.measure_checks, against independent references:
+"""cca_core.experiments.analysis.measure_checks and rules.measure_checks, against independent references:
 explicit SVD reconstructions, scikit-learn's average precision, brute-force loops over triplets, hand
 computations on tiny cases, synthetic networks whose answer is known, and the memorization template's
 own code."""
@@ -16,13 +16,13 @@ import yaml
 
 from cca_core import linear_cka, pwcca
 from cca_core.experiments import memorization_configs, rules
-from cca_core.experiments.findings import Evidence, NetworkGroups
-from cca_core.experiments.measure_checks import (MEASURE_CHECKS_MEASURES, bootstrap_evidence, cross_similarity,
+from cca_core.experiments.verdicts.findings import Evidence, NetworkGroups
+from cca_core.experiments.analysis.measure_checks import (MEASURE_CHECKS_MEASURES, bootstrap_evidence, cross_similarity,
                                                  delete_components, deletion_curves, deletion_ks, group_auprc,
                                                  group_violation_rate, layer_identification, monotonicity,
                                                  probe_accuracy, resolve_measure, sensitivity, specificity,
                                                  spearman)
-from cca_core.experiments.rules import NetworkMeans
+from cca_core.experiments.verdicts.rules import NetworkMeans
 
 ROOT = Path(__file__).resolve().parents[2]
 

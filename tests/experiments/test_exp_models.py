@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("tensorflow")
 
 from cca_core.experiments import build_cnn, default_strides, layer_names
-from cca_core.experiments.models import layer_widths
+from cca_core.experiments.training.cnn import layer_widths
 
 
 def test_layer_names_and_shapes():

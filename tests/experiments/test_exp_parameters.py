@@ -1,4 +1,4 @@
-"""The parameters cell's comments are the rules that are checked (cca_core.experiments.parameters)."""
+"""The parameters cell's comments are the rules that are checked (cca_core.experiments.report.parameters)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import operator
 import numpy as np
 import pytest
 
-from cca_core.experiments.parameters import (ParameterError, ParameterSpecError, check_notebook_parameters,
+from cca_core.experiments.report.parameters import (ParameterError, ParameterSpecError, check_notebook_parameters,
                                              check_parameters, parse_parameters, parse_rules)
 
 CELL = '''# Data

@@ -9,7 +9,7 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
 from cca_core.experiments import errorbar_by_group, group_colors, label_axes  # noqa: E402
-from cca_core.experiments.plots import GROUP_COLORS, new_axes  # noqa: E402
+from cca_core.experiments.report.plots import GROUP_COLORS, new_axes  # noqa: E402
 
 
 def test_group_colors_are_consistent():
@@ -44,7 +44,7 @@ def test_interval_curves_and_chance_band_draw_bands():
     import matplotlib.pyplot as plt
     from matplotlib.collections import PolyCollection
 
-    from cca_core.experiments.plots import chance_band, interval_curves
+    from cca_core.experiments.report.plots import chance_band, interval_curves
 
     fig, ax = new_axes()
     interval_curves(ax, [1, 2, 3], {"a": ([0.2, 0.3, 0.4], [0.1, 0.2, 0.3], [0.3, 0.4, 0.5]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cca_core.experiments.synthetic import pca_keep_count, pca_reduce, random_orthogonal, signal_noise_pair
+from cca_core.experiments.analysis.synthetic import pca_keep_count, pca_reduce, random_orthogonal, signal_noise_pair
 
 
 @pytest.mark.parametrize("n", [1, 2, 7])

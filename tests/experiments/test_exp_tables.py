@@ -1,10 +1,10 @@
-"""Tables shown as Markdown tables (cca_core.experiments.tables), read back by a Markdown parser."""
+"""Tables shown as Markdown tables (cca_core.experiments.report.tables), read back by a Markdown parser."""
 
 from __future__ import annotations
 
 import pytest
 
-from cca_core.experiments.tables import format_cell, markdown_table, show_table
+from cca_core.experiments.report.tables import format_cell, markdown_table, show_table
 
 markdown_it = pytest.importorskip("markdown_it")
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cca_core.experiments import text
-from cca_core.experiments.text import (SHA256, SOURCES, ChecksumError, CorpusUnavailableError, batchify,
+from cca_core.experiments.training import text
+from cca_core.experiments.training.text import (SHA256, SOURCES, ChecksumError, CorpusUnavailableError, batchify,
                                        bptt_windows, corpus_file, load_corpus, n_windows, window_arrays)
 
 

@@ -16,9 +16,9 @@ from key_checks import assert_key_sensitive_to_every_field
 
 from cca_core.experiments import (TrainConfig, cache_key, code_fingerprint, load_model, load_result, train,
                                   train_many)
-from cca_core.experiments import training as training_module
-from cca_core.experiments.runs import atomic_write
-from cca_core.experiments.datasets import load_dataset
+from cca_core.experiments.training import cnn as training_module
+from cca_core.experiments.training.cache import atomic_write
+from cca_core.experiments.training.datasets import load_dataset
 
 TINY = dict(dataset="digits", depth=2, width=4, epochs=1, batch_size=64)  # as conftest.TINY
 needs_tf = pytest.mark.skipif(
@@ -131,7 +131,10 @@ def test_train_stores_checkpoints_history_accuracy(tiny_result, tiny_config):
     assert sorted(r.weights) == [0, 1]
     assert len(r.weights[0]) == len(r.weights[1]) > 0
     assert any(not np.array_equal(a, b) for a, b in zip(r.weights[0], r.weights[1]))
-    assert set(r.history) == {"loss", "accuracy"} and len(r.history["loss"]) == 1
+    assert set(r.history) == {"loss", "accuracy", "val_loss", "val_accuracy"} and len(r.history["loss"]) == 1
+    # the learning curve's last test loss is the final evaluation of the same weights on the test split
+    assert np.isclose(r.history["val_loss"][-1], r.test_loss, rtol=1e-4)
+    assert np.isclose(r.history["val_accuracy"][-1], r.test_accuracy)
     assert 0.0 <= r.test_accuracy <= 1.0 and 0.0 <= r.train_accuracy <= 1.0
     assert r.input_shape == (8, 8, 1) and r.num_classes == 10
 

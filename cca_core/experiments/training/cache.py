@@ -1,6 +1,6 @@
 """What every cached training run shares: keys, checkpointed weights on disk, optimizers, sweeps.
 
-:mod:`~cca_core.experiments.training` (CNNs) and :mod:`~cca_core.experiments.language_model`
+:mod:`~cca_core.experiments.training.cnn` (CNNs) and :mod:`~cca_core.experiments.training.lstm`
 (LSTMs) each define a configuration dataclass and a ``_fit``; the rest is here, once:
 
 - cache keys: :func:`config_dict` (a configuration as canonical JSON-ready data), :func:`source_fingerprint`
@@ -34,7 +34,7 @@ import numpy as np
 
 __all__ = ["OPTIMIZERS", "SequentialExecutor", "TRAIN_WORKERS_ENV", "atomic_write", "local_executor", "config_dict", "digest", "load_checkpoints",
            "make_optimizer", "normalize_checkpoints", "record_checkpoints", "save_checkpoints",
-           "source_fingerprint", "sweep"]
+           "report_epoch", "source_fingerprint", "sweep"]
 
 #: Optimizers understood by the configurations: plain SGD, SGD with momentum 0.9, Adam.
 OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")
@@ -181,8 +181,15 @@ class SequentialExecutor:
 TRAIN_WORKERS_ENV = "CCA_CORE_TRAIN_WORKERS"
 
 
-def _one_thread_worker() -> None:
-    """Initializer of a local training process: TensorFlow and BLAS on one thread each."""
+#: In a local training process: the queue of the sweep that started it (:func:`report_epoch`).
+_WORKER_CHANNEL: Any = None
+
+
+def _one_thread_worker(channel: Any = None) -> None:
+    """Initializer of a local training process: TensorFlow and BLAS on one thread each; epochs are
+    reported to ``channel`` (a queue of the sweep) when given."""
+    global _WORKER_CHANNEL
+    _WORKER_CHANNEL = channel
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
                 "TF_NUM_INTEROP_THREADS"):
         os.environ[var] = "1"
@@ -205,7 +212,7 @@ def local_workers(n_jobs: int | None = None) -> int:
     return max(1, min(workers, n_jobs if n_jobs else workers))
 
 
-def local_executor(n_workers: int | None = None) -> concurrent.futures.ProcessPoolExecutor:
+def local_executor(n_workers: int | None = None, channel: Any = None) -> concurrent.futures.ProcessPoolExecutor:
     """A pool of fresh training processes (``spawn``), each running TensorFlow on one thread.
 
     Small networks train faster on one thread per process than on two threads in one process
@@ -213,12 +220,79 @@ def local_executor(n_workers: int | None = None) -> concurrent.futures.ProcessPo
     sweep then run side by side, one per core. Every network of a sweep is trained the same way
     (one thread), so the same configuration gives the same weights on the same machine whichever
     worker trains it; a network trained with another thread count may differ in the last digits.
+    ``channel``: a ``multiprocessing`` queue (spawn context) where the runs report their epochs.
     """
     import multiprocessing
 
     return concurrent.futures.ProcessPoolExecutor(max_workers=n_workers or local_workers(),
                                                   mp_context=multiprocessing.get_context("spawn"),
-                                                  initializer=_one_thread_worker)
+                                                  initializer=_one_thread_worker, initargs=(channel,))
+
+
+# ----------------------------------------------------------------------------------------------------
+# per-epoch progress: workers report each epoch, the sweep prints a line with tqdm's rate and estimate
+
+#: Set in a training process by :func:`_train_reporting`: called after every epoch as
+#: ``hook(epoch, summary)``; ``None`` outside a sweep (nothing is reported).
+_EPOCH_HOOK: Callable[[int, str], None] | None = None
+
+
+def report_epoch(epoch: int, summary: str) -> None:
+    """Tell the sweep that trains this run that ``epoch`` (1-based) ended; ``summary`` is a few words
+    (losses, accuracy). A no-op outside a sweep. Called by the ``_fit`` of each kind of run."""
+    if _EPOCH_HOOK is not None:
+        _EPOCH_HOOK(epoch, summary)
+
+
+def _train_reporting(train: Callable[[Any, Any], Any], channel: Any, index: int, config: Any,
+                     cache_dir: str | os.PathLike) -> Any:
+    """``train(config, cache_dir)`` with :func:`report_epoch` sending ``(index, epoch, summary)`` to
+    ``channel`` (a callable in the sweep's own process), or to the queue this
+    local training process was started with when ``channel`` is :data:`_FROM_WORKER` (none: nothing is
+    reported)."""
+    global _EPOCH_HOOK
+    channel = _WORKER_CHANNEL if channel == _FROM_WORKER else channel
+    if channel is None:
+        return train(config, cache_dir)
+    send = channel if callable(channel) else channel.put
+    _EPOCH_HOOK = lambda epoch, summary: send((index, epoch, summary))  # noqa: E731
+    try:
+        return train(config, cache_dir)
+    finally:
+        _EPOCH_HOOK = None
+
+
+class EpochProgress:
+    """The sweep's per-epoch progress over all runs it trains: a tqdm bar on a terminal, otherwise
+    (a pipe: the book's pipeline, a log file) one line at most every ``interval`` seconds with tqdm's
+    count, rate and estimate of the time left, e.g.
+    ``epochs  23/60 [04:12<07:40, 11.0s/epoch] · [3/5] epoch 4/12: valid perplexity 412.3``."""
+
+    def __init__(self, total: int, n: int, stream: IO[str], interval: float = 10.0) -> None:
+        from tqdm import tqdm
+
+        self._tqdm, self.total, self.n, self.stream, self.interval = tqdm, total, n, stream, interval
+        self.done, self.start, self._last = 0, time.perf_counter(), float("-inf")
+        tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.bar = tqdm(total=total, unit="epoch", desc="epochs", file=stream, leave=False) if tty else None
+
+    def __call__(self, message: tuple[int, int, str], epochs: int) -> None:
+        index, epoch, summary = message
+        self.done += 1
+        note = f"[{index + 1}/{self.n}] epoch {epoch}/{epochs}: {summary}"
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(note, refresh=True)
+            return
+        now = time.perf_counter()
+        if now - self._last >= self.interval or self.done == self.total:
+            self._last = now
+            meter = self._tqdm.format_meter(self.done, self.total, now - self.start, unit="epoch", prefix="epochs")
+            print(f"{meter} · {note}", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def sweep(configs: Iterable[Any], cache_dir: str | os.PathLike, train: Callable[[Any, Any], Any],
@@ -233,7 +307,10 @@ def sweep(configs: Iterable[Any], cache_dir: str | os.PathLike, train: Callable[
     :func:`local_executor` with one process per core (at most one per run to train), shut down at the
     end. With ``progress``, one
     line per run (``config.short()``, then ``done_message(result)`` or ``cached``) and a summary go to
-    ``stream`` (default ``sys.stderr``). Returns the results in the order of ``configs``.
+    ``stream`` (default ``sys.stderr``), and, when the runs train in this process or a local process
+    pool, the epochs as they end (:class:`EpochProgress`) go to ``stream`` or, by default, to this
+    process's own stderr (``sys.__stderr__``: in a notebook kernel, the terminal or the book's
+    pipeline rather than the page). Returns the results in the order of ``configs``.
     """
     configs = list(configs)
     n = len(configs)
@@ -253,14 +330,24 @@ def sweep(configs: Iterable[Any], cache_dir: str | os.PathLike, train: Callable[
     for i, config in enumerate(configs):
         if results[i] is not None:
             log(f"[{i + 1}/{n}] {config.short()} ... cached")
+    epochs = {i: int(getattr(configs[i], "epochs", 0)) for i in todo}
+    meter = EpochProgress(sum(epochs.values()), n, stream if stream is not None else (sys.__stderr__ or out)) \
+        if progress and todo else None
     own = executor is None and bool(todo)
     if own:
-        executor = local_executor(local_workers(len(todo)))
+        queue, stop = _epoch_queue(meter, epochs)
+        executor = local_executor(local_workers(len(todo)), queue)
+        channel = None if queue is None else _FROM_WORKER
         log(f"training on {executor._max_workers} local process(es), one thread each")
-    elif executor is None:
-        executor = SequentialExecutor()
+    else:
+        if executor is None:
+            executor = SequentialExecutor()
+        channel = None
+        stop = meter.close if meter is not None else (lambda: None)
+        if meter is not None and isinstance(executor, SequentialExecutor):
+            channel = lambda message: meter(message, epochs[message[0]])  # noqa: E731
     try:
-        _train_all(configs, cache_dir, train, todo, results, executor, log, outcome)
+        _train_all(configs, cache_dir, train, todo, results, executor, log, outcome, channel)
     except KeyboardInterrupt:
         if own:
             executor.shutdown(wait=False, cancel_futures=True)
@@ -270,21 +357,58 @@ def sweep(configs: Iterable[Any], cache_dir: str | os.PathLike, train: Callable[
     finally:
         if own:
             executor.shutdown(wait=True, cancel_futures=True)
+        stop()
 
     trained = sum(1 for r in results if r is not None and not r.cached)
     log(f"sweep done: {trained} trained, {n - trained} cached, {time.perf_counter() - start:.1f} s")
     return results
 
 
+#: ``channel`` of :func:`_train_reporting` in a local training process: its initializer's queue.
+_FROM_WORKER = "worker"
+
+
+def _epoch_queue(meter: EpochProgress | None, epochs: dict[int, int]) -> tuple[Any, Callable[[], None]]:
+    """A queue for the local training processes' epochs, drained into ``meter`` by a thread, and the
+    function that stops it (``(None, no-op)`` without a meter)."""
+    if meter is None:
+        return None, lambda: None
+    import multiprocessing
+    import threading
+
+    queue = multiprocessing.get_context("spawn").Queue()
+
+    def drain() -> None:
+        while (message := queue.get()) is not None:
+            meter(message, epochs[message[0]])
+
+    thread = threading.Thread(target=drain, name="sweep-epochs", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        with contextlib.suppress(Exception):
+            queue.put(None)
+            thread.join(timeout=5)
+        queue.close()
+        meter.close()
+
+    return queue, stop
+
+
 def _train_all(configs: list[Any], cache_dir: str | os.PathLike, train: Callable[[Any, Any], Any], todo: list[int],
-               results: list[Any], executor: Any, log: Callable[..., None], outcome: Callable[[Any], str]) -> None:
-    """Submit the runs ``todo`` to ``executor`` and fill ``results`` as they finish."""
+               results: list[Any], executor: Any, log: Callable[..., None], outcome: Callable[[Any], str],
+               channel: Any = None) -> None:
+    """Submit the runs ``todo`` to ``executor`` and fill ``results`` as they finish; with a
+    ``channel``, each run reports its epochs there (:func:`_train_reporting`)."""
     n = len(configs)
 
     pending: dict[Any, int] = {}
     for i in todo:
         log(f"[{i + 1}/{n}] training {configs[i].short()} ...", end="")
-        future = executor.submit(train, configs[i], cache_dir)
+        if channel is None:
+            future = executor.submit(train, configs[i], cache_dir)
+        else:
+            future = executor.submit(_train_reporting, train, channel, i, configs[i], cache_dir)
         if future.done():
             results[i] = future.result()
             log(f" {outcome(results[i])}")

@@ -299,9 +299,9 @@ class BlockBootstrap:
 
     def evidence(self, name: str, statistic: Callable[[np.ndarray], Any], *,
                  clip: tuple[float, float] | None = None, n: dict[str, Any] | None = None) -> Any:
-        """A scalar ``statistic(distances)`` with its interval as :class:`~cca_core.experiments.findings.Evidence`
+        """A scalar ``statistic(distances)`` with its interval as :class:`~cca_core.experiments.verdicts.findings.Evidence`
         (sample sizes: the blocks and datapoints, and ``n``)."""
-        from .findings import Evidence
+        from cca_core.experiments.verdicts.findings import Evidence
 
         est, lo, hi = self.interval(statistic, clip)
         if est.ndim != 0:

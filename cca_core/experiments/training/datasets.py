@@ -23,7 +23,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
-from .paths import data_dir
+from cca_core.experiments.paths import data_dir
 
 __all__ = ["Dataset", "load_dataset", "KNOWN_DATASETS", "LABEL_MODES", "RANDOM_LABEL_SEED",
            "DIGITS_SPLIT_SEED", "DIGITS_TEST_FRACTION", "mirror_path"]

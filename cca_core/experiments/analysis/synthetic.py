@@ -17,7 +17,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from ..canonical import svd_keep_count
+from cca_core.canonical import svd_keep_count
 
 __all__ = ["signal_noise_pair", "random_orthogonal", "pca_reduce", "pca_keep_count"]
 

@@ -9,7 +9,7 @@ Each function takes the measures to test as a mapping *label -> measure*, where 
   per ordered pair.
 
 Everything here works with similarities ``s``; a distance, where a test needs one, is ``1 - s`` (as in
-:mod:`~cca_core.experiments.compare`). For Procrustes the metric itself is
+:mod:`~cca_core.experiments.analysis.compare`). For Procrustes the metric itself is
 :func:`cca_core.procrustes_distance`, ``sqrt(2 - 2 s)``, a monotone function of ``1 - s``: every rank
 statistic below (Spearman, AUPRC, violation rates, argmax) is the same with either. Asymmetric
 measures (PWCCA) are averaged over both directions, as Morcos et al. (2018) do.
@@ -44,7 +44,7 @@ import numpy as np
 from cca_core import measures as _measures
 from cca_core.pairs import pairwise
 
-from .findings import Evidence, NetworkGroups
+from cca_core.experiments.verdicts.findings import Evidence, NetworkGroups
 
 __all__ = ["MEASURE_CHECKS_MEASURES", "memorization_configs", "learning_rate_configs", "resolve_measure", "cross_similarity",
            "layer_identification", "delete_components", "probe_accuracy", "deletion_ks", "deletion_curves", "spearman",
@@ -90,7 +90,7 @@ def memorization_configs(*, dataset: str, n_networks: int, depth: int, width: in
     ValueError
         ``n_networks < 1``, or a field :class:`~.training.TrainConfig` refuses.
     """
-    from .training import TrainConfig
+    from cca_core.experiments.training.cnn import TrainConfig
 
     if isinstance(n_networks, bool) or not isinstance(n_networks, (int, np.integer)) or n_networks < 1:
         raise ValueError(f"n_networks must be an integer >= 1, got {n_networks!r}")
@@ -115,7 +115,7 @@ def learning_rate_configs(*, dataset: str, depth: int, width: int, learning_rate
     ValueError
         ``seeds < 1``, no learning rate, or a field :class:`~.training.TrainConfig` refuses.
     """
-    from .training import TrainConfig
+    from cca_core.experiments.training.cnn import TrainConfig
 
     if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
         raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")

@@ -10,17 +10,17 @@ Every LSTM returns its whole sequence of hidden states ``h_t`` (``return_sequenc
 (layers ``dropout_0`` .. ``dropout_L``, when ``dropout > 0``) acts only in training.
 
 Training (:func:`train_lm`) is a pure function of an :class:`LMConfig`, cached like
-:func:`cca_core.experiments.training.train`: ``cache_dir/lm-<key>.npz`` holds the weights at the
+:func:`cca_core.experiments.training.cnn.train`: ``cache_dir/lm-<key>.npz`` holds the weights at the
 checkpoint epochs (0 = initialization), per-epoch history and the vocabulary size; the key is the
 SHA-256 of the configuration as canonical JSON, a fingerprint of :data:`LM_MODULES` and
 :data:`LM_CACHE_FORMAT`. Files are written atomically; keys, storage and sweeps are shared with the
-CNNs in :mod:`~cca_core.experiments.runs`.
+CNNs in :mod:`~cca_core.experiments.training.cache`.
 
 Simplifications, at the scale of the notebooks:
 
 - **Stateless** LSTM: every training window of ``seq_len`` tokens starts from a zero state (Zaremba
   et al. carry the state across windows). The windows are those of
-  :func:`cca_core.experiments.text.bptt_windows`; rows (sequences) are reshuffled every epoch,
+  :func:`cca_core.experiments.training.text.bptt_windows`; rows (sequences) are reshuffled every epoch,
   which a stateless model allows.
 - The validation perplexity recorded at every epoch is ``exp`` of the mean cross-entropy per token
   on the first ``eval_tokens`` tokens of the validation split, cut into windows of ``seq_len``
@@ -31,7 +31,7 @@ Training cost: the output softmax is most of a small language model's arithmetic
 training loss is the sampled softmax of Jean et al. (2015, "On using very large target vocabulary
 for neural machine translation", section 3): each step scores the true next token against ``k``
 candidates drawn from the log-uniform (Zipfian) distribution over the frequency-ordered ids of
-:func:`~cca_core.experiments.text.build_vocab`, with the logQ correction of
+:func:`~cca_core.experiments.training.text.build_vocab`, with the logQ correction of
 ``tf.nn.sampled_softmax_loss``. Validation loss and perplexity always use the full softmax. The
 training graph unrolls the LSTMs over the ``seq_len`` steps of a window (the same weights; the
 model that :func:`lm_from_result` rebuilds for analysis is not unrolled, so it takes any length).
@@ -45,8 +45,8 @@ Determinism: ``keras.utils.set_random_seed(config.seed)`` and
 configuration gives bitwise identical weights on the same machine and software.
 
 Hidden states: :func:`hidden_states` runs a model over ``(n_sequences, T)`` token windows and returns
-each LSTM layer's ``h_t`` as ``(n_sequences, T, hidden)``; :func:`tokens_as_datapoints` makes every
-token a datapoint, :func:`step_states` every sequence at one timestep.
+each LSTM layer's ``h_t`` as ``(n_sequences, T, hidden)``; :mod:`~cca_core.experiments.analysis.sequences`
+turns them into datapoints.
 """
 
 from __future__ import annotations
@@ -61,24 +61,23 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from .activations import layer_outputs
-from .runs import (OPTIMIZERS, config_dict, digest, load_checkpoints, make_optimizer, normalize_checkpoints,
-                   record_checkpoints, save_checkpoints, source_fingerprint, sweep)
-from .text import KNOWN_CORPORA, load_corpus, window_arrays
+from cca_core.experiments.training.activations import layer_outputs
+from cca_core.experiments.training.cache import (OPTIMIZERS, config_dict, digest, load_checkpoints, make_optimizer, normalize_checkpoints,
+                   record_checkpoints, report_epoch, save_checkpoints, source_fingerprint, sweep)
+from cca_core.experiments.training.text import KNOWN_CORPORA, load_corpus, window_arrays
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
 __all__ = ["LMConfig", "LMResult", "LM_CACHE_FORMAT", "LM_MODULES", "lm_cache_key", "lm_cache_path",
            "build_lm", "lstm_layer_names", "train_lm", "train_lm_many", "load_lm_result", "lm_from_result",
-           "eval_windows", "hidden_states", "tokens_as_datapoints", "step_states", "perplexity",
-           "random_rotation", "linear_rnn_states", "mean_cosine_distance", "mean_euclidean_distance",
+           "eval_windows", "hidden_states", "perplexity",
            "training_models", "unigram_probabilities", "unigram_perplexity", "DivergedError"]
 
 #: Bumped when the layout of LM cache files changes.
 LM_CACHE_FORMAT: int = 1
 #: Modules whose source defines what a cached language model is (hashed into every key).
-LM_MODULES: tuple[str, ...] = ("runs.py", "text.py", "language_model.py")
+LM_MODULES: tuple[str, ...] = ("cache.py", "lstm.py", "text.py")
 
 
 def _is_int(value: object) -> bool:
@@ -103,7 +102,7 @@ class LMConfig:
     seq_len : int
         Length of the training windows (truncated backpropagation through time).
     batch_size : int
-        Rows of the :func:`~cca_core.experiments.text.batchify` layout = sequences per step.
+        Rows of the :func:`~cca_core.experiments.training.text.batchify` layout = sequences per step.
     learning_rate : float
     optimizer : {"sgd", "momentum", "adam"}
         Plain SGD, SGD with momentum 0.9, or Adam.
@@ -472,6 +471,7 @@ def _fit(config: LMConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, Any]]
                                     f"(training {loss}, validation {valid}); nothing was cached")
             train_loss.append(loss)
             valid_loss.append(valid)
+            report_epoch(epoch + 1, f"training loss {loss:.3f}, valid perplexity {np.exp(valid):.1f}")
 
     if config.epochs > 0:
         train_model.fit(fit_x, fit_y, batch_size=config.batch_size, epochs=config.epochs, shuffle=True, verbose=0,
@@ -505,7 +505,7 @@ def train_lm(config: LMConfig, cache_dir: str | os.PathLike) -> LMResult:
 def train_lm_many(configs: Iterable[LMConfig], cache_dir: str | os.PathLike, executor: Any = None, *,
                   progress: bool = True, stream: IO[str] | None = None) -> list[LMResult]:
     """Train (or load) several language models, one progress line each; see
-    :func:`cca_core.experiments.training.train_many` for ``executor`` (default: one training process per
+    :func:`cca_core.experiments.training.cnn.train_many` for ``executor`` (default: one training process per
     core, each on one thread). Returns the results in the order of ``configs``."""
     def done_message(result: LMResult) -> str:
         return f"done in {result.train_seconds:.1f} s, valid perplexity {result.history['valid_perplexity'][-1]:.1f}"
@@ -568,115 +568,3 @@ def hidden_states(model: "keras.Model", tokens: np.ndarray, layers: str | Sequen
             out[name][s:s + batch_len] = v
         s += batch_len
     return {name: out[name] for name in names}
-
-
-def tokens_as_datapoints(states: np.ndarray, skip_first: int = 0) -> np.ndarray:
-    """``(n_sequences, T, units)`` -> ``(n_sequences * (T - skip_first), units)``: every token a datapoint.
-
-    Rows are sequence-major (sequence 0's timesteps first). ``skip_first`` drops each window's first
-    timesteps (whose state has seen little context).
-    """
-    states = np.asarray(states)
-    if states.ndim != 3:
-        raise ValueError(f"states must be (n_sequences, T, units), got shape {states.shape}")
-    if not 0 <= skip_first < states.shape[1]:
-        raise ValueError(f"skip_first must be in 0..{states.shape[1] - 1}, got {skip_first}")
-    kept = states[:, skip_first:, :]
-    return kept.reshape(-1, kept.shape[-1])
-
-
-def step_states(states: np.ndarray, step: int) -> np.ndarray:
-    """``(n_sequences, units)``: every sequence's state at timestep ``step`` (negative counts from the end)."""
-    states = np.asarray(states)
-    if states.ndim != 3:
-        raise ValueError(f"states must be (n_sequences, T, units), got shape {states.shape}")
-    if not -states.shape[1] <= step < states.shape[1]:
-        raise ValueError(f"step {step} is outside 0..{states.shape[1] - 1}")
-    return states[:, step, :]
-
-
-# ----------------------------------------------------------------------------------------------------
-# sequence dynamics: a linear RNN and the naive (not linearly invariant) distances
-
-
-def random_rotation(n: int, seed: int = 0) -> np.ndarray:
-    """A random ``n x n`` rotation (orthogonal, determinant +1), Haar-distributed.
-
-    QR of a standard Gaussian matrix with the signs of ``R``'s diagonal moved into ``Q``
-    (Mezzadri 2007), then one column negated if needed so that ``det = +1``.
-    """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    rng = np.random.default_rng(seed)
-    q, r = np.linalg.qr(rng.standard_normal((n, n)))
-    q = q * np.sign(np.diag(r))
-    if np.linalg.det(q) < 0:
-        q[:, 0] = -q[:, 0]
-    return q
-
-
-def linear_rnn_states(recurrent: np.ndarray, h0: np.ndarray, n_steps: int) -> np.ndarray:
-    """States of the input-free linear RNN ``h_{t+1} = W h_t`` from initial states ``h0``.
-
-    Parameters
-    ----------
-    recurrent : ndarray (n, n)
-        ``W``.
-    h0 : ndarray (n_sequences, n)
-        One initial state per row (state at step 0).
-    n_steps : int
-        Number of states returned per sequence (steps ``0 .. n_steps - 1``).
-
-    Returns
-    -------
-    ndarray (n_sequences, n_steps, n)
-        ``out[:, t] = h0 @ (W^t)^T``. For a rotation ``W`` every step is an orthogonal transform of
-        step 0, so any linearly invariant similarity (CCA) between two steps is exactly 1.
-    """
-    w = np.asarray(recurrent, dtype=np.float64)
-    h = np.asarray(h0, dtype=np.float64)
-    if w.ndim != 2 or w.shape[0] != w.shape[1]:
-        raise ValueError(f"recurrent must be a square matrix, got shape {w.shape}")
-    if h.ndim != 2 or h.shape[1] != w.shape[0]:
-        raise ValueError(f"h0 must be (n_sequences, {w.shape[0]}), got shape {h.shape}")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
-        raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
-    out = np.empty((h.shape[0], int(n_steps), h.shape[1]))
-    for t in range(int(n_steps)):
-        out[:, t] = h
-        h = h @ w.T
-    return out
-
-
-def _paired(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    x, y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
-    if x.ndim != 2 or x.shape != y.shape:
-        raise ValueError(f"X and Y must be 2-D arrays of the same shape (datapoints, neurons), "
-                         f"got {x.shape} and {y.shape}")
-    return x, y
-
-
-def mean_cosine_distance(X: np.ndarray, Y: np.ndarray) -> float:
-    """``mean_i (1 - cos(x_i, y_i))`` over datapoints (rows): a naive distance in neuron coordinates.
-
-    0 when every ``x_i`` points along ``y_i``; not invariant to rotations of one side. Rows with zero
-    norm count as cosine 0.
-    """
-    x, y = _paired(X, Y)
-    nx, ny = np.linalg.norm(x, axis=1), np.linalg.norm(y, axis=1)
-    denom = nx * ny
-    cos = np.divide(np.einsum("ij,ij->i", x, y), denom, out=np.zeros_like(denom), where=denom > 0)
-    return float(np.mean(1.0 - cos))
-
-
-def mean_euclidean_distance(X: np.ndarray, Y: np.ndarray, relative: bool = True) -> float:
-    """``mean_i ||x_i - y_i||`` over datapoints, divided by ``mean_i ||y_i||`` when ``relative``.
-
-    A naive distance in neuron coordinates; not invariant to rotations or scaling of one side.
-    """
-    x, y = _paired(X, Y)
-    d = float(np.mean(np.linalg.norm(x - y, axis=1)))
-    if not relative:
-        return d
-    scale = float(np.mean(np.linalg.norm(y, axis=1)))
-    return d / scale if scale > 0 else float("inf") if d > 0 else 0.0

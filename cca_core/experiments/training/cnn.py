@@ -1,14 +1,14 @@
-"""Deterministic Keras training, cached on disk, and sweeps through ``concurrent.futures`` executors.
+"""The CNNs: their architecture, deterministic Keras training cached on disk, sweeps through executors.
 
 Training is a pure function of a :class:`TrainConfig`. :func:`train` stores its result -- weights at
 every checkpoint epoch (epoch 0 = at initialization), the per-epoch history, final train and test
 accuracy -- in ``cache_dir/<key>.npz``, where the key (:func:`cache_key`) is the SHA-256 of the
 configuration as canonical JSON together with a fingerprint of the source code that defines
-training (:func:`code_fingerprint`: ``datasets.py``, ``models.py``, ``runs.py``, ``training.py``).
+training (:func:`code_fingerprint`: ``cache.py``, ``cnn.py``, ``datasets.py``).
 Files are written to a temporary file in the same directory and renamed with :func:`os.replace`, so
 a cache file is either complete or absent: a rerun retrains nothing it has, and an interrupted sweep
 loses only the networks in flight. The storage, key and sweep mechanics are shared with the language
-models in :mod:`~cca_core.experiments.runs`.
+models in :mod:`~cca_core.experiments.training.cache`.
 
 Reproducibility: :func:`train` calls ``keras.utils.set_random_seed(config.seed)`` (Python, NumPy and
 TensorFlow seeds) and ``tf.config.experimental.enable_op_determinism()`` before building the model,
@@ -19,6 +19,16 @@ Parallel sweeps: :func:`train_many` takes any object with a ``submit(fn, *args)`
 future (``concurrent.futures.ProcessPoolExecutor``, ``distributed.Client.get_executor()``, ...).
 With a process pool, prefer ``mp_context=multiprocessing.get_context("spawn")``: TensorFlow is not
 fork-safe once imported in the parent.
+
+Architecture (:func:`build_cnn`), after A. S. Morcos, M. Raghu, S. Bengio, "Insights on representational similarity in neural
+networks with canonical correlation", NeurIPS 2018, section 3: plain stacks of 3x3 convolutions,
+each followed by batch normalization and ReLU, the number of filters doubling at every strided
+(stride 2) layer, then global average pooling and a dense softmax classifier. Depth, base width and
+the position of strided layers are parameters so that width and depth sweeps share one builder.
+
+Layer names are stable so analyses can ask for them by name::
+
+    input, conv_1, bn_1, relu_1, ..., conv_n, bn_n, relu_n, gap, logits, softmax
 """
 
 from __future__ import annotations
@@ -27,27 +37,147 @@ import dataclasses
 import os
 import time
 from collections.abc import Iterable, Sequence
+from numbers import Integral
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from .datasets import KNOWN_DATASETS, LABEL_MODES
-from .models import validate_architecture
-from .runs import (OPTIMIZERS, SequentialExecutor, config_dict, digest, load_checkpoints, make_optimizer,
-                   normalize_checkpoints, record_checkpoints, save_checkpoints, source_fingerprint, sweep)
+from cca_core.experiments.training.datasets import KNOWN_DATASETS, LABEL_MODES
+from cca_core.experiments.training.cache import (OPTIMIZERS, SequentialExecutor, config_dict, digest, load_checkpoints, make_optimizer,
+                   normalize_checkpoints, record_checkpoints, report_epoch, save_checkpoints, source_fingerprint,
+                   sweep)
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-__all__ = ["TrainConfig", "TrainResult", "OPTIMIZERS", "SequentialExecutor", "cache_key", "cache_path",
+__all__ = ["BN_MOMENTUM", "build_cnn", "default_strides", "layer_names", "layer_widths", "validate_architecture",
+           "TrainConfig", "TrainResult", "OPTIMIZERS", "SequentialExecutor", "cache_key", "cache_path",
            "code_fingerprint", "load_result", "load_model", "model_from_result", "train", "train_many"]
 
 #: Bumped when the layout of cache files changes.
 CACHE_FORMAT: int = 1
 #: Modules whose source code defines what a cached network is (hashed into every key).
-TRAINING_MODULES: tuple[str, ...] = ("datasets.py", "models.py", "runs.py", "training.py")
+TRAINING_MODULES: tuple[str, ...] = ("cache.py", "cnn.py", "datasets.py")
+
+
+# ----------------------------------------------------------------------------------------------------
+# architecture
+
+
+#: Momentum of the batch-normalization moving statistics. Keras' default (0.99) leaves the moving
+#: statistics near their initial values after the few hundred steps of the small experiments here,
+#: which makes inference-mode accuracy meaningless; 0.9 converges within ~50 steps.
+BN_MOMENTUM: float = 0.9
+
+
+def default_strides(depth: int) -> tuple[int, ...]:
+    """Default strided layers: every second layer, ``(2, 4, 6, ...)`` (1-based), up to ``depth``."""
+    return tuple(range(2, int(depth) + 1, 2))
+
+
+def validate_architecture(depth: int, width: int, strides: Sequence[int] | None = None) -> tuple[int, ...]:
+    """Check ``depth``, ``width`` and ``strides``; return the strides as a sorted tuple.
+
+    Raises
+    ------
+    ValueError
+        ``depth < 1``, ``width <= 0``, or a strided layer outside ``1 .. depth``.
+    """
+    if isinstance(depth, bool) or not isinstance(depth, Integral) or depth < 1:
+        raise ValueError(f"depth must be an integer >= 1 (number of conv layers), got {depth!r}")
+    if isinstance(width, bool) or not isinstance(width, Integral) or width <= 0:
+        raise ValueError(f"width must be an integer > 0 (filters in the first conv layer), got {width!r}")
+    if strides is None:
+        return default_strides(depth)
+    out = tuple(sorted({int(s) for s in strides}))
+    bad = [s for s in out if not 1 <= s <= depth]
+    if bad:
+        raise ValueError(f"strides must be 1-based conv layer indices in 1..{depth} (depth={depth}), "
+                         f"got {tuple(strides)!r}")
+    return out
+
+
+def layer_widths(depth: int, width: int, strides: Sequence[int] | None = None) -> list[int]:
+    """Number of filters of ``conv_1 .. conv_depth``: ``width``, doubled at each strided layer."""
+    strides = validate_architecture(depth, width, strides)
+    widths, w = [], int(width)
+    for i in range(1, depth + 1):
+        if i in strides and i > 1:
+            w *= 2
+        widths.append(w)
+    return widths
+
+
+def layer_names(depth: int) -> list[str]:
+    """Names of all layers of :func:`build_cnn` with this ``depth``, input to output."""
+    names = ["input"]
+    for i in range(1, depth + 1):
+        names += [f"conv_{i}", f"bn_{i}", f"relu_{i}"]
+    return names + ["gap", "logits", "softmax"]
+
+
+def build_cnn(depth: int = 3, width: int = 8, strides: Sequence[int] | None = None,
+              input_shape: Sequence[int] = (8, 8, 1), num_classes: int = 10,
+              name: str = "cnn") -> "keras.Model":
+    """Build an (uncompiled) CNN of the Morcos et al. (2018) family.
+
+    Layer ``i`` (1-based) is ``conv_i`` (3x3, "same" padding, no bias, stride 2 if ``i`` is in
+    ``strides`` else 1) -> ``bn_i`` (BatchNormalization, momentum :data:`BN_MOMENTUM`) ->
+    ``relu_i``. ``conv_1`` has ``width`` filters and the count doubles at every strided layer after
+    the first (a strided first layer downsamples the input without widening). Then ``gap``
+    (GlobalAveragePooling2D), ``logits`` (Dense, ``num_classes`` units) and ``softmax``.
+
+    Parameters
+    ----------
+    depth : int
+        Number of conv layers, >= 1.
+    width : int
+        Filters of the first conv layer (the width multiplier of a sweep), > 0.
+    strides : sequence of int, optional
+        1-based indices of the stride-2 layers; default :func:`default_strides` (every second).
+    input_shape : (H, W, C)
+    num_classes : int
+        Number of classes, >= 2.
+    name : str
+        Model name.
+
+    Returns
+    -------
+    keras.Model
+        A functional model (weights initialized from keras' global seed; call
+        ``keras.utils.set_random_seed`` first for reproducible initial weights).
+
+    Raises
+    ------
+    ValueError
+        ``depth < 1``, ``width <= 0``, bad ``strides``, ``num_classes < 2`` or an input shape that
+        is not ``(H, W, C)``.
+    """
+    strides = validate_architecture(depth, width, strides)
+    input_shape = tuple(int(s) for s in input_shape)
+    if len(input_shape) != 3 or min(input_shape) < 1:
+        raise ValueError(f"input_shape must be (H, W, C) with positive sizes, got {input_shape!r}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    depth, width, num_classes = int(depth), int(width), int(num_classes)
+
+    import keras
+    from keras import layers
+
+    widths = layer_widths(depth, width, strides)
+    inputs = keras.Input(shape=input_shape, name="input")
+    h = inputs
+    for i, w in enumerate(widths, start=1):
+        h = layers.Conv2D(w, 3, strides=2 if i in strides else 1, padding="same", use_bias=False,
+                          name=f"conv_{i}")(h)
+        h = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn_{i}")(h)
+        h = layers.ReLU(name=f"relu_{i}")(h)
+    h = layers.GlobalAveragePooling2D(name="gap")(h)
+    h = layers.Dense(num_classes, name="logits")(h)
+    outputs = layers.Softmax(name="softmax")(h)
+    return keras.Model(inputs, outputs, name=name)
 
 
 @dataclass(frozen=True)
@@ -57,12 +187,12 @@ class TrainConfig:
     Parameters
     ----------
     dataset : str
-        A name from :data:`~cca_core.experiments.datasets.KNOWN_DATASETS`.
+        A name from :data:`~cca_core.experiments.training.datasets.KNOWN_DATASETS`.
     labels : {"true", "random"}
         ``"random"``: the fixed permutation of the training labels (memorizing networks).
     depth, width : int
         Number of conv layers and filters of the first one (see
-        :func:`~cca_core.experiments.models.build_cnn`).
+        :func:`~cca_core.experiments.training.cnn.build_cnn`).
     strides : tuple of int, optional
         1-based indices of strided conv layers; ``None`` becomes the default (every second layer).
     learning_rate : float
@@ -186,7 +316,7 @@ class TrainResult:
 
 def code_fingerprint(paths: Sequence[str | os.PathLike] | None = None) -> str:
     """SHA-256 over the source files that define training (default :data:`TRAINING_MODULES`); see
-    :func:`~cca_core.experiments.runs.source_fingerprint`."""
+    :func:`~cca_core.experiments.training.cache.source_fingerprint`."""
     if paths is None:
         here = Path(__file__).resolve().parent
         paths = [here / name for name in TRAINING_MODULES]
@@ -242,8 +372,7 @@ def _fit(config: TrainConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, An
     import keras
     import tensorflow as tf
 
-    from .datasets import load_dataset
-    from .models import build_cnn
+    from cca_core.experiments.training.datasets import load_dataset
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.seed)
@@ -254,12 +383,22 @@ def _fit(config: TrainConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, An
     model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     snapshots, recorder = record_checkpoints(model, config.checkpoints)
-    history: dict[str, list[float]] = {"loss": [], "accuracy": []}
-    if config.epochs > 0:
-        fitted = model.fit(data.x_train, data.y_train, batch_size=config.batch_size, epochs=config.epochs,
-                           shuffle=True, verbose=0, callbacks=[recorder])
-        history = {k: [float(v) for v in vs] for k, vs in fitted.history.items()}
     eval_bs = max(256, config.batch_size)
+
+    class _Epochs(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            logs = logs or {}
+            report_epoch(epoch + 1, f"loss {logs.get('loss', float('nan')):.3f}, "
+                                    f"test loss {logs.get('val_loss', float('nan')):.3f}")
+
+    history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+    if config.epochs > 0:
+        # The test split is evaluated after every epoch (history "val_loss", "val_accuracy"): the
+        # learning curve on which the pages judge whether a network stopped improving.
+        fitted = model.fit(data.x_train, data.y_train, batch_size=config.batch_size, epochs=config.epochs,
+                           shuffle=True, verbose=0, validation_data=(data.x_test, data.y_test),
+                           validation_batch_size=eval_bs, callbacks=[recorder, _Epochs()])
+        history = {k: [float(v) for v in vs] for k, vs in fitted.history.items()}
     train_eval = model.evaluate(data.x_train, data.y_train, batch_size=eval_bs, verbose=0, return_dict=True)
     test_eval = model.evaluate(data.x_test, data.y_test, batch_size=eval_bs, verbose=0, return_dict=True)
     meta = {"history": history,
@@ -307,7 +446,6 @@ def model_from_result(result: TrainResult, epoch: int | None = None) -> "keras.M
     ``epoch=None`` (or -1) takes the last checkpoint. Raises ``ValueError`` for an epoch that was
     not checkpointed, listing those that were.
     """
-    from .models import build_cnn
 
     if epoch is None or epoch == -1:
         epoch = max(result.weights)
@@ -354,7 +492,7 @@ def train_many(configs: Iterable[TrainConfig], cache_dir: str | os.PathLike, exe
     cache_dir : path
     executor : object with ``submit(fn, *args)``, optional
         ``concurrent.futures.ProcessPoolExecutor`` (spawn context recommended), a Dask client's
-        ``get_executor()``, ... Default: :func:`~cca_core.experiments.runs.local_executor`, one training
+        ``get_executor()``, ... Default: :func:`~cca_core.experiments.training.cache.local_executor`, one training
         process per core (``$CCA_CORE_TRAIN_WORKERS`` to change), each running TensorFlow on one
         thread; :class:`SequentialExecutor` trains one after another in this process.
     progress : bool

@@ -60,7 +60,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .paths import DATA_ENV, data_dir
+from cca_core.experiments.paths import DATA_ENV, data_dir
 
 __all__ = ["KNOWN_CORPORA", "SPLITS", "SOURCES", "SHA256", "CHAR_SPLIT", "EOS", "UNK", "Corpus",
            "ChecksumError", "CorpusUnavailableError", "load_corpus", "corpus_file", "download_dir",

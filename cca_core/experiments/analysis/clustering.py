@@ -3,7 +3,7 @@
 Morcos et al. (2018, section 3.3, figure 5) cluster networks of one topology trained with different
 learning rates by their pairwise PWCCA distances and find that the clusters follow the learning
 rates. The helpers here take a symmetric distance matrix ``D`` (``n x n``, zero diagonal, e.g. from
-:func:`cca_core.experiments.compare.pairwise_matrix` with ``symmetric=True``) and known group labels:
+:func:`cca_core.experiments.analysis.compare.pairwise_matrix` with ``symmetric=True``) and known group labels:
 
 - :func:`cluster_matrix` -- agglomerative clustering (:func:`scipy.cluster.hierarchy.linkage` on the
   condensed matrix) cut into a given number of clusters;
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..stats import _check_seed, _label_permutation_test, check_distance_matrix
+from cca_core.stats import _check_seed, _label_permutation_test, check_distance_matrix
 
 __all__ = ["check_distance_matrix", "cluster_matrix", "PermutationResult", "permutation_ari",
            "within_between", "separation_test", "group_order"]

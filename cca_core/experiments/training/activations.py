@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..conv import CONV_MODES, conv_to_2d
+from cca_core.conv import CONV_MODES, conv_to_2d
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -96,7 +96,7 @@ def layer_outputs(model: "keras.Model", x: np.ndarray, layers: str | Sequence[st
     """Run ``model`` over ``x`` batch by batch in inference mode, yielding the named layers' outputs.
 
     The shared mechanism of :func:`get_activations` and
-    :func:`~cca_core.experiments.language_model.hidden_states`: the layer names and ``batch_size`` are
+    :func:`~cca_core.experiments.training.lstm.hidden_states`: the layer names and ``batch_size`` are
     checked first, then one sub-model whose outputs are the requested layers (each once) is called
     eagerly -- no tf.function to trace per model, so extracting from many small models costs no
     retracing.

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .findings import (Check, Evidence, Judgement, NetworkGroups, above, all_of, any_of, at_least,
+from cca_core.experiments.verdicts.findings import (Check, Evidence, Judgement, NetworkGroups, above, all_of, any_of, at_least,
                        at_least_fraction, at_most, below, enough, judge, premise, significant, within)
 
 __all__ = ["FIT_THRESHOLD", "ALPHA", "fit_premise", "memorization_layers", "memorization_evidence", "memorization",
@@ -548,7 +548,7 @@ def signal_noise_evidence(results: Mapping[str, np.ndarray], k_values: Sequence[
     draws) with ``margin_k`` the k values, and ``at_50`` (dict measure -> Evidence at ``k = 50``,
     when it was run at the paper's sizes, ``paper_sizes``: 200 neurons, 2000 datapoints, noise 0.1).
     """
-    from .findings import mean_interval
+    from cca_core.experiments.verdicts.findings import mean_interval
 
     k_values = list(k_values)
     gap = np.asarray(results["mean CCA"]) - np.asarray(results["PWCCA"])
@@ -755,7 +755,7 @@ def cnn_training_evidence(similarity: Mapping[str, np.ndarray], checkpoints: Seq
     similarity at the last judged checkpoint minus at initialization). Each has
     ``n["trained_checkpoints"]``.
     """
-    from .convergence import crossing_epochs
+    from cca_core.experiments.analysis.convergence import crossing_epochs
 
     checkpoints = list(checkpoints)
     shapes = {np.shape(v) for v in similarity.values()}

@@ -16,7 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Cost", "measure_cost"]
+from cca_core.dft import CHUNK_ELEMENTS as DFT_CHUNK_ELEMENTS
+
+__all__ = ["Cost", "DFT_CHUNK_ELEMENTS", "measure_cost"]
+
+#: Numbers DFT-CCA transforms at once (:data:`cca_core.dft.CHUNK_ELEMENTS`), for memory estimates.
+DFT_CHUNK_ELEMENTS = DFT_CHUNK_ELEMENTS
 
 
 @dataclass(frozen=True)

@@ -43,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from .files import atomic_write
-from .paths import findings_target
+from cca_core.experiments.files import atomic_write
+from cca_core.experiments.paths import findings_target
 
 __all__ = ["VERDICTS", "Evidence", "Check", "Judgement", "Finding", "above", "below", "at_least",
            "at_most", "within", "significant", "enough", "premise", "all_of", "any_of",
@@ -179,7 +179,7 @@ class Evidence:
     def from_permutation(cls, name: str, result: Any, *, n: Mapping[str, Any] | None = None) -> "Evidence":
         """From a permutation test result: :class:`cca_core.stats.GroupPermutationResult`,
         :class:`cca_core.stats.PermutationTestResult` or
-        :class:`cca_core.experiments.clustering.PermutationResult` (estimate: its statistic)."""
+        :class:`cca_core.experiments.analysis.clustering.PermutationResult` (estimate: its statistic)."""
         stat = getattr(result, "statistic", None)
         if stat is None:
             stat = result.observed
@@ -553,7 +553,7 @@ def judge(reproduced: Check, partly: Check | None = None, *, requires: Iterable[
 
 # ---------------------------------------------------------------------------------------- networks
 def _check_resampling(n_resamples: Any, confidence_level: Any) -> tuple[int, float]:
-    from ..stats import _check_confidence, _check_count
+    from cca_core.stats import _check_confidence, _check_count
 
     n_resamples = _check_count("n_resamples", n_resamples)
     return n_resamples, _check_confidence(confidence_level, n_resamples)

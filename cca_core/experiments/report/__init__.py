@@ -1,0 +1,1 @@
+"""What readers see: findings JSON, tables, figures, and the notebooks' parameters."""

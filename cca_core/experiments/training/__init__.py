@@ -1,0 +1,34 @@
+"""Training: the only code whose source is hashed into the cache keys of trained networks.
+
+- :mod:`~cca_core.experiments.training.cache` -- what both kinds of cached runs share: keys, checkpoint files, optimizers, sweeps
+- :mod:`~cca_core.experiments.training.cnn` -- the CNN family of Morcos et al. (2018), section 3, and its deterministic training
+- :mod:`~cca_core.experiments.training.lstm` -- the LSTM language models, their training and hidden states
+- :mod:`~cca_core.experiments.training.datasets` -- embedded digits and keras.datasets loaders, true/random labels
+- :mod:`~cca_core.experiments.training.text` -- Penn Treebank, WikiText-2, Tiny Shakespeare: checked files, vocabularies, BPTT batches
+- :mod:`~cca_core.experiments.training.activations` -- batched extraction of named layers as (datapoints, neurons)
+
+Importing this package sets the environment that makes TensorFlow's arithmetic reproducible (below),
+before TensorFlow is imported; nothing else in ``cca_core`` touches TensorFlow's environment.
+"""
+
+from __future__ import annotations
+
+import os
+
+# TensorFlow prints C++ INFO/WARNING lines at import (oneDNN, CPU features); keep notebooks readable.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+#: Environment that makes training the same bits on every x86-64 machine with AVX2, whatever its CPU
+#: features and core count (set before TensorFlow is imported; a value already in the environment
+#: wins). Op determinism alone gives the same bits only on the same machine: TensorFlow turns its
+#: oneDNN graph rewrites on by default only on CPUs with AVX512_VNNI/BF16/AMX, its matrix products go
+#: through oneDNN's sgemm, which picks SSE4.1/AVX/AVX2/AVX-512 kernels by the CPU's features, and
+#: the number of threads (the cores) splits the sums differently. Each of the three changes the
+#: trained weights (measured on a tiny CNN and LSTM: SSE4.1, AVX, AVX2 kernels and 1, 2, 4 threads
+#: give six different weight hashes); with these values the weights are those this machine gives
+#: by default (2 cores, AVX2) and do not change when the process has 1 core
+#: (tests/experiments/test_exp_determinism.py). Networks are small: 2 threads cost little.
+REPRODUCIBLE_ENV: dict[str, str] = {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CPU_ISA": "AVX2",
+                                    "TF_NUM_INTRAOP_THREADS": "2", "TF_NUM_INTEROP_THREADS": "2"}
+for _key, _value in REPRODUCIBLE_ENV.items():
+    os.environ.setdefault(_key, _value)
