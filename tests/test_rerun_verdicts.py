@@ -22,24 +22,41 @@ pytestmark = pytest.mark.skipif(
     reason="needs the 'experiments' and 'book' extras (papermill, tensorflow)")
 
 
-def _run(template: str, tmp_path: Path, **parameters) -> dict:
+@pytest.fixture
+def say(capfd: pytest.CaptureFixture[str]):
+    """A line on the terminal now, past pytest's capture: these reruns take minutes the first time."""
+    def write(msg: str) -> None:
+        with capfd.disabled():
+            print(f"\n    [rerun] {msg}", flush=True)
+    return write
+
+
+def _run(template: str, tmp_path: Path, say=None, **parameters) -> dict:
+    import time
+
     import papermill
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     findings = tmp_path / f"{template}.json"
+    shown = " ".join(f"{k}={v}" for k, v in parameters.items())
+    start = time.perf_counter()
+    if say:
+        say(f"executing {template} with {shown} (its networks are trained the first time: minutes) ...")
     papermill.execute_notebook(str(TEMPLATES / f"{template}.ipynb"), str(tmp_path / f"{template}.ipynb"),
                                parameters=dict(parameters, findings_path=str(findings)), kernel_name="python3",
                                progress_bar=False, cwd=str(tmp_path))
+    if say:
+        say(f"{template} with {shown}: done in {time.perf_counter() - start:.0f} s")
     return json.loads(findings.read_text())
 
 
-def test_memorization_two_networks_five_epochs_is_inconclusive(tmp_path: Path) -> None:
-    data = _run("memorization", tmp_path, n_networks=2, epochs=5)
+def test_memorization_two_networks_five_epochs_is_inconclusive(tmp_path: Path, say) -> None:
+    data = _run("memorization", tmp_path, say, n_networks=2, epochs=5)
     assert [f["verdict"] for f in data["findings"]] == ["inconclusive"] * 5
     assert all("training accuracy" in f["details"] for f in data["findings"])
 
 
-def test_rnn_tinyshakespeare_two_epochs_is_inconclusive(tmp_path: Path) -> None:
+def test_rnn_tinyshakespeare_two_epochs_is_inconclusive(tmp_path: Path, say) -> None:
     from cca_core.experiments.training.text import CorpusUnavailableError, load_corpus
 
     try:
@@ -47,14 +64,14 @@ def test_rnn_tinyshakespeare_two_epochs_is_inconclusive(tmp_path: Path) -> None:
     except CorpusUnavailableError as exc:
         pytest.skip(f"Tiny Shakespeare is not available: {exc}")
     # 65 characters: the full softmax (the template's 512 sampled candidates need a larger vocabulary).
-    data = _run("rnn_training_dynamics", tmp_path, corpus="tinyshakespeare", epochs=2, softmax_samples=0)
+    data = _run("rnn_training_dynamics", tmp_path, say, corpus="tinyshakespeare", epochs=2, softmax_samples=0)
     assert [f["verdict"] for f in data["findings"]] == ["inconclusive"] * 3
     ours = data["findings"][0]["ours"]
     assert ours.count("epoch 1") == 1  # the one trained checkpoint is named once
     assert "1 trained checkpoints, the rule needs at least 3" in data["findings"][0]["details"]
 
 
-def test_rnn_verdicts_do_not_depend_on_the_seed(tmp_path: Path) -> None:
+def test_rnn_verdicts_do_not_depend_on_the_seed(tmp_path: Path, say) -> None:
     """Issue 13: a verdict other than inconclusive must survive what another training run changes.
     The template with 3 models, seed 0 (models 0, 1, 2) and seed 1 (models 1, 2, 3; about 2 min per model
     the first time), gives the same verdicts (measured: partly, inconclusive, partly). With the template's
@@ -63,7 +80,7 @@ def test_rnn_verdicts_do_not_depend_on_the_seed(tmp_path: Path) -> None:
     same); a percentile bootstrap over the 2 models once gave "not reproduced" and "inconclusive"."""
     # The test-size models do not reach the book's bar (a third of the word-frequency model's perplexity),
     # which makes every finding inconclusive: the rules' statistics are tested here without it.
-    verdicts = [[f["verdict"] for f in _run("rnn_training_dynamics", tmp_path / str(seed), seed=seed,
+    verdicts = [[f["verdict"] for f in _run("rnn_training_dynamics", tmp_path / str(seed), say, seed=seed,
                                            n_networks=3, perplexity_bar=0.0)["findings"]]
                 for seed in (0, 1)]
     assert verdicts[0] == verdicts[1]
