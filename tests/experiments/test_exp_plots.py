@@ -9,7 +9,7 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
 from cca_core.experiments import errorbar_by_group, group_colors, label_axes  # noqa: E402
-from cca_core.experiments.report.plots import GROUP_COLORS, new_axes  # noqa: E402
+from cca_core.experiments.report.plots import GROUP_COLORS, PALETTE, new_axes  # noqa: E402
 
 
 def test_group_colors_are_consistent():
@@ -18,7 +18,13 @@ def test_group_colors_are_consistent():
     assert a["true"] == b["true"] == GROUP_COLORS["true"]
     assert a["random"] == b["random"] == GROUP_COLORS["random"]
     assert len(set(group_colors(["a", "b", "c"]).values())) == 3
-    assert group_colors(["a", "b"]) == group_colors(["a", "b"])
+    # unknown groups take the palette in order of appearance, skipping the colours of known groups
+    assert group_colors(["a", "b"]) == {"a": PALETTE[0], "b": PALETTE[1]}
+    reserved = {GROUP_COLORS["true"]}
+    free = [c for c in PALETTE if c not in reserved]
+    assert group_colors(["true", "a", "b"]) == {"true": GROUP_COLORS["true"], "a": free[0], "b": free[1]}
+    many = [f"g{i}" for i in range(len(PALETTE) + 2)]  # more groups than colours: the palette repeats
+    assert [group_colors(many)[g] for g in many] == [PALETTE[i % len(PALETTE)] for i in range(len(many))]
 
 
 def test_errorbar_by_group_mean_std_and_labels():
