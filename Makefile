@@ -46,15 +46,20 @@ lab: $(VENV)/.installed
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)" \
 	    $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-# Speed and memory figures (README "Speed and memory"): one pair at the limit, then many networks,
-# busy machines and wide layers (netrep, the peer, is timed when it is installed).
+# Speed and memory figures, each script rewriting its own section of benchmarks/README.md with the load
+# it ran under: one pair at the limit, many networks, busy machines and wide layers (netrep, the peer,
+# is timed when it is installed; see benchmarks/README.md), the bootstrap, DFT-CCA.
+BENCH_README := benchmarks/README.md
 bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/run.py --markdown
-	$(BIN)/python benchmarks/pairwise_bench.py --markdown
+	$(BIN)/python benchmarks/run.py --markdown --readme $(BENCH_README)
+	$(BIN)/python benchmarks/pairwise_bench.py --markdown --readme $(BENCH_README)
+	$(BIN)/python benchmarks/stats_bench.py --readme $(BENCH_README)
+	$(BIN)/python benchmarks/dft_bench.py --readme $(BENCH_README)
 
-# Moments of a 2,000,000 x 256 dask array on 1 and 2 Dask workers against local streaming (--quick: smaller).
+# Moments of a 2,000,000 x 256 dask array on 1 and 2 Dask workers against local streaming, into its
+# section of benchmarks/README.md.
 bench-dask: $(VENV)/.installed
-	$(BIN)/python benchmarks/dask_bench.py
+	$(BIN)/python benchmarks/dask_bench.py --readme $(BENCH_README)
 
 clean:
 	rm -rf $(VENV) .pytest_cache book/_build book/_failed
