@@ -535,8 +535,7 @@ def fake_venv(tmp_path: Path) -> Path:
 
 
 def make(*args: str, venv: Path | None = None) -> subprocess.CompletedProcess:
-    import subprocess
-
+    """``make -s ARGS`` in the repository; with ``venv``, its python stands in for the project's."""
     from pipeline_module import ROOT
 
     extra = [f"VENV={venv}", f"BIN={venv}/bin", "-o", f"{venv}/.installed"] if venv else []
