@@ -25,9 +25,10 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest --nbval-lax tests notebooks
 
 # Execute the pages whose template, parameters or cca_core code changed, then build the HTML
-# (book/_build/html/index.html).
+# (book/_build/html/index.html). It refuses to execute pages while cca_core/, notebooks/ or
+# book/experiments.yml have uncommitted changes (ALLOW_DIRTY=1: execute them anyway, and say so on each page).
 book: $(VENV)/.installed
-	$(BIN)/python book/pipeline.py build
+	$(BIN)/python book/pipeline.py build $(if $(strip $(ALLOW_DIRTY)),--allow-dirty)
 
 # Rerun one notebook with other parameters into book/reruns/ (the book's pages are untouched), starting
 # from its book page's parameters; the terminal ends with its findings table. P is a YAML mapping or
@@ -45,15 +46,20 @@ lab: $(VENV)/.installed
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)" \
 	    $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-# Speed and memory figures (README "Speed and memory"): one pair at the limit, then many networks,
-# busy machines and wide layers (netrep, the peer, is timed when it is installed).
+# Speed and memory figures, each script rewriting its own section of benchmarks/README.md with the load
+# it ran under: one pair at the limit, many networks, busy machines and wide layers (netrep, the peer,
+# is timed when it is installed; see benchmarks/README.md), the bootstrap, DFT-CCA.
+BENCH_README := benchmarks/README.md
 bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/run.py --markdown
-	$(BIN)/python benchmarks/pairwise_bench.py --markdown
+	$(BIN)/python benchmarks/run.py --markdown --readme $(BENCH_README)
+	$(BIN)/python benchmarks/pairwise_bench.py --markdown --readme $(BENCH_README)
+	$(BIN)/python benchmarks/stats_bench.py --readme $(BENCH_README)
+	$(BIN)/python benchmarks/dft_bench.py --readme $(BENCH_README)
 
-# Moments of a 2,000,000 x 256 dask array on 1 and 2 Dask workers against local streaming (--quick: smaller).
+# Moments of a 2,000,000 x 256 dask array on 1 and 2 Dask workers against local streaming, into its
+# section of benchmarks/README.md.
 bench-dask: $(VENV)/.installed
-	$(BIN)/python benchmarks/dask_bench.py
+	$(BIN)/python benchmarks/dask_bench.py --readme $(BENCH_README)
 
 clean:
 	rm -rf $(VENV) .pytest_cache book/_build book/_failed

@@ -3,6 +3,7 @@
     python benchmarks/dask_bench.py            # 2,000,000 x 256 per side, 20,000-row chunks, 1 and 2 workers
     python benchmarks/dask_bench.py --quick    # 200,000 rows: a smoke run
     python benchmarks/dask_bench.py --workers 1 2 4 8 16   # on a bigger machine
+    python benchmarks/dask_bench.py --readme benchmarks/README.md   # also as its section there (make bench-dask)
 
 The data, ``X`` standard normal and ``Y = X M + noise``, are generated chunk by chunk by
 ``dask.array.random.default_rng(seed)``, so every engine sees the same numbers and none holds the
@@ -97,7 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs of every engine, interleaved; best reported")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--networks", type=int, help="networks in the pairwise matrix (default 20; 8 with --quick)")
+    parser.add_argument("--readme", metavar="PATH", help="also write the report as its section of PATH (make bench: benchmarks/README.md)")
     args = parser.parse_args(argv)
+    from readme import recorded
+
+    with recorded(args.readme, "dask", "Moments of a large dask array, and pairwise PWCCA, on Dask workers",
+                  markdown=False):
+        return report(args)
+
+
+def report(args: argparse.Namespace) -> int:
+    """Run the benchmark and print the report."""
     n = args.rows or (200_000 if args.quick else 2_000_000)
     d, rows = args.neurons, args.chunk_rows
 

@@ -5,6 +5,7 @@ Usage::
     python benchmarks/dft_bench.py            # 1,000 images x 16 x 16 x 64 channels per side
     python benchmarks/dft_bench.py --quick    # 100 x 8 x 8 x 16 (seconds)
     python benchmarks/dft_bench.py --repeats 5
+    python benchmarks/dft_bench.py --readme benchmarks/README.md   # also as its section there (make bench)
 
 Nothing is asserted; the script prints figures. Cases, on X, Y of shape (N, H, W, C) float32 with
 Y = X @ M + noise (channel mixing at every position):
@@ -76,7 +77,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--readme", metavar="PATH", help="also write the report as its section of PATH (make bench: benchmarks/README.md)")
     args = parser.parse_args(argv)
+    from readme import recorded
+
+    with recorded(args.readme, "dft", "Convolutional layers: DFT-CCA against positions as datapoints", markdown=False):
+        report(args)
+
+
+def report(args: argparse.Namespace) -> None:
+    """Run the benchmark and print the report."""
     n, h, w, c = (100, 8, 8, 16) if args.quick else (1000, 16, 16, 64)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, h, w, c), dtype=np.float32)

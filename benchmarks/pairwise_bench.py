@@ -4,7 +4,8 @@ Usage::
 
     python benchmarks/pairwise_bench.py              # full sizes (estimated 5-7 minutes on 2 idle cores)
     python benchmarks/pairwise_bench.py --quick      # smoke sizes (141-206 s on a busy 2-core machine)
-    python benchmarks/pairwise_bench.py --markdown   # tables as markdown, for the README
+    python benchmarks/pairwise_bench.py --markdown   # tables as markdown
+    python benchmarks/pairwise_bench.py --markdown --readme benchmarks/README.md   # and as its section there
     python benchmarks/pairwise_bench.py --repeats 5  # best of 5 for the heavy calls (default 3)
     python benchmarks/pairwise_bench.py --cases 1,3  # only some of the cases
     python benchmarks/pairwise_bench.py --no-netrep  # skip the peer
@@ -27,7 +28,7 @@ Cases
      ordered pair i != j (K(K-1) calls), run once;
    * ``pairwise(acts, "pwcca", progress=False)`` (default in-process executor); the same with an
      explicit ``ThreadPoolExecutor(2)``; ``pairwise`` for ``mean_cca`` and ``linear_cka``;
-   * netrep (github.com/ahwillia/netrep, not on PyPI), the peer: its cached
+   * netrep (github.com/ahwillia/netrep, not on PyPI: ``pip install git+https://github.com/ahwillia/netrep``), the peer: its cached
      ``netrep.multiset.pairwise_distances(LinearMetric(alpha=0), acts, enable_caching=True)``,
      which whitens each network once; run once. Skipped, with the reason printed, when netrep is
      not installed or fails.
@@ -134,9 +135,8 @@ MEASURE_NAMES = ("mean_cca", "svcca", "pwcca", "linear_cka", "debiased_linear_ck
 SHAPE_SIZES = {"full": (10, 5_000, 256), "quick": (5, 1_000, 48)}  # case 5: K, datapoints, neurons
 SHAPE_ALPHAS = (0.0, 0.5, 1.0)
 SHAPE_TARGET = 1e-8
-NETREP_INSTALL = ("fetch github:ahwillia/netrep (a git mirror), then "
-                  "`git --git-dir=<mirror> archive HEAD | tar -x -C /tmp/netrep-src` and "
-                  "`python -m pip install --no-deps /tmp/netrep-src` (needs scikit-learn, tqdm)")
+NETREP_INSTALL = ("install it into this environment with `python -m pip install git+https://github.com/ahwillia/netrep` "
+                  "(not on PyPI; its setup.py needs numpy, scipy, scikit-learn and tqdm)")
 
 
 # ---------------------------------------------------------------------------- report pieces
@@ -752,6 +752,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="best of N for the heavy calls (default 3; case 1 at full size uses min(N, 2))")
     parser.add_argument("--cases", default="1,2,3,4,5", help="comma-separated cases to run (default 1,2,3,4,5)")
     parser.add_argument("--no-netrep", action="store_true", help="skip netrep in cases 1 and 5")
+    parser.add_argument("--readme", metavar="PATH", help="also write the report as its section of PATH (make bench: benchmarks/README.md)")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
@@ -762,7 +763,15 @@ def main(argv: list[str] | None = None) -> None:
     if not cases or not cases <= {1, 2, 3, 4, 5}:
         parser.error(f"--cases must be among 1,2,3,4,5, got {args.cases!r}")
     sizes = QUICK if args.quick else FULL
+    from readme import recorded
 
+    with recorded(args.readme, "pairwise", "Many networks, busy machines, wide layers, the paper's scale",
+                  markdown=args.markdown):
+        report(args, cases, sizes)
+
+
+def report(args: argparse.Namespace, cases: set[int], sizes: Sizes) -> None:
+    """Run the chosen cases and print the report."""
     start = time.perf_counter()
     warned = Warned()
     sections = []

@@ -4,7 +4,8 @@ Usage::
 
     python benchmarks/run.py              # full sizes (a minute or two on 2 cores)
     python benchmarks/run.py --quick      # smoke sizes (seconds)
-    python benchmarks/run.py --markdown   # the table as markdown, for the README
+    python benchmarks/run.py --markdown   # the table as markdown
+    python benchmarks/run.py --markdown --readme benchmarks/README.md   # and as its section there (make bench)
     python benchmarks/run.py --repeats 5  # best of 5 instead of 3
 
 Nothing is asserted: the script prints figures and whether each meets its target. Progress goes to
@@ -403,21 +404,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small smoke sizes")
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
     parser.add_argument("--repeats", type=int, default=3, help="best of N timings (default 3)")
+    parser.add_argument("--readme", metavar="PATH", help="also write the report as its section of PATH (make bench: benchmarks/README.md)")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error("--repeats must be >= 1")
     sizes = QUICK if args.quick else FULL
 
-    start = time.perf_counter()
-    notes: list[str] = [blas_facts()]
-    rows = bench_in_memory(sizes, args.repeats, notes)
-    rows.append(bench_stream(sizes, args.repeats, notes))
-    check_stream(sizes, notes)
-    notes.append(f"Benchmark wall time {time.perf_counter() - start:.0f} s"
-                 f"{' (--quick sizes)' if args.quick else ''}.")
-    print(machine_facts())
-    print()
-    print(render(rows, notes, args.markdown))
+    from readme import recorded
+
+    with recorded(args.readme, "run", "One pair at the limit: speed and memory", markdown=args.markdown):
+        start = time.perf_counter()
+        notes: list[str] = [blas_facts()]
+        rows = bench_in_memory(sizes, args.repeats, notes)
+        rows.append(bench_stream(sizes, args.repeats, notes))
+        check_stream(sizes, notes)
+        notes.append(f"Benchmark wall time {time.perf_counter() - start:.0f} s"
+                     f"{' (--quick sizes)' if args.quick else ''}.")
+        print(machine_facts())
+        print()
+        print(render(rows, notes, args.markdown))
 
 
 if __name__ == "__main__":

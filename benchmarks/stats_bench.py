@@ -5,6 +5,7 @@ Usage::
     python benchmarks/stats_bench.py              # 1,000 resamples of 2,000 x 64 per side (1-2 minutes)
     python benchmarks/stats_bench.py --quick      # 100 resamples of 500 x 16 (seconds)
     python benchmarks/stats_bench.py --repeats 5  # best of 5 rounds instead of 3
+    python benchmarks/stats_bench.py --readme benchmarks/README.md   # also as its section there (make bench)
 
 Nothing is asserted: the script prints figures, and whether the bootstrap meets the issue's target
 (1,000 resamples of 2,000 x 64 per side in at most 10 s). Progress goes to stderr, the report to
@@ -79,9 +80,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="100 resamples of 500 x 16 per side")
     ap.add_argument("--repeats", type=int, default=3, help="rounds; each figure is the best (default 3)")
+    ap.add_argument("--readme", metavar="PATH", help="also write the report as its section of PATH (make bench: benchmarks/README.md)")
     args = ap.parse_args()
     if args.repeats < 1:
         ap.error("--repeats must be >= 1")
+    from readme import recorded
+
+    with recorded(args.readme, "stats", "Bootstrap and permutation tests (cca_core.stats)", markdown=False):
+        report(args)
+
+
+def report(args: argparse.Namespace) -> None:
+    """Run the benchmark and print the report."""
     n, p, r = (500, 16, 100) if args.quick else (2000, 64, 1000)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(n, p))

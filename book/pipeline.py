@@ -2,10 +2,13 @@
 
 Commands (run from anywhere; paths are relative to the repository)::
 
-    python book/pipeline.py build [--only PAGE ...] [--force] [--no-html]
+    python book/pipeline.py build [--only PAGE ...] [--force] [--no-html] [--allow-dirty]
         Execute every page of book/experiments.yml whose template, parameters or cca_core code
         changed since its last execution, then generate the scorecard and build the HTML with
-        jupyter-book (warnings are errors). This is what `make book` runs.
+        jupyter-book (warnings are errors). This is what `make book` runs. It refuses (one line,
+        exit status 2, before anything runs) to execute pages while tracked files under cca_core/,
+        notebooks/ or book/experiments.yml differ from the commit, so no page of the book says
+        "uncommitted changes"; --allow-dirty (`make book ALLOW_DIRTY=1`) executes them anyway.
     python book/pipeline.py run NOTEBOOK [-p PARAMETERS ...] [--defaults | --book-parameters PAGE] [-o OUTPUT]
         Execute one template (or the template of the book page NOTEBOOK) into a separate page
         (default book/reruns/<notebook>-<hash>.ipynb, its findings JSON beside it) and end with its
@@ -13,8 +16,8 @@ Commands (run from anywhere; paths are relative to the repository)::
         the same name if several use it; --book-parameters PAGE chooses one), or from the template's
         defaults with --defaults or when no page uses it. Each -p is either KEY=VALUE pairs separated
         by spaces (``-p "seeds=3 epochs=5"``) or a YAML mapping (``-p "widths: [2, 4, 8], seeds: 3"``);
-        values are YAML, checked against the types of the template's parameters cell. The book's
-        pages are not touched.
+        values are YAML, checked against the template's parameters cell. The book's pages are not
+        touched. `make page NB=NOTEBOOK P="..."` runs this with ``-p "..."``.
     python book/pipeline.py status
         Say, page by page, whether it is up to date and if not, why.
     python book/pipeline.py html [--build-dir DIR]
@@ -24,8 +27,8 @@ Each executed page records what it was built from in its metadata (``cca_core_bo
 template's SHA-256 (cell types, sources and metadata), the parameters, and the SHA-256 of the
 ``cca_core`` package source. A page is re-executed when any of them differs, and the freshness test
 (tests/book/test_freshness.py) fails on the same condition. The pipeline adds one Markdown cell at the
-end of each page (tag ``how-made``): how it was made (command, template, parameters, cca_core version,
-git commit), and it keeps the build machine out of the page: papermill's ``input_path`` and
+end of each page (tag ``how-made``): how it was made (command, template, parameters, how to rerun it
+with ``make page``, cca_core version, git commit), and it keeps the build machine out of the page: papermill's ``input_path`` and
 ``output_path`` are relative to the repository, and in the outputs' text the cache directory reads
 ``$CCA_CORE_CACHE_DIR`` and paths under the repository are relative to it.
 
@@ -38,8 +41,16 @@ named by ``CCA_CORE_FINDINGS_PATH`` (set for the kernel only), so no path is inj
 On the terminal: papermill's cell counter, each sweep's progress (one line per network trained, from
 the kernel's stderr as it arrives), and the kernel process's own stderr less known noise
 (TensorFlow's messages logged before its logging is set up, the kernel's "running over TCP without
-encryption" warning). Files are written with the user's umask. A bad parameter (unknown, reserved such
-as ``findings_path``, malformed YAML, wrong type) is one line on stderr and exit status 2.
+encryption" warning). Files are written with the user's umask.
+
+Parameters: the template's ``parameters`` cell is parsed once and the values (a book page's, with the
+``-p`` overrides) are checked once, before a kernel starts, by
+:func:`cca_core.experiments.report.parameters.check_parameters` (names, one type coercion, the rules its
+comments state; the notebook's first cell runs the same check). A bad parameter (unknown, reserved
+such as ``findings_path``, malformed YAML, wrong type, against a rule) is one line on stderr in one
+form, ``error: notebooks/<template>.ipynb: <problem>``, naming the bad item of a list and its position
+(``widths[1] = 4.5: must be an integer``) and the closest name for an unknown one (``epoch: no such
+parameter; did you mean 'epochs'?``); exit status 2, and nothing in ``book/`` is touched.
 
 A notebook is executed in a scratch directory and moved into ``book/`` only when it succeeded, so a
 failure leaves every existing page (and its findings) as it was; the failed notebook, with its
@@ -93,8 +104,10 @@ HOW_MADE_TAG = "how-made"
 #: Parameters that the pipeline sets itself: ``-p`` and book/experiments.yml may not.
 RESERVED = {"findings_path": "the pipeline collects the findings itself and writes them beside the output "
                              "notebook (choose that with -o)"}
-#: What the page's commit is checked against for "+ uncommitted changes": what a page is made from.
-SOURCES = ("cca_core", "notebooks", "book/experiments.yml", "book/pipeline.py", "pyproject.toml")
+#: What a page is made from: ``build`` refuses to execute pages while tracked files here differ from
+#: the commit (or new ``.py`` files lie under ``cca_core/``, which the code hash includes), unless
+#: ``--allow-dirty``; the page's box then says "+ uncommitted changes".
+SOURCES = ("cca_core", "notebooks", "book/experiments.yml")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -125,6 +138,11 @@ class Page:
     def findings_path(self) -> Path:
         return FINDINGS / f"{self.name}.json"
 
+    @property
+    def source(self) -> str:
+        """Where its parameters are written, as an error message names it."""
+        return f"page {self.name!r} in book/experiments.yml"
+
 
 def load_pages(path: Path | None = None) -> list[Page]:
     """The pages listed in ``book/experiments.yml``, in order, with their templates checked."""
@@ -141,11 +159,12 @@ def load_pages(path: Path | None = None) -> list[Page]:
             raise UsageError(f"{path}: page {name!r} has unknown keys {sorted(unknown)} (allowed: template, parameters)")
         page = Page(name=str(name), template=str(entry.get("template", name)),
                     parameters=dict(entry.get("parameters") or {}))
-        for key in set(page.parameters) & set(RESERVED):
-            raise UsageError(f"{path}: page {name!r} sets {key}, which it may not: {RESERVED[key]}")
         if not page.template_path.exists():
             raise UsageError(f"{path}: page {name!r} names template {page.template!r}, "
                              f"but {page.template_path.relative_to(ROOT)} does not exist")
+        for key in sorted(set(page.parameters) & set(RESERVED)):
+            raise parameter_error(page.template_path, f"{key}: not a parameter you can set here: {RESERVED[key]}",
+                                  page.source)
         pages.append(page)
     return pages
 
@@ -258,92 +277,72 @@ def _yaml_problem(err: yaml.YAMLError) -> str:
     return f"{context}, {problem}" if context else str(problem)
 
 
-def _coerce(key: str, value: Any, kind: str, raw: str | None) -> Any:
-    """``value`` as the parameters cell's type ``kind`` (``int``, ``float``, ``list[int]``, ...), or
-    :class:`UsageError`. ``raw``: the text the value was parsed from (``KEY=VALUE`` form)."""
-    def bad(expected: str) -> UsageError:
-        shown = raw if raw is not None else yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
-        return UsageError(f"-p {key}: expected {expected} (the template's parameters cell says {kind}), got {shown!r}")
-
-    def one(v: Any, k: str, r: str | None) -> Any:
-        if k == "int":
-            if isinstance(v, int) and not isinstance(v, bool):
-                return v
-            raise bad("an integer")
-        if k == "float":
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                return float(v)
-            if isinstance(v, str):  # YAML 1.1 reads 1e-3 as text
-                try:
-                    return float(v)
-                except ValueError:
-                    pass
-            raise bad("a number")
-        if k == "bool":
-            if isinstance(v, bool):
-                return v
-            raise bad("true or false")
-        if k == "str":
-            if isinstance(v, str):
-                return v
-            if r is not None and not isinstance(v, (list, dict)):
-                return r  # -p layer=12: the text as typed
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                return str(v)
-            raise bad("text (quote it)")
-        return v
-
-    inner = re.fullmatch(r"(?:list|List|tuple|Sequence)\[(\w+)(?:, \.\.\.)?\]", kind)
-    if inner:
-        if not isinstance(value, list):
-            raise bad(f"a list such as [1, 2] ({inner.group(1)} each)")
-        return [one(v, inner.group(1), None) for v in value]
-    return one(value, kind, raw)
+def parameter_error(template: Path, problem: str, source: str = "") -> UsageError:
+    """The one form of every parameter error: ``notebooks/<template>.ipynb: <problem>`` (``source``:
+    where the values came from, when not the command line), printed by :func:`main` as
+    ``error: ...`` on one line."""
+    return UsageError(f"{_relative(template)}: {problem}" + (f" ({source})" if source else ""))
 
 
-def check_rules(template: Path, parameters: dict[str, Any]) -> None:
-    """:class:`UsageError` (one line) when ``parameters`` break a rule stated in the comments of
-    ``template``'s parameters cell (:mod:`cca_core.experiments.report.parameters`): checked before a kernel
-    starts, as the notebook's first cell checks it again."""
-    from cca_core.experiments.report.parameters import ParameterError, check_parameters, template_parameters
+def template_spec(template: Path) -> dict[str, Any]:
+    """The parameters of ``template``: its ``parameters`` cell parsed once
+    (:func:`cca_core.experiments.report.parameters.template_parameters`: names, types, rules)."""
+    from cca_core.experiments.report.parameters import ParameterSpecError, template_parameters
 
     try:
-        check_parameters(parameters, template_parameters(template))
-    except ParameterError as err:
-        raise UsageError(f"{template.name}: {err}") from None
+        return template_parameters(template)
+    except ParameterSpecError as err:
+        raise parameter_error(template, f"its parameters cell cannot be read: {err}") from None
 
 
-def parse_overrides(args: list[str], template: Path) -> dict[str, Any]:
-    """``-p`` arguments as parameters of ``template``: ``KEY=VALUE`` pairs or YAML mappings (see
-    :func:`split_parameters`); values are YAML (``3``, ``0.01``, ``[8, 16]``, ``true``, text) and are
-    checked against the types of the template's ``parameters`` cell. Keys must be parameters of
-    ``template`` and not :data:`RESERVED`. Every problem is a one-line :class:`UsageError`."""
-    import papermill
-
-    known = papermill.inspect_notebook(str(template))
+def parse_overrides(args: list[str], template: Path, spec: dict[str, Any]) -> dict[str, Any]:
+    """``-p`` arguments as values: ``KEY=VALUE`` pairs or YAML mappings (see :func:`split_parameters`).
+    Values are YAML (``3``, ``0.01``, ``[8, 16]``, ``true``, text), except that a ``KEY=VALUE`` of a text
+    parameter of ``spec`` is the text as typed unless quoted (``label=12`` is ``"12"``). Names, types and
+    rules are checked later, once, by :func:`check_values`; here only :data:`RESERVED` keys are refused.
+    Every problem is a one-line :func:`parameter_error`."""
     params: dict[str, Any] = {}
     for arg in args:
-        parsed = split_parameters(arg)
+        try:
+            parsed = split_parameters(arg)
+        except UsageError as err:
+            raise parameter_error(template, str(err)) from None
         if isinstance(parsed, dict):
-            items = [(k, v, None) for k, v in parsed.items()]
+            items = list(parsed.items())
         else:
             items = []
             for key, raw in parsed:
                 if not key:
-                    raise UsageError(f"-p expects KEY=VALUE or a YAML mapping such as 'widths: [2, 4], seeds: 3', got {arg!r}")
+                    raise parameter_error(template, "-p expects KEY=VALUE or a YAML mapping such as "
+                                                    f"'widths: [2, 4], seeds: 3', got {arg!r}")
                 try:
                     value = yaml.safe_load(raw) if raw else ""
                 except yaml.YAMLError as err:
-                    raise UsageError(f"-p {key}: {raw!r} is not a YAML value ({_yaml_problem(err)})") from None
-                items.append((key, value, raw))
-        for key, value, raw in items:
+                    raise parameter_error(template, f"{key} = {raw!r}: not a YAML value ({_yaml_problem(err)})") from None
+                if key in spec and spec[key].kind == "str" and not isinstance(value, (str, list, dict)):
+                    value = raw  # -p layer=12: the text as typed
+                items.append((key, value))
+        for key, value in items:
             if key in RESERVED:
-                raise UsageError(f"-p {key}: not a parameter you can set here: {RESERVED[key]}")
-            if key not in known:
-                raise UsageError(f"{template.name} has no parameter {key!r}; its parameters are: "
-                                 f"{', '.join(k for k in known if k not in RESERVED)}")
-            params[key] = _coerce(key, value, str(known[key].get("inferred_type_name") or ""), raw)
+                raise parameter_error(template, f"{key}: not a parameter you can set here: {RESERVED[key]}")
+            params[key] = value
     return params
+
+
+def check_values(template: Path, spec: dict[str, Any], values: dict[str, Any], source: str = "") -> dict[str, Any]:
+    """The one check of ``values`` against ``template``'s parameters cell (``spec``, from
+    :func:`template_spec`): names (the closest one suggested for a typo), types (one coercion,
+    :func:`cca_core.experiments.report.parameters.coerce`) and the rules its comments state, by
+    :func:`cca_core.experiments.report.parameters.check_parameters`. Returns ``values`` as their
+    declared types (only the names given); :func:`parameter_error` (one line) on any problem. The
+    notebook's first cell checks the same rules again when it runs, with the same code."""
+    from cca_core.experiments.report.parameters import ParameterError, check_parameters
+
+    try:
+        checked = check_parameters(values, spec)
+    except ParameterError as err:
+        raise parameter_error(template, str(err), source) from None
+    return {k: checked[k] for k in values}
 
 
 def _prepare_for_book(nb: nbformat.NotebookNode, template: str, page: str) -> None:
@@ -498,22 +497,35 @@ def _kernel_manager_class(env: dict[str, str], stderr_fd: int) -> type:
 # what a page says about how it was made
 
 
-def git_commit() -> tuple[str | None, bool]:
-    """The short hash of the checkout's HEAD (``None`` outside a git checkout) and whether the sources
-    a page is made from (:data:`SOURCES`) differ from it (modified or untracked files)."""
+def git_state() -> tuple[str | None, list[str]]:
+    """The short hash of the checkout's HEAD (``None`` outside a git checkout, or when the repository
+    is not the checkout's top) and the paths of :data:`SOURCES` that differ from it: tracked files
+    changed (staged or not), and untracked ``.py`` files under ``cca_core/`` (the code hash includes
+    them). Untracked notebooks and outputs (``book/reruns/``) do not count."""
     def git(*args: str) -> str | None:
         try:
             done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, timeout=30)
         except (OSError, subprocess.SubprocessError):
             return None
-        return done.stdout.strip() if done.returncode == 0 else None
+        return done.stdout if done.returncode == 0 else None
 
     top = git("rev-parse", "--show-toplevel")
-    if top is None or Path(top).resolve() != ROOT.resolve():
-        return None, False
-    commit = git("rev-parse", "--short", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=normal", "--", *SOURCES)
-    return commit, bool(status)
+    if top is None or Path(top.strip()).resolve() != ROOT.resolve():
+        return None, []
+    commit = (git("rev-parse", "--short", "HEAD") or "").strip() or None
+    changed = []
+    for line in (git("status", "--porcelain", "--untracked-files=all", "--", *SOURCES) or "").splitlines():
+        code, path = line[:2], line[3:].split(" -> ")[-1].strip('"')
+        if code == "??" and not (path.startswith("cca_core/") and path.endswith(".py")):
+            continue
+        changed.append(path)
+    return commit, changed
+
+
+def git_commit() -> tuple[str | None, bool]:
+    """:func:`git_state` as the how-made box uses it: the short hash, and whether any source changed."""
+    commit, changed = git_state()
+    return commit, bool(changed)
 
 
 def _version() -> str:
@@ -536,17 +548,22 @@ def training_sentence(training: dict[str, Any] | None) -> str:
 
 
 def how_made_cell(command: str, template: str, parameters: dict[str, Any], origin: str,
-                  commit: tuple[str | None, bool], training: dict[str, Any] | None = None) -> nbformat.NotebookNode:
+                  commit: tuple[str | None, bool], training: dict[str, Any] | None = None,
+                  page: str | None = None) -> nbformat.NotebookNode:
     """The Markdown cell (tag :data:`HOW_MADE_TAG`) that ends every executed page: a MyST dropdown
     with the command, the template, the parameters (``origin``: a sentence on where they come from, or
     ``""``), the training time recorded with the networks (``training``: see :func:`training_sentence`),
-    the cca_core version and the git commit (short hash, "+ uncommitted changes" when the sources of
-    :data:`SOURCES` differ from it)."""
+    how to rerun it (``make page NB=<page> P="key=value ..."``; ``page`` defaults to the template's
+    name), the cca_core version and the git commit (short hash, "+ uncommitted changes" when the
+    sources of :data:`SOURCES` differ from it, which ``build`` allows only with ``--allow-dirty``)."""
     shown = ", ".join(f"`{k}: {json.dumps(v)}`" for k, v in parameters.items())
     params = (f"Parameters: {shown}; the others at the template's defaults." if parameters
               else "Parameters: the template's defaults.")
     sha, dirty = commit
     trained = training_sentence(training)
+    nb_name = page or Path(template).stem
+    hint = (f'To rerun it with other parameters: `make page NB={nb_name} P="key=value ..."` (a new page in '
+            "`book/reruns/`; the book is untouched).")
     revision = (f"git commit `{sha}`" + (" + uncommitted changes" if dirty else "")) if sha else "not from a git checkout"
     text = "\n".join([
         "```{admonition} How this page was made",
@@ -554,6 +571,8 @@ def how_made_cell(command: str, template: str, parameters: dict[str, Any], origi
         f"`{command}` executed the template `{template}` with papermill. {params}" + (f" {origin}" if origin else ""),
         "",
         *([trained, ""] if trained else []),
+        hint,
+        "",
         f"cca_core {_version()}, {revision}.",
         "```",
     ])
@@ -596,18 +615,18 @@ def _relative(path: Path) -> str:
 
 def execute(template: Path, output: Path, findings: Path, parameters: dict[str, Any],
             record: dict[str, Any] | None, label: str, *, command: str = "book/pipeline.py build",
-            origin: str = "", commit: tuple[str | None, bool] | None = None) -> float:
-    """Execute ``template`` with ``parameters`` into ``output`` and its findings JSON into ``findings``.
+            origin: str = "", commit: tuple[str | None, bool] | None = None, page: str | None = None) -> float:
+    """Execute ``template`` with ``parameters`` (checked by the caller: :func:`check_values`) into
+    ``output`` and its findings JSON into ``findings``.
 
     Runs in a scratch directory; ``output`` and ``findings`` are replaced only on success. The page
     gets the "How this page was made" cell (``command``, ``origin`` of the parameters, ``commit``:
-    :func:`git_commit` when not given). Returns the wall time in seconds. Raises :class:`PageFailed`
-    naming the cell and the error.
+    :func:`git_commit` when not given, ``page``: the ``NB`` of its rerun hint, default the template's
+    name). Returns the wall time in seconds. Raises :class:`PageFailed` naming the cell and the error.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    check_rules(template, parameters)
     scratch = SCRATCH / output.stem
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
@@ -651,7 +670,7 @@ def execute(template: Path, output: Path, findings: Path, parameters: dict[str, 
     findings_bytes = scratch_findings.read_bytes()
     training = json.loads(findings_bytes).get("training")
     nb.cells.append(how_made_cell(command, f"notebooks/{template.name}", parameters, origin,
-                                  git_commit() if commit is None else commit, training))
+                                  git_commit() if commit is None else commit, training, page or template.stem))
     if record is not None:
         nb.metadata[METADATA_KEY] = dict(record, seconds=round(seconds, 1))
     atomic_write(findings, lambda f: f.write(findings_bytes))
@@ -716,16 +735,28 @@ def check_cluster() -> None:
          f"must be shared with its workers")
 
 
-def build_pages(pages: list[Page], force: bool = False) -> None:
-    """Execute the pages that are stale (all of them with ``force``), in order, with progress."""
+def build_pages(pages: list[Page], force: bool = False, allow_dirty: bool = False) -> None:
+    """Execute the pages that are stale (all of them with ``force``), in order, with progress.
+
+    Before any is executed, the parameters of each are checked (:func:`check_values`) and the sources
+    a page is made from (:data:`SOURCES`) must be committed: :class:`UsageError` (one line) naming the
+    changed files otherwise, unless ``allow_dirty`` (then each page's box says "+ uncommitted changes").
+    """
     code = code_sha256()
     todo = [(p, ["--force"] if force else staleness(p, code)) for p in pages]
     todo = [(p, why) for p, why in todo if why]
+    for page, _ in todo:
+        check_values(page.template_path, template_spec(page.template_path), page.parameters, page.source)
+    sha, changed = git_state() if todo else (None, [])
+    if changed and not allow_dirty:
+        shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+        raise UsageError(f"uncommitted changes to {shown}: pages built now would not match commit {sha}; "
+                         f"commit them, or pass --allow-dirty (make book ALLOW_DIRTY=1) to build anyway")
     _say(f"book: {len(pages)} pages, {len(pages) - len(todo)} up to date, {len(todo)} to execute")
     if not todo:
         return
+    commit = (sha, bool(changed))
     _say(f"book: {describe_environment(kernel_environment())}")
-    commit = git_commit()
     start = time.perf_counter()
     for i, (page, why) in enumerate(todo, 1):
         label = f"[{i}/{len(todo)}] {page.name}"
@@ -733,7 +764,7 @@ def build_pages(pages: list[Page], force: bool = False) -> None:
         seconds = execute(page.template_path, page.output_path, page.findings_path, page.parameters,
                           provenance(page, code), label, command="book/pipeline.py build",
                           origin=f"They are those of page `{page.name}` in `book/experiments.yml`." if page.parameters
-                          else "", commit=commit)
+                          else "", commit=commit, page=page.name)
         _say(f"{label}: done in {seconds:.0f} s (total {time.perf_counter() - start:.0f} s); findings: "
              f"{verdict_counts(page.findings_path)}")
 
@@ -777,9 +808,9 @@ def rerun_start(notebook: str, pages: list[Page], book_parameters: str | None,
 def rerun(args: argparse.Namespace, pages: list[Page]) -> None:
     """``run``: one template with overrides into a separate page, ending with its findings table."""
     template, page, said = rerun_start(args.notebook, pages, args.book_parameters, args.defaults)
-    overrides = parse_overrides(args.parameter, template)
-    params = dict(page.parameters if page else {}, **overrides)
-    check_rules(template, params)
+    spec = template_spec(template)  # the parameters cell, parsed once
+    overrides = parse_overrides(args.parameter, template, spec)
+    params = check_values(template, spec, dict(page.parameters if page else {}, **overrides))  # checked once
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
     output = (args.output or RERUNS / f"{template.stem}-{digest}.ipynb").resolve()
     if output.suffix != ".ipynb":
@@ -788,17 +819,17 @@ def rerun(args: argparse.Namespace, pages: list[Page]) -> None:
         raise UsageError(f"{_shown(output)} is a page of the book; choose another output path")
     findings = output.with_suffix(".json")
     _say(said)
-    changed = ", ".join(f"{k}: {json.dumps(v)}" for k, v in overrides.items())
+    changed = ", ".join(f"{k}: {json.dumps(params[k])}" for k in overrides)
     _say(f"run: {template.relative_to(ROOT)}" + (f" with {changed}" if changed else "") + f" -> {_shown(output)}")
     _say(f"run: {describe_environment(kernel_environment())}")
     origin = ""
     if page is not None:
-        changed_keys = [k for k in overrides if page.parameters.get(k, object()) != overrides[k]]
+        changed_keys = [k for k in overrides if page.parameters.get(k, object()) != params[k]]
         origin = (f"They are those of book page `{page.name}` (`book/experiments.yml`)"
                   + (" with " + ", ".join(f"`{k}`" for k in changed_keys) + " changed." if changed_keys else "."))
     record = provenance(Page(name=output.stem, template=template.stem, parameters=params))
     seconds = execute(template, output, findings, params, record, f"run {template.stem}",
-                      command="book/pipeline.py run", origin=origin)
+                      command="book/pipeline.py run", origin=origin, page=args.notebook)
     _say(f"run: done in {seconds:.0f} s: {_shown(output)}, findings {_shown(findings)}")
     print(findings_table(findings), flush=True)
 
@@ -876,6 +907,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--only", nargs="+", metavar="PAGE", help="consider only these pages")
     b.add_argument("--force", action="store_true", help="execute even pages that are up to date")
     b.add_argument("--no-html", action="store_true", help="do not build the HTML")
+    b.add_argument("--allow-dirty", action="store_true",
+                   help="execute pages even with uncommitted changes to cca_core/, notebooks/ or "
+                        "book/experiments.yml (their boxes then say so)")
     r = sub.add_parser("run", help="execute one template with overrides into a separate page")
     r.add_argument("notebook", help="template name in notebooks/ (e.g. memorization), or a book page's name")
     r.add_argument("-p", "--parameter", action="append", default=[], metavar="PARAMETERS",
@@ -904,7 +938,7 @@ def main(argv: list[str] | None = None) -> int:
                 if missing:
                     raise UsageError(f"unknown page(s) {missing}; pages: {', '.join(sorted(names))}")
                 selected = [p for p in pages if p.name in args.only]
-            build_pages(selected, force=args.force)
+            build_pages(selected, force=args.force, allow_dirty=args.allow_dirty)
             if not args.no_html:
                 build_html(pages)
         elif args.command == "run":

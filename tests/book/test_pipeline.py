@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -129,13 +131,23 @@ def test_unreachable_scheduler_stops_before_any_work(book: ModuleType, monkeypat
     assert sorted(p.relative_to(book.ROOT) for p in book.ROOT.rglob("*")) == before  # nothing executed or written
 
 
+def overrides(book: ModuleType, template: Path, args: list[str], start: dict | None = None) -> dict:
+    """What ``run`` executes ``template`` with: ``start`` updated by the ``-p`` arguments ``args``, checked."""
+    spec = book.template_spec(template)
+    return book.check_values(template, spec, dict(start or {}, **book.parse_overrides(args, template, spec)))
+
+
 def test_overrides_are_yaml_typed_and_checked(book: ModuleType) -> None:
     template = book.NOTEBOOKS / "tiny.ipynb"
-    assert book.parse_overrides(["scale=3", "fail=true"], template) == {"scale": 3, "fail": True}
-    with pytest.raises(book.UsageError, match="no parameter 'widht'.*scale"):
-        book.parse_overrides(["widht=3"], template)
-    with pytest.raises(book.UsageError, match="KEY=VALUE"):
-        book.parse_overrides(["scale"], template)
+    out = overrides(book, template, ["scale=3", "fail=true"])
+    assert out == {"scale": 3.0, "fail": True} and type(out["scale"]) is float
+    with pytest.raises(book.UsageError, match=r"^notebooks/tiny\.ipynb: widht: no such parameter; the parameters "
+                                              r"cell declares scale, fail, findings_path$"):
+        overrides(book, template, ["widht=3"])
+    with pytest.raises(book.UsageError, match="^notebooks/tiny.ipynb: scal: no such parameter; did you mean 'scale'\\?$"):
+        overrides(book, template, ["scal=3"])
+    with pytest.raises(book.UsageError, match="^notebooks/tiny.ipynb: -p expects KEY=VALUE"):
+        overrides(book, template, ["scale"])
 
 
 def test_scorecard_lists_every_finding_with_its_chapter(book: ModuleType) -> None:
@@ -196,7 +208,7 @@ LISTS = ('sizes: list[int] = [1, 2]  # sizes\nrate: float = 0.1  # positive\nlab
          'flag: bool = False\nfindings_path: str = ""')
 
 
-def test_parameters_take_yaml_mappings_and_key_value_pairs_with_spaces(book: ModuleType) -> None:
+def write_lists_template(book: ModuleType) -> Path:
     template = book.NOTEBOOKS / "lists.ipynb"
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell(LISTS)
@@ -204,17 +216,28 @@ def test_parameters_take_yaml_mappings_and_key_value_pairs_with_spaces(book: Mod
     nb.cells = [nbformat.v4.new_markdown_cell("# Lists"), cell]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, template)
-    parse = book.parse_overrides
+    return template
+
+
+def test_parameters_take_yaml_mappings_and_key_value_pairs_with_spaces(book: ModuleType) -> None:
+    template = write_lists_template(book)
+    def parse(args: list[str]) -> dict:
+        return overrides(book, template, args)
+
     expected = {"sizes": [2, 4, 8], "rate": 0.001, "label": "a b"}
-    assert parse(["sizes=[2, 4, 8] rate=1e-3 label=a b"], template) == expected  # the issue's split list
-    assert parse(["sizes: [2, 4, 8], rate: 1.0e-3, label: a b"], template) == expected
-    assert parse(["{sizes: [2, 4, 8]}", "rate=0.001", "label='a b'"], template) == expected
-    assert parse(["label=12 flag=true rate=2"], template) == {"label": "12", "flag": True, "rate": 2.0}
-    assert parse(['label="x=1 y"'], template) == {"label": "x=1 y"}  # quoted: not cut at " y"
-    with pytest.raises(book.UsageError, match=r"sizes: expected a list such as \[1, 2\]"):
-        parse(["sizes=3"], template)
-    with pytest.raises(book.UsageError, match="sizes: expected an integer"):
-        parse(["sizes: [1, 2.5]"], template)
+    assert parse(["sizes=[2, 4, 8] rate=1e-3 label=a b"]) == expected  # the issue's split list
+    assert parse(["sizes: [2, 4, 8], rate: 1.0e-3, label: a b"]) == expected
+    assert parse(["{sizes: [2, 4, 8]}", "rate=0.001", "label='a b'"]) == expected
+    assert parse(["label=12 flag=true rate=2"]) == {"label": "12", "flag": True, "rate": 2.0}  # text as typed
+    assert parse(["label=007"]) == {"label": "007"}
+    assert parse(['label="x=1 y"']) == {"label": "x=1 y"}  # quoted: not cut at " y"
+    assert parse(["sizes=[2.0, 4]"]) == {"sizes": [2, 4]}  # integral numbers are integers
+    with pytest.raises(book.UsageError, match=r"^notebooks/lists\.ipynb: sizes = 3: must be a list of integers$"):
+        parse(["sizes=3"])
+    with pytest.raises(book.UsageError, match=r"^notebooks/lists\.ipynb: sizes\[1\] = 2\.5: must be an integer$"):
+        parse(["sizes: [1, 2.5]"])
+    with pytest.raises(book.UsageError, match=r"^notebooks/lists\.ipynb: label = 12: must be text$"):
+        parse(["label: 12"])  # a YAML mapping is YAML: quote text that looks like a number
 
 
 def _one_line_error(capsys: pytest.CaptureFixture) -> str:
@@ -224,27 +247,77 @@ def _one_line_error(capsys: pytest.CaptureFixture) -> str:
 
 
 @pytest.mark.parametrize(("arg", "says"), [
-    ("scale=[2, 4", "scale: '[2, 4' is not a YAML value"),
-    ("scale: [2, 4", "not KEY=VALUE nor a YAML mapping"),
-    ("scale=abc", "scale: expected a number"),
-    ("fail=maybe", "fail: expected true or false"),
+    ("scale=[2, 4", "scale = '[2, 4': not a YAML value"),
+    ("scale: [2, 4", "-p 'scale: [2, 4': not KEY=VALUE nor a YAML mapping"),
+    ("scale=abc", "scale = 'abc': must be a number"),
+    ("fail=maybe", "fail = 'maybe': must be True or False"),
     ("findings_path=elsewhere.json", "findings_path: not a parameter you can set here"),
-    ("nope=1", "no parameter 'nope'"),
-    ("=1", "expects KEY=VALUE or a YAML mapping"),
-    ("scale=-1", "tiny.ipynb: scale = -1.0: must be > 0 (the parameters cell: '> 0')"),  # the cell's own rule
+    ("nope=1", "nope: no such parameter; the parameters cell declares scale, fail, findings_path"),
+    ("scal=2", "scal: no such parameter; did you mean 'scale'?"),
+    ("=1", "-p expects KEY=VALUE or a YAML mapping"),
+    ("scale=-1", "scale = -1.0: must be > 0 (the parameters cell: '> 0')"),  # the cell's own rule
 ])
 def test_bad_parameters_are_one_line_and_exit_2(book: ModuleType, capsys: pytest.CaptureFixture,
                                                 arg: str, says: str) -> None:
     before = sorted(p.relative_to(book.ROOT) for p in book.ROOT.rglob("*"))
     capsys.readouterr()
     assert book.main(["run", "tiny", "-p", arg]) == 2
-    assert says in _one_line_error(capsys)
+    assert _one_line_error(capsys).startswith(f"error: notebooks/tiny.ipynb: {says}")  # one prefix for all
     assert sorted(p.relative_to(book.ROOT) for p in book.ROOT.rglob("*")) == before  # nothing executed or written
+
+
+def test_a_list_parameter_error_names_the_item_and_its_position(book: ModuleType, capsys: pytest.CaptureFixture) -> None:
+    write_lists_template(book)
+    before = sorted(p.relative_to(book.ROOT) for p in book.ROOT.rglob("*"))
+    capsys.readouterr()
+    assert book.main(["run", "lists", "-p", "sizes: [2, 4.5]"]) == 2
+    assert _one_line_error(capsys) == "error: notebooks/lists.ipynb: sizes[1] = 4.5: must be an integer\n"
+    assert book.main(["run", "lists", "-p", "size=[2]"]) == 2
+    assert _one_line_error(capsys) == "error: notebooks/lists.ipynb: size: no such parameter; did you mean 'sizes'?\n"
+    assert sorted(p.relative_to(book.ROOT) for p in book.ROOT.rglob("*")) == before
+
+
+def test_build_checks_the_books_parameters_before_executing_any_page(book: ModuleType,
+                                                                    capsys: pytest.CaptureFixture) -> None:
+    write_pages(book, {"tiny": {"template": "tiny", "parameters": {"scale": 1.0}},
+                       "tiny_bad": {"template": "tiny", "parameters": {"scael": 2.0}}})
+    capsys.readouterr()
+    assert book.main(["build", "--no-html"]) == 2
+    assert _one_line_error(capsys).endswith(
+        "error: notebooks/tiny.ipynb: scael: no such parameter; did you mean 'scale'? "
+        "(page 'tiny_bad' in book/experiments.yml)\n")
+    assert not book.FINDINGS.exists() and not (book.BOOK / "tiny.ipynb").exists()  # not even the good page
+
+
+def test_a_rerun_parses_the_parameters_cell_once_and_checks_once(book: ModuleType,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import papermill
+
+    from cca_core.experiments.report import parameters
+
+    calls = {"template_parameters": 0, "check_parameters": 0}
+    for name in calls:
+        original = getattr(parameters, name)
+
+        def counted(*args, _original=original, _name=name, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(parameters, name, counted)
+
+    def no_inspection(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the pipeline parses the parameters cell itself, once")
+
+    monkeypatch.setattr(papermill, "inspect_notebook", no_inspection)
+    out = book.RERUNS / "once.ipynb"
+    assert book.main(["run", "tiny", "-p", "scale=2.5", "-o", str(out)]) == 0
+    assert calls == {"template_parameters": 1, "check_parameters": 1}  # in the pipeline; the kernel checks its own
 
 
 def test_experiments_yml_may_not_set_findings_path(book: ModuleType) -> None:
     write_pages(book, {"tiny": {"template": "tiny", "parameters": {"findings_path": "x.json"}}})
-    with pytest.raises(book.UsageError, match="sets findings_path"):
+    with pytest.raises(book.UsageError, match=r"^notebooks/tiny\.ipynb: findings_path: not a parameter you can set "
+                                              r"here: .* \(page 'tiny' in book/experiments\.yml\)$"):
         book.load_pages()
 
 
@@ -365,6 +438,8 @@ def test_built_pages_hold_no_build_machine_and_say_how_they_were_made(
     assert how.source.startswith("```{admonition} How this page was made\n:class: dropdown")
     assert "`book/pipeline.py build` executed the template `notebooks/tiny.ipynb`" in how.source
     assert "`scale: 1.0`" in how.source and "page `tiny` in `book/experiments.yml`" in how.source
+    assert 'To rerun it with other parameters: `make page NB=tiny P="key=value ..."`' in how.source
+    assert "pipeline.py run" not in how.source
     import cca_core
 
     assert f"cca_core {cca_core.__version__}, not from a git checkout." in how.source
@@ -374,31 +449,115 @@ def book_page(pipeline: ModuleType, name: str) -> Path:
     return pipeline.BOOK / f"{name}.ipynb"
 
 
-def test_git_commit_names_head_and_uncommitted_sources(book: ModuleType) -> None:
+def git_repository(book: ModuleType) -> Callable[..., str]:
+    """Make the temporary book a git checkout with everything committed; return a ``git`` caller."""
     import shutil
     import subprocess
 
     if shutil.which("git") is None:
         pytest.skip("no git")
 
-    def git(*args: str) -> None:
-        subprocess.run(["git", "-C", str(book.ROOT), "-c", "user.name=t", "-c", "user.email=t@t", *args],
-                       check=True, capture_output=True)
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(book.ROOT), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                              check=True, capture_output=True, text=True).stdout
 
     git("init", "-q")
-    (book.ROOT / "cca_core").mkdir()
+    (book.ROOT / "cca_core").mkdir(exist_ok=True)
     (book.ROOT / "cca_core" / "a.py").write_text("x = 1\n")
     git("add", "-A")
     git("commit", "-qm", "one")
+    return git
+
+
+def test_git_commit_names_head_and_uncommitted_sources(book: ModuleType) -> None:
+    git_repository(book)
     sha, dirty = book.git_commit()
     assert sha and len(sha) >= 7 and not dirty
     (book.ROOT / "book" / "reruns").mkdir()
     (book.ROOT / "book" / "reruns" / "x.ipynb").write_text("{}")  # outputs do not count
-    assert book.git_commit() == (sha, False)
+    (book.ROOT / "notebooks" / "scratch.ipynb").write_text("{}")  # nor an untracked notebook
+    assert book.git_state() == (sha, [])
+    (book.ROOT / "cca_core" / "new.py").write_text("y = 1\n")  # new code does: the code hash includes it
+    assert book.git_state() == (sha, ["cca_core/new.py"])
+    (book.ROOT / "cca_core" / "new.py").unlink()
     (book.ROOT / "cca_core" / "a.py").write_text("x = 2\n")
     assert book.git_commit() == (sha, True)
     cell = book.how_made_cell("book/pipeline.py run", "notebooks/tiny.ipynb", {}, "", (sha, True))
     assert f"git commit `{sha}` + uncommitted changes." in cell.source and "the template's defaults" in cell.source
+    assert 'make page NB=tiny P="key=value ..."' in cell.source
+
+
+def test_build_refuses_uncommitted_sources_unless_allowed(book: ModuleType, capsys: pytest.CaptureFixture) -> None:
+    git = git_repository(book)
+    sha = git("rev-parse", "--short", "HEAD").strip()
+    for changed in ("cca_core/a.py", "notebooks/tiny.ipynb", "book/experiments.yml"):
+        path = book.ROOT / changed
+        original = path.read_bytes()
+        path.write_bytes(original + b"\n")
+        capsys.readouterr()
+        assert book.main(["build", "--no-html"]) == 2
+        err = _one_line_error(capsys)
+        assert err.startswith(f"error: uncommitted changes to {changed}: pages built now would not match commit {sha}")
+        assert "--allow-dirty" in err
+        assert not (book.BOOK / "tiny.ipynb").exists() and not book.FINDINGS.exists()  # nothing executed or written
+        path.write_bytes(original)
+    (book.ROOT / "cca_core" / "a.py").write_text("x = 2\n")
+    assert book.main(["build", "--no-html", "--allow-dirty"]) == 0
+    how = nbformat.read(book.BOOK / "tiny.ipynb", as_version=4).cells[-1].source
+    assert f"git commit `{sha}` + uncommitted changes." in how  # allowed, and said
+
+
+def test_a_book_built_from_a_clean_tree_never_says_uncommitted(book: ModuleType) -> None:
+    git = git_repository(book)
+    (book.ROOT / "notebooks" / "scratch.ipynb").write_text("{}")  # untracked: not a source of any page
+    assert book.main(["build", "--no-html"]) == 0
+    how = nbformat.read(book.BOOK / "tiny.ipynb", as_version=4).cells[-1].source
+    assert f"git commit `{git('rev-parse', '--short', 'HEAD').strip()}`." in how and "uncommitted" not in how
+    assert 'To rerun it with other parameters: `make page NB=tiny P="key=value ..."`' in how
+
+
+# ----------------------------------------------------------------------------------------------------
+# the Makefile's `page` target: the rerun hint of every page
+
+
+@pytest.fixture()
+def fake_venv(tmp_path: Path) -> Path:
+    """A virtual environment whose python prints its arguments, one per line in brackets."""
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    python = tmp_path / "venv" / "bin" / "python"
+    python.write_text('#!/bin/sh\nfor a in "$@"; do printf "[%s]\\n" "$a"; done\n')
+    python.chmod(0o755)
+    return tmp_path / "venv"
+
+
+def make(*args: str, venv: Path | None = None) -> subprocess.CompletedProcess:
+    """``make -s ARGS`` in the repository; with ``venv``, its python stands in for the project's."""
+    from pipeline_module import ROOT
+
+    extra = [f"VENV={venv}", f"BIN={venv}/bin", "-o", f"{venv}/.installed"] if venv else []
+    return subprocess.run(["make", "-s", "-C", str(ROOT), *extra, *args], capture_output=True, text=True, timeout=60)
+
+
+def test_make_page_passes_p_as_one_dash_p_argument(fake_venv: Path) -> None:
+    done = make("-n", "page", "NB=width", "P=epochs=3")
+    assert done.returncode == 0 and 'book/pipeline.py run "$NB" -p "$P"' in done.stdout
+    assert "--defaults" not in done.stdout and "-p" not in make("-n", "page", "NB=width").stdout.split("run", 1)[1]
+    done = make("page", "NB=width", 'P=widths: [2, 4, 8], seeds: "3" x=1', "DEFAULTS=1", venv=fake_venv)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[book/pipeline.py]", "[run]", "[width]", "[-p]",
+                                        '[widths: [2, 4, 8], seeds: "3" x=1]', "[--defaults]"]
+    done = make("page", venv=fake_venv)
+    assert done.returncode == 2 and "usage: make page NB=" in done.stdout
+
+
+def test_make_book_passes_allow_dirty(fake_venv: Path) -> None:
+    assert make("book", venv=fake_venv).stdout.splitlines() == ["[book/pipeline.py]", "[build]"]
+    assert make("book", "ALLOW_DIRTY=1", venv=fake_venv).stdout.splitlines() == [
+        "[book/pipeline.py]", "[build]", "[--allow-dirty]"]
 
 
 def test_how_made_box_gives_the_training_time_recorded_with_the_networks(book: ModuleType) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cca_core.experiments.report.parameters import (ParameterError, ParameterSpecError, check_notebook_parameters,
-                                             check_parameters, parse_parameters, parse_rules)
+                                                    check_parameters, coerce, parse_parameters, parse_rules)
 
 CELL = '''# Data
 dataset: str = "digits"         # a name in cca_core.experiments.KNOWN_DATASETS
@@ -44,11 +44,12 @@ def test_types_defaults_and_continued_comments():
 
 @pytest.mark.parametrize("name,value,words", [
     ("depth", 0, "depth = 0: must be >= 1"),
-    ("depth", 2.5, "depth must be an integer"),
-    ("depth", True, "depth must be an integer"),
+    ("depth", 2.5, "depth = 2.5: must be an integer"),
+    ("depth", True, "depth = True: must be an integer"),
     ("widths", [4, 4], "needs at least 2 distinct values, has 1"),
-    ("widths", [4, -8], "-8 is not > 0"),
-    ("widths", "[4, 8", "must be a list of integers, got the text"),
+    ("widths", [4, -8], "widths[1] = -8: must be > 0 (the parameters cell: '> 0')"),
+    ("widths", "[4, 8", "widths = '[4, 8': must be a list of integers"),
+    ("widths", [2, 4.5], "widths[1] = 4.5: must be an integer"),
     ("seeds", 1, "seeds = 1: must be >= 2"),
     ("learning_rate", 0.0, "must be > 0"),
     ("learning_rate", float("nan"), "must be a finite number"),
@@ -57,10 +58,10 @@ def test_types_defaults_and_continued_comments():
     ("optimizer", "rmsprop", "must be one of 'sgd', 'momentum', 'adam'"),
     ("dataset", "imagenet", "KNOWN_DATASETS"),
     ("max_tokens", 50, "must be >= 100"),
-    ("k_values", [1, 5], "5 is not <= depth = 4"),
+    ("k_values", [1, 5], "k_values[1] = 5: must be <= depth = 4"),
     ("late", 0, "must be > early = 0"),
     ("points", 19, "must be >= 5 * depth = 20"),
-    ("share", "yes", "must be True or False"),
+    ("share", "yes", "share = 'yes': must be True or False"),
 ])
 def test_each_rule_rejects_in_one_line_with_the_cells_words(name, value, words):
     with pytest.raises(ParameterError) as err:
@@ -177,9 +178,95 @@ def test_indexed_names_and_finite_numbers():
     for bad in ("relu_0", "relu_5", "relu 3", "pool_1", "relu_1x"):
         with pytest.raises(ParameterError, match=r"must be one of conv_i, bn_i, relu_i with i in 1\.\.4"):
             check_parameters({"layer": bad}, spec)
-    with pytest.raises(ParameterError, match="'bn_1' is not one of conv_i, relu_i"):
+    with pytest.raises(ParameterError, match=r"pair\[1\] = 'bn_1': must be one of conv_i, relu_i with i in 1\.\.4"):
         check_parameters({"pair": ["relu_1", "bn_1"]}, spec)
     assert check_parameters({"depth": 6, "layer": "relu_6"}, spec)["layer"] == "relu_6"  # the bound follows depth
     for v in (float("inf"), float("-inf"), float("nan")):
         with pytest.raises(ParameterError, match="must be a finite number"):
             check_parameters({"rate": v}, spec)
+
+
+# ----------------------------------------------------------------------------------------------------
+# the one coercion, against the table in the module's text
+
+_BAD = object()
+
+#: (annotation, value given, what the module's table says: the value it gives, or _BAD)
+COERCIONS = [
+    ("int", 3, 3), ("int", 3.0, 3), ("int", -2.0, -2), ("int", 2.5, _BAD), ("int", True, _BAD),
+    ("int", "3", 3), ("int", "3.0", 3), ("int", "a", _BAD), ("int", float("inf"), _BAD), ("int", None, _BAD),
+    ("int", np.int64(7), 7),
+    ("float", 2, 2.0), ("float", 0.5, 0.5), ("float", "1e-3", 0.001), ("float", True, _BAD),
+    ("float", float("nan"), _BAD), ("float", float("inf"), _BAD), ("float", "abc", _BAD), ("float", [1.0], _BAD),
+    ("bool", True, True), ("bool", False, False), ("bool", 0, _BAD), ("bool", 1, _BAD), ("bool", "yes", _BAD),
+    ("bool", "True", True),
+    ("str", "12", "12"), ("str", "a b", "a b"), ("str", 12, _BAD), ("str", 1.5, _BAD), ("str", ["a"], _BAD),
+    ("list[int]", [1, 2], [1, 2]), ("list[int]", (1, 2), [1, 2]), ("list[int]", [1, 2.0], [1, 2]),
+    ("list[int]", [2, 4.5], _BAD), ("list[int]", 3, _BAD), ("list[int]", "[2, 4]", [2, 4]),
+    ("list[int]", "[2, 4", _BAD), ("list[int]", [], []),
+    ("tuple[int, ...]", (1, 2), [1, 2]), ("Sequence[int]", [1], [1]), ("List[int]", [1], [1]),
+    ("list[float]", [1, 0.5], [1.0, 0.5]), ("list[float]", [1, float("nan")], _BAD),
+    ("list[str]", ["a", "b"], ["a", "b"]), ("list[str]", ["a", 1], _BAD), ("list[bool]", [True, 0], _BAD),
+    ("dict", {"a": 1}, {"a": 1}), ("Any", "x", "x"),
+]
+
+
+@pytest.mark.parametrize(("kind", "value", "expected"), COERCIONS,
+                         ids=[f"{k}-{v!r}" for k, v, _ in COERCIONS])
+def test_one_coercion_follows_the_documented_table(kind, value, expected):
+    if expected is _BAD:
+        with pytest.raises(ParameterError) as err:
+            coerce("x", value, kind)
+        assert "\n" not in str(err.value) and str(err.value).startswith("x")
+        return
+    out = coerce("x", value, kind)
+    assert out == expected and type(out) is type(expected)
+    if isinstance(out, list):
+        assert [type(v) for v in out] == [type(v) for v in expected]
+
+
+def test_check_parameters_coerces_as_coerce_does():
+    """check_parameters is coerce applied to each parameter: the same answer for every row of the table."""
+    for kind, value, expected in COERCIONS:
+        spec = parse_parameters(f"x: {kind} = None\n")
+        if expected is _BAD:
+            with pytest.raises(ParameterError):
+                check_parameters({"x": value}, spec)
+        else:
+            assert check_parameters({"x": value}, spec)["x"] == expected
+
+
+@pytest.mark.parametrize(("kind", "value", "says"), [
+    ("list[int]", [2, 4.5], "x[1] = 4.5: must be an integer"),
+    ("list[int]", [1, 2, 3, "a"], "x[3] = 'a': must be an integer"),
+    ("list[float]", [0.5, float("inf")], "x[1] = inf: must be a finite number"),
+    ("list[str]", ["a", 7], "x[1] = 7: must be text"),
+    ("list[int]", 3, "x = 3: must be a list of integers"),
+    ("int", 2.5, "x = 2.5: must be an integer"),
+])
+def test_a_type_error_names_the_bad_item_and_its_position(kind, value, says):
+    with pytest.raises(ParameterError) as err:
+        coerce("x", value, kind)
+    assert str(err.value) == says
+
+
+def test_an_unknown_name_gets_the_closest_declared_name():
+    spec = parse_parameters("epochs: int = 3  # at least 1\nwidths: list[int] = [2]  # each > 0\n")
+    with pytest.raises(ParameterError) as err:
+        check_parameters({"epoch": 3}, spec)
+    assert str(err.value) == "epoch: no such parameter; did you mean 'epochs'?"
+    with pytest.raises(ParameterError) as err:
+        check_parameters({"widht": [2], "zzz": 1, "epochs": 0}, spec)
+    message = str(err.value)
+    assert "\n" not in message and "widht: no such parameter; did you mean 'widths'?" in message
+    assert "zzz: no such parameter; the parameters cell declares epochs, widths" in message
+    assert "epochs" not in message.split("; ")[0]  # the rules are checked once the names are right
+
+
+def test_every_rule_names_the_bad_item_of_a_list():
+    spec = parse_parameters('xs: list[int] = [1]  # each in 1..3\nnames: list[str] = ["a"]  # "a" or "b"\n')
+    with pytest.raises(ParameterError, match=r"^xs\[2\] = 4: must be <= 3 \(the parameters cell: 'in 1\.\.3'\)$"):
+        check_parameters({"xs": [1, 3, 4]}, spec)
+    with pytest.raises(ParameterError, match=r"^names\[1\] = 'c': must be one of 'a', 'b'"):
+        check_parameters({"names": ["b", "c"]}, spec)
+    assert check_parameters({"names": ["b", "a"]}, spec)["names"] == ["b", "a"]

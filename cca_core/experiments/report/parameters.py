@@ -31,25 +31,42 @@ Bounds apply to ``int`` and ``float`` parameters (and their lists) only: in a te
 
 Anything else in a comment is prose. A rule that names something that is not a parameter is an
 error in the template (:class:`ParameterSpecError`), found when the cell is parsed.
+
+Types (:func:`coerce`, the one coercion: the notebook's own check and ``book/pipeline.py`` both use it):
+
+- ``int``: an integer, or a float with an integral value (``3.0`` gives ``3``); not ``2.5``, not
+  ``True``.
+- ``float``: an integer or a float, finite (``2`` gives ``2.0``); not ``nan``, ``inf`` or ``True``.
+- ``bool``: ``True`` or ``False``; not ``0``, ``1`` or ``"yes"``.
+- ``str``: text; not ``12`` (a number is not text: quote it).
+- ``list[T]``, ``tuple[T, ...]``, ``Sequence[T]``: a list or a tuple whose every item is a ``T`` as
+  above; gives a list (``(1, 2)`` gives ``[1, 2]``); not ``3``, not ``[1, 2.5]`` for ``list[int]``.
+- any other annotation: the value as given.
+
+Text given for a parameter that is not text is read as a Python literal first (papermill's own ``-p``
+passes text): ``"[2, 4]"`` is ``[2, 4]`` for a ``list[int]``, ``"3"`` is ``3`` for an ``int``. An error
+names the bad item of a list and its position: ``widths[1] = 4.5: must be an integer``.
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
 import importlib
 import io
 import json
 import math
+import numbers
 import operator
 import re
 import tokenize
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 __all__ = ["Parameter", "ParameterError", "ParameterSpecError", "Rule", "parse_parameters",
-           "template_parameters", "check_parameters", "check_notebook_parameters", "PARAMETERS_TAG"]
+           "template_parameters", "coerce", "check_parameters", "check_notebook_parameters", "PARAMETERS_TAG"]
 
 #: papermill's tag of the parameters cell.
 PARAMETERS_TAG = "parameters"
@@ -70,7 +87,6 @@ class ParameterSpecError(ValueError):
 _TERM = r"(?:\d[\d_]*(?:\.\d+)?(?:[eE][-+]?\d+)?|[A-Za-z_]\w*)"
 _EXPR = rf"{_TERM}(?:\s*(?:\+|-|\*|//)\s*{_TERM})*"
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv}
-_WORDS = {"and", "or", "not", "in", "is", "the", "of", "a", "an", "each", "for", "to", "at", "least", "most"}
 
 
 def _names(expr: str) -> set[str]:
@@ -117,36 +133,41 @@ class Rule:
             return set().union(*(_names(e) for e in self.expr.split("..")))
         return _names(self.expr) if self.kind in ("bound", "distinct") else set()
 
-    def broken_by(self, value: Any, values: Mapping[str, Any]) -> str | None:
-        """Why ``value`` breaks the rule (a phrase), or ``None``."""
-        if self.kind == "choice":
-            return None if value in self.options else f"must be one of {', '.join(map(repr, self.options))}"
-        if self.kind == "pattern":
-            lo, hi = (_evaluate(e, values) for e in self.expr.split(".."))
-            names = "|".join(map(re.escape, self.options))
-            for item in (value if isinstance(value, (list, tuple)) else [value]):
-                match = re.fullmatch(rf"({names})_(\d+)", str(item))
-                if not (match and lo <= int(match.group(2)) <= hi):
-                    stems = ", ".join(f"{o}_i" for o in self.options)
-                    where = f"{item!r} is not" if isinstance(value, (list, tuple)) else "must be"
-                    return f"{where} one of {stems} with i in {lo}..{hi}"
-            return None
-        if self.kind == "member":
-            known = _import_collection(self.expr)
-            return None if value in known else f"must be one of {', '.join(map(repr, known))} ({self.expr})"
+    def broken_by(self, value: Any, values: Mapping[str, Any]) -> tuple[int | None, str] | None:
+        """Where and why ``value`` breaks the rule, or ``None``: ``(index, phrase)``, ``index`` the
+        position of the first item of a list that breaks it (``None``: the value as a whole)."""
         if self.kind == "distinct":
             least = _evaluate(self.expr, values)
             n = len(set(value))
-            return None if n >= least else f"needs at least {least} distinct values, has {n}"
+            return None if n >= least else (None, f"needs at least {least} distinct values, has {n}")
+        if isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                why = self._item_broken_by(item, values)
+                if why:
+                    return i, why
+            return None
+        why = self._item_broken_by(value, values)
+        return (None, why) if why else None
+
+    def _item_broken_by(self, item: Any, values: Mapping[str, Any]) -> str | None:
+        if self.kind == "choice":
+            return None if item in self.options else f"must be one of {', '.join(map(repr, self.options))}"
+        if self.kind == "pattern":
+            lo, hi = (_evaluate(e, values) for e in self.expr.split(".."))
+            names = "|".join(map(re.escape, self.options))
+            match = re.fullmatch(rf"({names})_(\d+)", str(item))
+            if match and lo <= int(match.group(2)) <= hi:
+                return None
+            return f"must be one of {', '.join(f'{o}_i' for o in self.options)} with i in {lo}..{hi}"
+        if self.kind == "member":
+            known = _import_collection(self.expr)
+            return None if item in known else f"must be one of {', '.join(map(repr, known))} ({self.expr})"
         bound = _evaluate(self.expr, values)
-        items = list(value) if isinstance(value, (list, tuple)) else [value]
         compare = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}[self.op]
-        bad = [v for v in items if _isnan(v) or not compare(v, bound)]
-        if not bad:
+        if not _isnan(item) and compare(item, bound):
             return None
         literal = re.fullmatch(r"[\d_.eE+-]+", self.expr) is not None
-        limit = f"{self.op} {self.expr}" + ("" if literal else f" = {bound!r}")
-        return f"{bad[0]!r} is not {limit}" if isinstance(value, (list, tuple)) else f"must be {limit}"
+        return f"must be {self.op} {self.expr}" + ("" if literal else f" = {bound!r}")
 
 
 def _isnan(v: Any) -> bool:
@@ -289,74 +310,101 @@ def template_parameters(path: str | Path) -> dict[str, Parameter]:
 # checking values
 
 
-def _coerce(value: Any, kind: str) -> tuple[Any, str | None]:
-    """``value`` as ``kind`` (papermill may pass text for a list), or the reason it is not one."""
-    inner = re.fullmatch(r"(?:list|tuple|Sequence)\[(\w+)(?:, \.\.\.)?\]", kind)
-    if isinstance(value, str) and kind not in ("str", "Any", ""):
-        try:
-            value = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            return value, f"must be {_expected(kind)}, got the text {value!r}"
-    if inner:
-        if not isinstance(value, (list, tuple)):
-            return value, f"must be {_expected(kind)}, got {value!r}"
-        out = []
-        for v in value:
-            c, why = _coerce(v, inner.group(1))
-            if why:
-                return value, f"must be {_expected(kind)}, got {value!r}"
-            out.append(c)
-        return out, None
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                return int(value), None
-            return value, f"must be an integer, got {value!r}"
-        return int(value), None
-    if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return value, f"must be a number, got {value!r}"
-        return float(value), None
-    if kind == "bool":
-        return (value, None) if isinstance(value, bool) else (value, f"must be True or False, got {value!r}")
-    if kind == "str":
-        return (value, None) if isinstance(value, str) else (value, f"must be text, got {value!r}")
-    return value, None
+_SEQUENCE = re.compile(r"(?:list|List|tuple|Tuple|Sequence)\[(\w+)(?:, \.\.\.)?\]")
+_EXPECTED = {"int": "an integer", "float": "a number", "bool": "True or False", "str": "text"}
 
 
 def _expected(kind: str) -> str:
-    inner = re.fullmatch(r"(?:list|tuple|Sequence)\[(\w+)(?:, \.\.\.)?\]", kind)
+    inner = _SEQUENCE.fullmatch(kind)
     if inner:
-        return f"a list of {_expected(inner.group(1)).split(' ', 1)[1]}s"
-    return {"int": "an integer", "float": "a number", "bool": "True or False", "str": "text"}.get(kind, kind)
+        items = {"int": "integers", "float": "numbers", "bool": "True or False values", "str": "texts"}
+        return f"a list of {items.get(inner.group(1), inner.group(1))}"
+    return _EXPECTED.get(kind, kind)
 
 
-def check_parameters(values: Mapping[str, Any], spec: Mapping[str, Parameter]) -> dict[str, Any]:
-    """Check ``values`` (every parameter of ``spec``; missing ones take their defaults) against the
-    types and rules of ``spec``.
+def coerce(name: str, value: Any, kind: str) -> Any:
+    """``value`` as the parameters cell's type ``kind`` (the annotation as written: ``"int"``,
+    ``"list[float]"``), by the table in the module's text.
 
     Returns
     -------
-    dict
-        The values coerced to their declared types (``"[2, 4]"`` becomes ``[2, 4]`` for a
-        ``list[int]``, an integral ``3.0`` becomes ``3``), in the cell's order.
+    The value as that type: an ``int``, a ``float``, a ``bool``, a ``str`` or a ``list`` of them;
+    under any other annotation, ``value`` itself.
 
     Raises
     ------
     ParameterError
-        One line naming every parameter that breaks its type or a rule, with the rule's words.
+        One line naming the parameter ``name``, or the bad item of a list and its position, with the
+        value and the type it must have: ``"depth = 2.5: must be an integer"``,
+        ``"widths[1] = 4.5: must be an integer"``, ``"rate = nan: must be a finite number"``.
     """
-    coerced: dict[str, Any] = {}
+    inner = _SEQUENCE.fullmatch(kind)
+    if isinstance(value, str) and (inner or kind in _EXPECTED and kind != "str"):
+        try:
+            value = ast.literal_eval(value.strip())
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            raise ParameterError(f"{name} = {value!r}: must be {_expected(kind)}") from None
+    if inner:
+        if not isinstance(value, (list, tuple)):
+            raise ParameterError(f"{name} = {value!r}: must be {_expected(kind)}")
+        return [_coerce_one(f"{name}[{i}]", v, inner.group(1)) for i, v in enumerate(value)]
+    return _coerce_one(name, value, kind)
+
+
+def _coerce_one(label: str, value: Any, kind: str) -> Any:
+    if kind == "int":
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return int(value)
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif kind == "float":
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ParameterError(f"{label} = {value!r}: must be a finite number")
+            return float(value)
+    elif kind == "bool":
+        if isinstance(value, bool):
+            return value
+    elif kind == "str":
+        if isinstance(value, str):
+            return value
+    else:
+        return value
+    raise ParameterError(f"{label} = {value!r}: must be {_EXPECTED[kind]}")
+
+
+def check_parameters(values: Mapping[str, Any], spec: Mapping[str, Parameter]) -> dict[str, Any]:
+    """Check ``values`` (parameters by name; missing ones take their defaults) against the names,
+    types (:func:`coerce`) and rules of ``spec``.
+
+    Returns
+    -------
+    dict
+        Every parameter of ``spec``, in the cell's order, as its declared type (``"[2, 4]"`` becomes
+        ``[2, 4]`` for a ``list[int]``, an integral ``3.0`` becomes ``3``).
+
+    Raises
+    ------
+    ParameterError
+        One line naming every problem: a name the cell does not declare (with the closest declared
+        name: ``epoch: no such parameter; did you mean 'epochs'?``), a value of the wrong type, a value
+        that breaks a rule (with the rule's words); the bad item of a list is named with its position
+        (``widths[1] = 4.5: must be an integer``).
+    """
     problems: list[str] = []
+    for name in values:
+        if name not in spec:
+            close = difflib.get_close_matches(str(name), list(spec), n=1)
+            problems.append(f"{name}: no such parameter; " + (f"did you mean {close[0]!r}?" if close else
+                                                              f"the parameters cell declares {', '.join(spec)}"))
+    coerced: dict[str, Any] = {}
     for name, p in spec.items():
-        value, why = _coerce(values.get(name, p.default), p.kind)
-        coerced[name] = value
-        if why:
-            problems.append(f"{name} {why}")
-        elif re.search(r"\bfloat\b", p.kind):
-            items = value if isinstance(value, list) else [value]
-            if not all(math.isfinite(v) for v in items):
-                problems.append(f"{name} = {value!r}: must be a finite number")
+        value = values.get(name, p.default)
+        try:
+            coerced[name] = coerce(name, value, p.kind)
+        except ParameterError as err:
+            coerced[name] = value
+            problems.append(str(err))
     if problems:
         raise ParameterError("; ".join(problems))
     for name, p in spec.items():
@@ -364,9 +412,11 @@ def check_parameters(values: Mapping[str, Any], spec: Mapping[str, Parameter]) -
         if not isinstance(value, (list, tuple, bool)) and value in p.specials:
             continue  # "0: all of them"
         for rule in p.rules:
-            why = rule.broken_by(value, coerced)
-            if why:
-                problems.append(f"{name} = {value!r}: {why} (the parameters cell: {rule.text!r})")
+            broken = rule.broken_by(value, coerced)
+            if broken:
+                index, why = broken
+                shown = f"{name} = {value!r}" if index is None else f"{name}[{index}] = {value[index]!r}"
+                problems.append(f"{shown}: {why} (the parameters cell: {rule.text!r})")
                 break
     if problems:
         raise ParameterError("; ".join(problems))
@@ -445,9 +495,3 @@ def check_notebook_parameters(namespace: dict[str, Any] | None = None, *, source
     checked = check_parameters({k: namespace[k] for k in spec if k in namespace}, spec)
     namespace.update(checked)
     return checked
-
-
-def describe(spec: Mapping[str, Parameter], names: Sequence[str] | None = None) -> str:
-    """``name (type): comment`` lines for ``names`` (default all), as a rerun's help shows them."""
-    return "\n".join(f"{p.name} ({p.kind}, default {p.default!r}): {p.comment}"
-                     for p in spec.values() if names is None or p.name in names)
