@@ -125,6 +125,16 @@ class Page:
     name: str
     template: str
     parameters: dict[str, Any]
+    #: The page's own title and introduction (a Markdown paragraph put under the title), for pages
+    #: that share a template: ``None`` keeps the template's.
+    title: str | None = None
+    introduction: str | None = None
+
+    @property
+    def heading(self) -> dict[str, str] | None:
+        """The title and introduction set for this page in book/experiments.yml, or ``None``."""
+        own = {k: v for k, v in (("title", self.title), ("introduction", self.introduction)) if v}
+        return own or None
 
     @property
     def template_path(self) -> Path:
@@ -154,11 +164,17 @@ def load_pages(path: Path | None = None) -> list[Page]:
     pages = []
     for name, entry in entries.items():
         entry = entry or {}
-        unknown = set(entry) - {"template", "parameters"}
+        unknown = set(entry) - {"template", "parameters", "title", "introduction"}
         if unknown:
-            raise UsageError(f"{path}: page {name!r} has unknown keys {sorted(unknown)} (allowed: template, parameters)")
+            raise UsageError(f"{path}: page {name!r} has unknown keys {sorted(unknown)} "
+                             f"(allowed: template, parameters, title, introduction)")
+        for key in ("title", "introduction"):
+            if entry.get(key) is not None and not (isinstance(entry[key], str) and entry[key].strip()):
+                raise UsageError(f"{path}: page {name!r}: {key} must be non-empty text, got {entry[key]!r}")
         page = Page(name=str(name), template=str(entry.get("template", name)),
-                    parameters=dict(entry.get("parameters") or {}))
+                    parameters=dict(entry.get("parameters") or {}),
+                    title=(entry.get("title") or "").strip() or None,
+                    introduction=(entry.get("introduction") or "").strip() or None)
         if not page.template_path.exists():
             raise UsageError(f"{path}: page {name!r} names template {page.template!r}, "
                              f"but {page.template_path.relative_to(ROOT)} does not exist")
@@ -191,7 +207,7 @@ def provenance(page: Page, code: str | None = None) -> dict[str, Any]:
     """What ``page`` is built from, as recorded in its metadata."""
     return {"page": page.name, "template": f"notebooks/{page.template}.ipynb",
             "template_sha256": template_sha256(page.template_path), "parameters": page.parameters,
-            "cca_core_sha256": code if code is not None else code_sha256()}
+            "heading": page.heading, "cca_core_sha256": code if code is not None else code_sha256()}
 
 
 def staleness(page: Page, code: str | None = None) -> list[str]:
@@ -209,6 +225,8 @@ def staleness(page: Page, code: str | None = None) -> list[str]:
         reasons.append(f"template {expected['template']} changed")
     if recorded.get("parameters") != expected["parameters"]:
         reasons.append("parameters in book/experiments.yml changed")
+    if recorded.get("heading") != expected["heading"]:
+        reasons.append("title or introduction in book/experiments.yml changed")
     if recorded.get("cca_core_sha256") != expected["cca_core_sha256"]:
         reasons.append("cca_core code changed")
     return reasons
@@ -345,10 +363,28 @@ def check_values(template: Path, spec: dict[str, Any], values: dict[str, Any], s
     return {k: checked[k] for k in values}
 
 
-def _prepare_for_book(nb: nbformat.NotebookNode, template: str, page: str) -> None:
+def _prepare_for_book(nb: nbformat.NotebookNode, template: str, page: str,
+                      heading: dict[str, str] | None = None) -> None:
     """Hide the parameter cells, and give figures labels unique to the page: a template executed for
-    two pages (two corpora, say) would otherwise define each figure label twice in the book."""
+    two pages (two corpora, say) would otherwise define each figure label twice in the book. With
+    ``heading`` (:attr:`Page.heading`), the first Markdown cell's ``# title`` becomes the page's title
+    and its introduction is put under it; a page that is not its template's namesake gets rerun hints
+    (``make page NB=<template>``) naming the page."""
+    heading = heading or {}
+    first = next((c for c in nb.cells if c.cell_type == "markdown"), None)
+    if first is not None and heading:
+        lines = first.source.split("\n")
+        at = next((i for i, line in enumerate(lines) if line.startswith("# ")), None)
+        if at is None:
+            lines, at = ["# " + heading.get("title", page)] + lines, 0
+        if "title" in heading:
+            lines[at] = "# " + heading["title"]
+        if "introduction" in heading:
+            lines[at + 1:at + 1] = ["", heading["introduction"]]
+        first.source = "\n".join(lines)
     for cell in nb.cells:
+        if cell.cell_type == "markdown" and page != template:
+            cell.source = re.sub(rf"\bNB={re.escape(template)}\b", f"NB={page}", cell.source)
         tags = cell.metadata.get("tags", [])
         if ("parameters" in tags or "injected-parameters" in tags) and HIDE_TAG not in tags:
             cell.metadata["tags"] = [*tags, HIDE_TAG]
@@ -660,7 +696,7 @@ def execute(template: Path, output: Path, findings: Path, parameters: dict[str, 
         raise PageFailed(f"{label}: {template.relative_to(ROOT)} ran but wrote no findings; its last cells must call "
                          f"report_findings(..., path=findings_path)")
     nb = nbformat.read(scratch_nb, as_version=4)
-    _prepare_for_book(nb, template.stem, output.stem)
+    _prepare_for_book(nb, template.stem, output.stem, (record or {}).get("heading"))
     cache = env.get(CACHE_ENV) or os.environ.get(CACHE_ENV, "").strip()
     replacements = [(str(Path(cache).expanduser().resolve()), f"${CACHE_ENV}"), (cache, f"${CACHE_ENV}")] if cache else []
     replacements += [(str(ROOT.resolve()) + os.sep, ""), (str(ROOT) + os.sep, "")]

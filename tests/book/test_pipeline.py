@@ -200,6 +200,39 @@ def test_figure_labels_are_unique_per_page(pipeline: ModuleType) -> None:
     assert other.cells[0].metadata["mystnb"]["figure"]["caption"] == "A curve."
 
 
+def test_a_page_sharing_a_template_gets_its_own_title_introduction_and_rerun_hint(pipeline: ModuleType) -> None:
+    """Issue 17: the WikiText-2 page had the Penn Treebank page's title and introduction."""
+    def executed() -> nbformat.NotebookNode:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_markdown_cell("# Generic title\n\n**Question.** Why?\nRerun: `make page NB=tiny P=\"a=1\"`"),
+                    nbformat.v4.new_markdown_cell("Also `make page NB=tiny` and NB=tiny_other stays.")]
+        return nb
+
+    own = executed()
+    pipeline._prepare_for_book(own, "tiny", "tiny_wikitext2", {"title": "Tiny: WikiText-2",
+                                                               "introduction": "**This page: WikiText-2.**"})
+    assert own.cells[0].source.splitlines()[:4] == ["# Tiny: WikiText-2", "", "**This page: WikiText-2.**", ""]
+    assert "**Question.** Why?" in own.cells[0].source
+    assert "NB=tiny_wikitext2 P=" in own.cells[0].source and "`make page NB=tiny_wikitext2`" in own.cells[1].source
+    assert "NB=tiny_other" in own.cells[1].source
+    plain = executed()
+    pipeline._prepare_for_book(plain, "tiny", "tiny")  # the template's own page: untouched
+    assert plain.cells[0].source == executed().cells[0].source
+
+
+def test_titles_in_experiments_yml_are_checked_and_make_a_page_stale(pipeline: ModuleType, tmp_path: Path) -> None:
+    path = tmp_path / "experiments.yml"
+    path.write_text("pages:\n  width:\n    template: width\n    title: ''\n")
+    with pytest.raises(pipeline.UsageError, match="title must be non-empty text"):
+        pipeline.load_pages(path)
+    path.write_text("pages:\n  width:\n    template: width\n    subtitle: x\n")
+    with pytest.raises(pipeline.UsageError, match="unknown keys.*allowed: template, parameters, title, introduction"):
+        pipeline.load_pages(path)
+    path.write_text("pages:\n  width:\n    template: width\n    title: Width\n")
+    (page,) = pipeline.load_pages(path)
+    assert page.heading == {"title": "Width"} and pipeline.provenance(page, "x")["heading"] == {"title": "Width"}
+
+
 # ----------------------------------------------------------------------------------------------------
 # reruns: parameters, the page they start from, the terminal, the files written
 
