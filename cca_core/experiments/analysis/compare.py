@@ -113,7 +113,7 @@ def summarize(values: np.ndarray) -> tuple[float, float]:
 
 # ---------------------------------------------------------------------------------------- uncertainty
 #: Measures computed from the joint moments, as :class:`cca_core.Moments` methods.
-_MOMENT_MEASURES = ("pwcca", "mean_cca", "svcca", "linear_cka")
+_MOMENT_MEASURES = measures.measure_names(resampled_moments=True)
 
 
 def _moment_measure(name: str) -> str:
