@@ -104,7 +104,7 @@ class Moments:
         """
         from .distributed import moments_from_dask
 
-        return moments_from_dask(x, y, **kwargs)
+        return moments_from_dask(x, y, **kwargs, accumulator=cls)
 
     def update(self, x: np.ndarray, y: np.ndarray, names: tuple[str, str] = ("X", "Y"),
                chunk_size: int | None = None) -> "Moments":
