@@ -759,7 +759,7 @@ def verdict_counts(path: Path) -> str:
 def check_cluster() -> None:
     """Say where the sweeps will run; :class:`UsageError` (one line) if ``CCA_CORE_SCHEDULER`` names a
     scheduler that does not answer. Imports Dask only when the variable is set."""
-    from cca_core.distributed import SCHEDULER_ENV, SchedulerUnreachable, check_scheduler, scheduler_address
+    from cca_core.experiments.cluster import SCHEDULER_ENV, SchedulerUnreachable, check_scheduler, scheduler_address
 
     if scheduler_address() is None:
         return

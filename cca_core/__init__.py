@@ -20,16 +20,19 @@ from .measures import (
     linear_cka_distance,
     mean_cca,
     mean_cca_distance,
+    procrustes_distance,
+    procrustes_similarity,
     pwcca,
     pwcca_distance,
     rbf_cka,
     rbf_cka_distance,
+    shape_distance,
+    shape_similarity,
     svcca,
     svcca_distance,
 )
 from .moments import Moments
 from .pairs import PairwiseError, PairwiseResult, pairwise
-from .shapes import procrustes_distance, procrustes_similarity, shape_distance, shape_similarity
 from . import stats
 
 __version__ = "0.1.0"

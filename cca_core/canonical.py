@@ -23,6 +23,7 @@ factor), directions the covariance cannot resolve are dropped (:data:`COVARIANCE
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +32,7 @@ import scipy.linalg.lapack
 
 __all__ = ["CCAResult", "Whitener", "DataBasis", "default_rtol", "whiten", "whitener", "cca_from_covariances",
            "svcca_from_covariances", "pwcca_from_covariances", "svd_keep_count", "data_basis", "data_tolerance",
-           "cca_from_data", "svcca_from_data", "pwcca_from_data", "forced_count", "DATA_RCOND"]
+           "cca_from_data", "svcca_from_data", "pwcca_from_data", "forced_count", "tsqr_r", "DATA_RCOND"]
 
 #: A neuron whose standard deviation is below this fraction of max(|its mean|, largest std) is constant.
 CONSTANT_RTOL = 1e-12
@@ -462,18 +463,28 @@ def data_basis(zc: np.ndarray, n_datapoints: int | None = None, rtol: float | No
     return DataBasis(basis, weights, proj, sv, tol)
 
 
+def tsqr_r(blocks: Iterable[np.ndarray], r: np.ndarray | None = None) -> np.ndarray | None:
+    """``R`` of a Householder QR of the row blocks ``blocks`` stacked, one block at a time (TSQR).
+
+    Each block ``(k_i, c)`` is stacked under the running ``R`` (``r``, if given: the ``R`` of rows
+    seen before) and re-factored, keeping at most ``c`` rows (those below are zero), so memory is
+    ``O((c + k_i) c)`` whatever the number of rows. ``Q`` is never formed. Returns ``r`` when
+    ``blocks`` is empty. The QR of every stacking is scipy's (LAPACK ``geqrf``); the result equals
+    the ``R`` of the whole matrix up to the signs of its rows (Demmel et al. 2012, TSQR).
+    """
+    for block in blocks:
+        stacked = block if r is None else np.vstack([r, block])
+        r = scipy.linalg.qr(stacked, mode="r", check_finite=False)[0][: stacked.shape[1]]
+    return r
+
+
 def _tsqr_r(z: np.ndarray) -> np.ndarray:
-    """``R`` of a Householder QR of ``z`` ``(m, d)``, blocks of rows at a time (TSQR), no ``Q``."""
+    """``R`` of a Householder QR of ``z`` ``(m, d)``, blocks of rows at a time (:func:`tsqr_r`), no ``Q``."""
     m, d = z.shape
     rows = max(256, 8 * d)
     if m <= 2 * rows:
-        return scipy.linalg.qr(z, mode="r", check_finite=False)[0][: min(m, d)]
-    r = None
-    for start in range(0, m, rows):
-        block = z[start:start + rows]
-        stacked = block if r is None else np.vstack([r, block])
-        r = scipy.linalg.qr(stacked, mode="r", check_finite=False)[0][: min(stacked.shape[0], d)]
-    return r
+        return tsqr_r([z])
+    return tsqr_r(z[start:start + rows] for start in range(0, m, rows))
 
 
 def forced_count(x_rank: int, y_rank: int, dof: int) -> int:

@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._scaling import exponent, largest_abs, pow2
+from ._validation import check_finite_values
+
 __all__ = ["linear_cka_from_covariances", "debiased_linear_cka_from_data", "rbf_cka_from_data",
-           "check_gram_range", "unit_scaled", "centred_exponent", "safe_mean", "in_band"]
+           "check_gram_range", "unit_scaled"]
 
 #: Smallest largest-variance (Gram diagonal / count) of a side whose Gram matrix keeps full
 #: precision: the products behind it stay inside float64's normal range (2**-1022) with a margin of
@@ -30,27 +33,9 @@ __all__ = ["linear_cka_from_covariances", "debiased_linear_cka_from_data", "rbf_
 VARIANCE_FLOOR = 2.0**-960
 
 
-#: Scales within ``2**±64`` of 1 are left alone: even the eighth powers of debiased CKA stay far
-#: inside float64 there, and ordinary data then pay no extra pass.
-_SAFE_EXPONENT = 64
-
-
-def _exponent(value: float) -> int:
-    """``e`` with ``value * 2**-e`` in ``[0.5, 1)``; 0 for 0, non-finite values, or ``|e| <= 64``."""
-    if not (np.isfinite(value) and value > 0):
-        return 0
-    e = int(np.frexp(value)[1])
-    return e if abs(e) > _SAFE_EXPONENT else 0
-
-
-def _pow2(a: np.ndarray, k: int) -> np.ndarray:
-    """``a * 2**k`` (exact), ``a`` itself for ``k = 0``."""
-    return np.ldexp(a, k) if k else a
-
-
 def _variance_exponent(cov: np.ndarray) -> int:
     """Half the (even) power-of-two exponent of ``cov``'s largest diagonal entry: its std's scale."""
-    return _exponent(float(np.max(np.diagonal(cov)))) // 2
+    return exponent(float(np.max(np.diagonal(cov)))) // 2
 
 
 def check_gram_range(variances: np.ndarray, name: str, means: np.ndarray | None = None) -> None:
@@ -70,81 +55,26 @@ def check_gram_range(variances: np.ndarray, name: str, means: np.ndarray | None 
             "which rescale them")
 
 
-def _largest_abs(x: np.ndarray) -> float:
-    """``max |x|`` without an array-sized temporary; NaN when ``x`` has NaN (inf for Inf)."""
-    hi, lo = float(x.max()), float(x.min())
-    return abs(hi) + abs(lo) if np.isnan(hi) or np.isnan(lo) else max(abs(hi), abs(lo))
-
-
 def unit_scaled(x: np.ndarray, name: str = "X") -> np.ndarray:
     """Centred float64 copy of ``x`` times a power of two, its largest ``|value|`` in ``[0.5, 1)``.
 
-    (Left as it is when that is already within ``2**±64``, see :data:`_SAFE_EXPONENT`.)
+    (Left as it is when that is already within ``2**±64``, see :data:`cca_core._scaling.SAFE_EXPONENT`.)
 
     Exact but for the centring (a power of two changes no digit). Works for any finite ``x``: the
     data are brought to order one before the mean is taken, so sums cannot overflow. ``ValueError``
     (the package's overflow error) when the centred values themselves leave float64.
     """
-    from ._validation import check_finite_values
-
     x = np.array(x, dtype=np.float64)
-    top = _largest_abs(x)
+    top = largest_abs(x)
     if not np.isfinite(top):
         check_finite_values(name, x, known_bad=True)
-    if _exponent(top):
-        np.ldexp(x, -_exponent(top), out=x)
+    if exponent(top):
+        np.ldexp(x, -exponent(top), out=x)
     x -= x.mean(axis=0)
     spread = max(float(x.max()), -float(x.min()))
-    if _exponent(spread):
-        np.ldexp(x, -_exponent(spread), out=x)
+    if exponent(spread):
+        np.ldexp(x, -exponent(spread), out=x)
     return x
-
-
-#: A side's Gram matrix whose largest diagonal entry lies in this band needs no rescaling: its
-#: squares (``||K||_F^2`` in debiased CKA, up to ``(d 2**400)**2``) and the products behind it stay
-#: inside float64's normal range.
-GRAM_BAND = (2.0**-400, 2.0**400)
-
-
-def in_band(diagonal: np.ndarray) -> bool:
-    """Whether a Gram diagonal's largest entry is in :data:`GRAM_BAND` (False for 0 or non-finite)."""
-    top = float(np.max(diagonal))
-    return bool(GRAM_BAND[0] <= top <= GRAM_BAND[1])
-
-
-def safe_mean(x: np.ndarray, name: str = "X") -> np.ndarray:
-    """Column means (float64) of finite ``x``; taken on ``x`` over a power of two when sums overflow."""
-    from ._validation import check_finite_values
-
-    with np.errstate(over="ignore", invalid="ignore"):
-        mean = x.mean(axis=0, dtype=np.float64)
-    if np.all(np.isfinite(mean)):
-        return mean
-    top = _largest_abs(x)
-    if not np.isfinite(top):
-        check_finite_values(name, x, known_bad=True)
-    k = int(np.frexp(top)[1])
-    return np.ldexp(np.ldexp(np.asarray(x, dtype=np.float64), -k).mean(axis=0), k)
-
-
-def centred_exponent(x: np.ndarray, step: int) -> tuple[np.ndarray, int]:
-    """Column means of ``x`` (float64) and ``k`` with ``max |x - mean| * 2**-k`` in ``[0.5, 1)``.
-
-    ``step`` columns at a time (no copy of ``x``); the means are taken on the data divided by the
-    power of two of their largest ``|value|``, so that they cannot overflow.
-    """
-    n, d = x.shape
-    k0 = _exponent(_largest_abs(x))
-    mean = np.empty(d)
-    spread = 0.0
-    for start in range(0, d, step):
-        cols = slice(start, min(start + step, d))
-        block = np.ldexp(np.asarray(x[:, cols], dtype=np.float64), -k0)
-        m = block.mean(axis=0)
-        block -= m
-        spread = max(spread, float(block.max()), -float(block.min()))
-        mean[cols] = np.ldexp(m, k0)
-    return mean, (k0 + int(np.frexp(spread)[1]) if spread > 0 else 0)
 
 
 def linear_cka_from_covariances(sxx: np.ndarray, sxy: np.ndarray, syy: np.ndarray) -> float:
@@ -198,8 +128,8 @@ def debiased_linear_cka_from_data(x: np.ndarray, y: np.ndarray, mean_x: np.ndarr
     b = np.empty(n)
     for start in range(0, n, chunk_rows):
         stop = min(start + chunk_rows, n)
-        a[start:stop] = np.sum(_pow2(x[start:stop] - mean_x, -kx) ** 2, axis=1)
-        b[start:stop] = np.sum(_pow2(y[start:stop] - mean_y, -ky) ** 2, axis=1)
+        a[start:stop] = np.sum(pow2(x[start:stop] - mean_x, -kx) ** 2, axis=1)
+        b[start:stop] = np.sum(pow2(y[start:stop] - mean_y, -ky) ** 2, axis=1)
     scale2 = float(n - 1) ** 2  # covariance (ddof=1) back to centred Gram sums
     sxx, sxy, syy = np.ldexp(sxx, -2 * kx), np.ldexp(sxy, -(kx + ky)), np.ldexp(syy, -2 * ky)
     hxy = _unbiased_hsic(scale2 * np.sum(sxy * sxy), a, b)

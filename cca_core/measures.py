@@ -1,10 +1,14 @@
-"""Similarity measures on in-memory activations ``(n_datapoints, n_neurons)``.
+"""Similarity measures on in-memory activations ``(n_datapoints, n_neurons)``, and their registry.
 
 Each is a thin wrapper: one chunked pass builds :class:`~cca_core.Moments`, and the measure is
 computed from it. When a side has more neurons than there are datapoints (flattened conv layers),
-the measures work in data space instead (``n x n`` Gram matrices, :mod:`cca_core.pairs`), with
+the measures work in data space instead (``n x n`` Gram matrices, :mod:`cca_core.factors`), with
 memory ``O(n^2 + n d)`` above the inputs rather than ``O(d^2)``; the values are the same. Each
 similarity ``s`` has a distance ``1 - s`` beside it.
+
+:data:`REGISTRY` is the one list of the package's measures: name, function, distance, options and
+family (CCA family, CKA, shape metrics), which :func:`cca_core.pairwise`, :mod:`cca_core.stats` and
+the experiments read (:func:`lookup`, :func:`measure_names`; :data:`MEASURES` maps names to functions).
 
 Small linear algebra runs with one BLAS thread (:mod:`cca_core._threads`), so that a call on a
 machine whose cores are busy (training beside it) is not stalled by BLAS threads waiting for cores.
@@ -13,20 +17,29 @@ machine whose cores are busy (training beside it) is not stalled by BLAS threads
 from __future__ import annotations
 
 import functools
+import inspect
+import math
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from . import cka
+from ._scaling import order_one
 from ._threads import single_blas_thread
 from ._validation import check_finite_values, check_pair
 from .canonical import CCAResult
+from .factors import pair_similarity
 from .moments import Moments
+from .shapes import PROCRUSTES_METRICS, check_alpha, check_rtol
 
 __all__ = [
     "cca", "mean_cca", "svcca", "pwcca", "linear_cka", "debiased_linear_cka", "rbf_cka",
+    "procrustes_similarity", "shape_similarity", "procrustes_distance", "shape_distance",
     "mean_cca_distance", "svcca_distance", "pwcca_distance", "linear_cka_distance",
-    "debiased_linear_cka_distance", "rbf_cka_distance", "MEASURES", "get_measure",
+    "debiased_linear_cka_distance", "rbf_cka_distance", "procrustes_similarity_distance",
+    "shape_similarity_distance", "Measure", "REGISTRY", "FAMILIES", "MEASURES", "lookup", "get_measure",
+    "measure_names",
 ]
 
 
@@ -36,9 +49,8 @@ def _wide(x: np.ndarray, y: np.ndarray) -> bool:
 
 
 def _data_space(measure: str, x: np.ndarray, y: np.ndarray, **kwargs) -> float:
-    from .pairs import pair_similarity  # pairs imports this module
-
-    return pair_similarity(x, y, measure, space="data", **kwargs)
+    """The measure of checked arrays through the per-network factors, in data space."""
+    return pair_similarity(x, y, measure, REGISTRY[measure].family, space="data", **kwargs)
 
 
 def _with_source(x: np.ndarray, y: np.ndarray) -> Moments:
@@ -212,6 +224,117 @@ def rbf_cka(X: np.ndarray, Y: np.ndarray, threshold: float = 0.5) -> float:
         return cka.rbf_cka_from_data(x, y, threshold)
 
 
+def shape_similarity(X: np.ndarray, Y: np.ndarray, alpha: float = 1.0, rtol: float | None = None) -> float:
+    """``cos`` of the angular shape metric: ``||phi_alpha(X)^T phi_alpha(Y)||_*`` on normalised data.
+
+    The similarity form of :func:`shape_distance` (``shape_distance = arccos(shape_similarity)``),
+    the one registered for :func:`cca_core.pairwise` and :mod:`cca_core.stats` as
+    ``"shape_similarity"``. In [0, 1], 1 for representations equal up to translation, isotropic
+    scaling and an orthogonal map (any invertible linear map when ``alpha = 0``). Symmetric.
+
+    Parameters
+    ----------
+    X, Y : array_like, shapes (n_datapoints, n_neurons_x) and (n_datapoints, n_neurons_y)
+        Neuron counts may differ.
+    alpha : float in [0, 1]
+        Partial whitening (Williams et al. 2021, section 3): 0 is CCA (``sum rho_i /
+        sqrt(r_x r_y)``, the mean canonical correlation for equal ranks), 1 (default, as netrep's
+        ``LinearMetric``) is orthogonal Procrustes.
+    rtol : float, optional
+        Relative eigenvalue tolerance of each side's rank truncation (default
+        ``max(n_neurons, 10) * 2.2e-16``); see :mod:`cca_core.shapes`' notes.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        Non-numeric or complex activations; ``alpha`` not a real number.
+    ValueError
+        Activations not 2-D, with fewer than 2 datapoints, different numbers of datapoints, NaN/Inf
+        or no variance; ``alpha`` outside [0, 1] or not finite; ``rtol`` outside (0, 1).
+
+    Notes
+    -----
+    Datapoints >= neurons: one pass builds :class:`~cca_core.Moments` and the value comes from the
+    covariance blocks. Neurons > datapoints: data space, from each side's ``n x n`` Gram matrix
+    (memory ``O(n^2 + n d)``); same value within rounding.
+    """
+    alpha = check_alpha(alpha)
+    check_rtol(rtol)
+    # Whitening (alpha < 1) matches anything when neurons reach datapoints, as CCA does: same warning.
+    x, y = check_pair(X, Y, check_finite=False, warn=alpha < 1.0)
+    x, y = order_one(x), order_one(y)
+    if _wide(x, y):
+        return _data_space("shape_similarity", x, y, alpha=alpha, rtol=rtol)
+    return Moments(x.shape[1], y.shape[1])._accumulate(x, y).shape_similarity(alpha, rtol)
+
+
+def procrustes_similarity(X: np.ndarray, Y: np.ndarray) -> float:
+    """``||X^T Y||_*`` on centred data normalised to unit Frobenius norm: ``cos`` of the angular Procrustes metric.
+
+    Equals ``max_Q <X, Y Q>_F`` over orthogonal ``Q`` and ``shape_similarity(X, Y, alpha=1)``
+    (Williams et al. 2021, section 3; Ding et al. 2021). In [0, 1]; 1 exactly when ``Y = c X Q + v``
+    (``Q`` orthogonal, ``c > 0``, ``v`` a row offset). Registered as ``"procrustes_similarity"``.
+    Inputs and errors as :func:`shape_similarity`.
+    """
+    return shape_similarity(X, Y, alpha=1.0)
+
+
+def shape_distance(X: np.ndarray, Y: np.ndarray, alpha: float = 1.0, rtol: float | None = None) -> float:
+    """Angular shape metric ``theta_alpha = arccos ||phi_alpha(X)^T phi_alpha(Y)||_*``, in radians.
+
+    Williams, Kunz, Kornblith & Linderman (2021), "Generalized shape metrics on neural
+    representations", section 3: the angle between the partially whitened, centred, normalised
+    representations after their best rotational alignment; netrep's
+    ``LinearMetric(alpha, score_method="angular")`` (see :mod:`cca_core.shapes`' notes on scale). A metric on
+    representations modulo translation, isotropic scaling and orthogonal maps: symmetric, zero for
+    ``Y = c X Q + v``, and it satisfies the triangle inequality. In ``[0, pi/2]``.
+
+    ``alpha = 0`` gives ``arccos`` of the mean canonical correlation when both sides have the same
+    rank (in general ``arccos(sum rho_i / sqrt(r_x r_y))``); ``alpha = 1`` (default) the angular
+    Procrustes metric. Arguments, errors and spaces as :func:`shape_similarity`.
+
+    Returns
+    -------
+    float
+        The angle in radians.
+    """
+    return float(np.arccos(shape_similarity(X, Y, alpha, rtol)))
+
+
+def procrustes_distance(X: np.ndarray, Y: np.ndarray, metric: str = "euclidean") -> float:
+    """Orthogonal Procrustes distance between centred activations normalised to unit Frobenius norm.
+
+    ``metric="euclidean"`` (default): ``d = min_Q ||X - Y Q||_F`` over orthogonal ``Q``, i.e.
+    ``d^2 = ||X||^2 + ||Y||^2 - 2 ||X^T Y||_* = 2 - 2 ||X^T Y||_*``, in [0, sqrt(2)] (units of the
+    normalised data) -- the square root of the Procrustes distance of Ding, Denain & Steinhardt (2021),
+    section 2, who report ``d^2`` (square the result to compare with their numbers), and netrep's ``LinearMetric(alpha=1, score_method="euclidean")`` on such normalised data.
+    ``metric="angular"``: ``arccos ||X^T Y||_*`` in radians, in [0, pi/2] -- Williams et al.'s
+    (2021, section 3) angular Procrustes metric, netrep's ``LinearMetric(alpha=1)`` default
+    ``score_method="angular"``, and :func:`shape_distance` with ``alpha = 1``. Both are metrics.
+
+    Parameters
+    ----------
+    X, Y : array_like, shapes (n_datapoints, n_neurons_x) and (n_datapoints, n_neurons_y)
+        Neuron counts may differ (the same as zero-padding the narrower side).
+    metric : {"euclidean", "angular"}
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`shape_similarity`; ``ValueError`` for another ``metric``.
+    """
+    if metric not in PROCRUSTES_METRICS:
+        raise ValueError(f"metric must be one of {', '.join(PROCRUSTES_METRICS)}, got {metric!r}")
+    s = procrustes_similarity(X, Y)
+    if metric == "angular":
+        return float(np.arccos(s))
+    return math.sqrt(max(2.0 - 2.0 * s, 0.0))
+
+
 def _distance(similarity: Callable[..., float]) -> Callable[..., float]:
     @functools.wraps(similarity)
     def distance(*args, **kwargs) -> float:
@@ -228,42 +351,99 @@ pwcca_distance = _distance(pwcca)
 linear_cka_distance = _distance(linear_cka)
 debiased_linear_cka_distance = _distance(debiased_linear_cka)
 rbf_cka_distance = _distance(rbf_cka)
+# The shape metrics are registered by their similarity (cos of the angular metric), so that every
+# name m of the registry keeps m_distance = 1 - m; the metrics themselves are shape_distance and
+# procrustes_distance (arccos, and the Euclidean Procrustes distance).
+procrustes_similarity_distance = _distance(procrustes_similarity)
+shape_similarity_distance = _distance(shape_similarity)
 
 
-
-#: Every similarity measure of the package by name; the names ``pairwise`` and ``cca_core.stats`` take.
-MEASURES: dict[str, Callable[..., float]] = {
-    "mean_cca": mean_cca,
-    "svcca": svcca,
-    "pwcca": pwcca,
-    "linear_cka": linear_cka,
-    "debiased_linear_cka": debiased_linear_cka,
-    "rbf_cka": rbf_cka,
-}
+# ------------------------------------------------------------------------------------ the registry
+#: The families of :class:`Measure`: the CCA family, centered kernel alignment, the shape metrics.
+FAMILIES = ("cca", "cka", "shape")
 
 
-def get_measure(name: str) -> Callable[..., float]:
-    """The similarity function called ``name`` (a key of :data:`MEASURES`).
+@dataclass(frozen=True)
+class Measure:
+    """One similarity measure of the package, as :data:`REGISTRY` lists it.
+
+    Attributes
+    ----------
+    name : str
+        Its name, e.g. ``"pwcca"``: what :func:`cca_core.pairwise` and :mod:`cca_core.stats` take.
+    function : callable
+        ``function(X, Y, **options) -> float``, the similarity on ``(n_datapoints, n_neurons)`` arrays.
+    distance : callable
+        ``1 - function(...)``, same arguments (``cca_core.<name>_distance``).
+    options : tuple of str
+        Its keyword arguments (read from ``function``'s signature), the options ``pairwise`` accepts.
+    family : str
+        ``"cca"`` (mean CCA, SVCCA, PWCCA: canonical correlations), ``"cka"`` (linear, debiased and
+        RBF CKA) or ``"shape"`` (Procrustes and the shape metrics of Williams et al. 2021).
+    resampled_moments : bool
+        :mod:`cca_core.stats` resamples its joint moments (:class:`~cca_core.Moments` has a method of
+        the same name) instead of recomputing it from resampled rows.
+    """
+
+    name: str
+    function: Callable[..., float]
+    distance: Callable[..., float]
+    options: tuple[str, ...]
+    family: str
+    resampled_moments: bool = False
+
+
+def _entry(function: Callable[..., float], distance: Callable[..., float], family: str,
+           resampled_moments: bool = False) -> Measure:
+    options = tuple(list(inspect.signature(function).parameters)[2:])  # after X, Y
+    return Measure(function.__name__, function, distance, options, family, resampled_moments)
+
+
+#: Every similarity measure of the package by name, in the order error messages list them.
+REGISTRY: dict[str, Measure] = {m.name: m for m in (
+    _entry(mean_cca, mean_cca_distance, "cca", resampled_moments=True),
+    _entry(svcca, svcca_distance, "cca", resampled_moments=True),
+    _entry(pwcca, pwcca_distance, "cca", resampled_moments=True),
+    _entry(linear_cka, linear_cka_distance, "cka", resampled_moments=True),
+    _entry(debiased_linear_cka, debiased_linear_cka_distance, "cka"),
+    _entry(rbf_cka, rbf_cka_distance, "cka"),
+    _entry(procrustes_similarity, procrustes_similarity_distance, "shape"),
+    _entry(shape_similarity, shape_similarity_distance, "shape"),
+)}
+
+#: Name -> similarity function, for every measure of :data:`REGISTRY`.
+MEASURES: dict[str, Callable[..., float]] = {name: m.function for name, m in REGISTRY.items()}
+
+
+def lookup(name: str) -> Measure:
+    """The :class:`Measure` called ``name``.
 
     Raises
     ------
     ValueError
-        For an unknown name, listing the known ones.
+        For an unknown name (or a non-string), listing the known ones.
     """
-    if not isinstance(name, str) or name not in MEASURES:
-        raise ValueError(f"unknown measure {name!r}; known measures: {', '.join(MEASURES)}")
-    return MEASURES[name]
+    if not isinstance(name, str) or name not in REGISTRY:
+        raise ValueError(f"unknown measure {name!r}; known measures: {', '.join(REGISTRY)}")
+    return REGISTRY[name]
 
 
-# ------------------------------------------------------------------ shape metrics (cca_core.shapes)
-# Registered by their similarity (cos of the angular metric), so that every name ``m`` of the registry
-# keeps ``m_distance = 1 - m``; the metrics themselves are cca_core.shape_distance and
-# cca_core.procrustes_distance (arccos, and the Euclidean Procrustes distance).
-from .shapes import procrustes_similarity, shape_similarity  # noqa: E402  (shapes needs Moments only)
+def get_measure(name: str) -> Callable[..., float]:
+    """The similarity function called ``name`` (a key of :data:`MEASURES`); ``ValueError`` as :func:`lookup`."""
+    return lookup(name).function
 
-procrustes_similarity_distance = _distance(procrustes_similarity)
-shape_similarity_distance = _distance(shape_similarity)
-MEASURES["procrustes_similarity"] = procrustes_similarity
-MEASURES["shape_similarity"] = shape_similarity
-__all__ += ["procrustes_similarity", "shape_similarity", "procrustes_similarity_distance",
-            "shape_similarity_distance"]
+
+def measure_names(family: str | None = None, *, resampled_moments: bool | None = None) -> tuple[str, ...]:
+    """Names of the registered measures, in :data:`REGISTRY`'s order, of ``family`` (one of
+    :data:`FAMILIES`; ``None``: all) and with that ``resampled_moments`` (``None``: either).
+
+    Raises
+    ------
+    ValueError
+        ``family`` not in :data:`FAMILIES`.
+    """
+    if family is not None and family not in FAMILIES:
+        raise ValueError(f"family must be one of {', '.join(FAMILIES)} or None, got {family!r}")
+    return tuple(name for name, m in REGISTRY.items()
+                 if (family is None or m.family == family)
+                 and (resampled_moments is None or m.resampled_moments == resampled_moments))

@@ -17,11 +17,10 @@ import numpy as np
 from scipy.linalg.blas import dgemm as _gemm
 from scipy.linalg.blas import dsyrk as _syrk
 
-import scipy.linalg
-
 from . import canonical, cka
 from ._threads import blas_threads_for, single_blas_thread
 from ._validation import check_finite_values, check_pair, warn_forced
+from .shapes import PROCRUSTES_METRICS, check_alpha, shape_similarity_from_covariances
 
 __all__ = ["Moments", "centred_moments"]
 
@@ -105,7 +104,7 @@ class Moments:
         """
         from .distributed import moments_from_dask
 
-        return moments_from_dask(x, y, **kwargs)
+        return moments_from_dask(x, y, **kwargs, accumulator=cls)
 
     def update(self, x: np.ndarray, y: np.ndarray, names: tuple[str, str] = ("X", "Y"),
                chunk_size: int | None = None) -> "Moments":
@@ -142,8 +141,8 @@ class Moments:
             # [1, Z - s] = [1, Z - s_b] @ [[1, s_b - s], [0, I]]: R_b times that stays triangular.
             r_b = r_b.copy()
             r_b[:, 1:] += r_b[:, :1] * (shift_b - self.r_shift)
-        stacked = r_b if self.r is None else np.vstack([self.r, r_b])
-        self.r = scipy.linalg.qr(stacked, mode="r", check_finite=False)[0][: stacked.shape[1]]
+        self.r = canonical.tsqr_r([r_b], self.r)
+
     def _combine(self, n_b: int, mean_b: np.ndarray, m2_b: np.ndarray) -> None:
         """Chan, Golub & LeVeque's pairwise update, in place."""
         n_a = self.count
@@ -310,8 +309,6 @@ class Moments:
     # Shape metrics (Williams et al. 2021): functions of the covariance blocks, so they stream too.
     def shape_similarity(self, alpha: float = 1.0, rtol: float | None = None) -> float:
         """``cos`` of the angular shape metric; see :func:`cca_core.shape_similarity`."""
-        from .shapes import check_alpha, shape_similarity_from_covariances  # shapes imports this module
-
         alpha = check_alpha(alpha)
         with single_blas_thread():
             return shape_similarity_from_covariances(*self._blocks_checked(), alpha=alpha, rtol=rtol,
@@ -327,8 +324,6 @@ class Moments:
 
     def procrustes_distance(self, metric: str = "euclidean") -> float:
         """Orthogonal Procrustes distance; see :func:`cca_core.procrustes_distance`."""
-        from .shapes import PROCRUSTES_METRICS
-
         if metric not in PROCRUSTES_METRICS:
             raise ValueError(f"metric must be one of {', '.join(PROCRUSTES_METRICS)}, got {metric!r}")
         s = self.procrustes_similarity()
@@ -407,15 +402,16 @@ def _r_factor(blocks: Sequence[np.ndarray], shift: np.ndarray, chunk_size: int |
     rows = min(chunk_size or max(256, 4 * (d + 1)), n)
     buf = np.empty((rows, d + 1))
     buf[:, 0] = 1.0
-    r = None
-    for start in range(0, n, rows):
-        stop = min(start + rows, n)
-        chunk = buf[: stop - start]
-        for b, lo, hi in zip(blocks, edges[:-1], edges[1:]):
-            np.subtract(b[start:stop], shift[lo:hi], out=chunk[:, lo + 1 : hi + 1])
-        stacked = chunk if r is None else np.vstack([r, chunk])
-        r = scipy.linalg.qr(stacked, mode="r", check_finite=False)[0][: d + 1]
-    return r
+
+    def chunks():  # one buffer, refilled for each block once the running R no longer needs it
+        for start in range(0, n, rows):
+            stop = min(start + rows, n)
+            chunk = buf[: stop - start]
+            for b, lo, hi in zip(blocks, edges[:-1], edges[1:]):
+                np.subtract(b[start:stop], shift[lo:hi], out=chunk[:, lo + 1 : hi + 1])
+            yield chunk
+
+    return canonical.tsqr_r(chunks())
 
 
 def _direct_moments(blocks: Sequence[np.ndarray], edges: np.ndarray, names: Sequence[str]

@@ -58,6 +58,13 @@ Conventions (the choices netrep's ``LinearMetric`` leaves to its input):
 Procrustes itself needs no such scale (``alpha = 1``): it is computed on the centred data normalised
 to unit Frobenius norm, and the Euclidean Procrustes distance (``procrustes_distance``) is in units
 of those normalised data (between 0 and ``sqrt(2)``); the angular metrics are in radians.
+
+This module holds the metrics' mathematics (:func:`shape_weights`,
+:func:`shape_similarity_from_covariances`); the functions on activations --
+:func:`cca_core.shape_similarity`, :func:`cca_core.shape_distance`,
+:func:`cca_core.procrustes_similarity`, :func:`cca_core.procrustes_distance` -- are in
+:mod:`cca_core.measures` with the other measures, and a network's ``phi_alpha`` for
+:func:`cca_core.pairwise` in :mod:`cca_core.factors`.
 """
 
 from __future__ import annotations
@@ -67,12 +74,9 @@ import numbers
 
 import numpy as np
 
-from ._validation import check_pair
 from .canonical import default_rtol
-from .moments import Moments
 
-__all__ = ["procrustes_distance", "procrustes_similarity", "shape_distance", "shape_similarity",
-           "check_alpha", "shape_weights", "shape_similarity_from_covariances"]
+__all__ = ["PROCRUSTES_METRICS", "check_alpha", "check_rtol", "shape_weights", "shape_similarity_from_covariances"]
 
 #: ``metric`` values of :func:`procrustes_distance`, netrep's ``score_method`` names.
 PROCRUSTES_METRICS = ("euclidean", "angular")
@@ -90,7 +94,8 @@ def check_alpha(alpha: object) -> float:
     return value
 
 
-def _check_rtol(rtol: object) -> None:
+def check_rtol(rtol: object) -> None:
+    """``ValueError`` unless ``rtol`` is None or a real number in (0, 1)."""
     if rtol is not None and (isinstance(rtol, bool) or not isinstance(rtol, numbers.Real)
                              or not 0 < rtol < 1):
         raise ValueError(f"rtol (relative eigenvalue tolerance) must be a number in (0, 1), got {rtol!r}")
@@ -142,7 +147,7 @@ def shape_similarity_from_covariances(sxx: np.ndarray, sxy: np.ndarray, syy: np.
     when neurons outnumber datapoints. Williams et al. (2021), section 3.
     """
     alpha = check_alpha(alpha)
-    _check_rtol(rtol)
+    check_rtol(rtol)
     tx, ty = float(np.trace(sxx)), float(np.trace(syy))
     if not (tx > 0 and ty > 0):
         raise ValueError("X or Y has no variance")
@@ -160,137 +165,3 @@ def shape_similarity_from_covariances(sxx: np.ndarray, sxy: np.ndarray, syy: np.
     (wx, nx), (wy, ny) = sides
     nuclear = np.linalg.svd(wx.T @ sxy @ wy, compute_uv=False).sum()
     return float(np.clip(nuclear / (math.sqrt(tx) * math.sqrt(ty) * nx * ny), 0.0, 1.0))
-
-
-def _order_one(a: np.ndarray) -> np.ndarray:
-    """``a`` times a power of two (exact) when its largest ``|value|`` lies outside ``2**±64``.
-
-    The Gram blocks square the activations: without this, data beyond about ``1e±77`` would make
-    ``tr Sxx tr Syy`` overflow or underflow and the similarity 0 or 1 without a word. NaN/Inf are
-    left for the input gate to report.
-    """
-    if a.size == 0:
-        return a
-    with np.errstate(invalid="ignore"):
-        top = max(float(np.max(a)), -float(np.min(a)))
-    if not np.isfinite(top) or top == 0.0:
-        return a
-    k = int(np.frexp(top)[1])
-    return a if -64 <= k <= 64 else np.ldexp(np.asarray(a, dtype=np.float64), -k)
-
-
-def _wide(x: np.ndarray, y: np.ndarray) -> bool:
-    return max(x.shape[1], y.shape[1]) > x.shape[0]
-
-
-def shape_similarity(X: np.ndarray, Y: np.ndarray, alpha: float = 1.0, rtol: float | None = None) -> float:
-    """``cos`` of the angular shape metric: ``||phi_alpha(X)^T phi_alpha(Y)||_*`` on normalised data.
-
-    The similarity form of :func:`shape_distance` (``shape_distance = arccos(shape_similarity)``),
-    the one registered for :func:`cca_core.pairwise` and :mod:`cca_core.stats` as
-    ``"shape_similarity"``. In [0, 1], 1 for representations equal up to translation, isotropic
-    scaling and an orthogonal map (any invertible linear map when ``alpha = 0``). Symmetric.
-
-    Parameters
-    ----------
-    X, Y : array_like, shapes (n_datapoints, n_neurons_x) and (n_datapoints, n_neurons_y)
-        Neuron counts may differ.
-    alpha : float in [0, 1]
-        Partial whitening (Williams et al. 2021, section 3): 0 is CCA (``sum rho_i /
-        sqrt(r_x r_y)``, the mean canonical correlation for equal ranks), 1 (default, as netrep's
-        ``LinearMetric``) is orthogonal Procrustes.
-    rtol : float, optional
-        Relative eigenvalue tolerance of each side's rank truncation (default
-        ``max(n_neurons, 10) * 2.2e-16``); see the module's notes.
-
-    Returns
-    -------
-    float
-
-    Raises
-    ------
-    TypeError
-        Non-numeric or complex activations; ``alpha`` not a real number.
-    ValueError
-        Activations not 2-D, with fewer than 2 datapoints, different numbers of datapoints, NaN/Inf
-        or no variance; ``alpha`` outside [0, 1] or not finite; ``rtol`` outside (0, 1).
-
-    Notes
-    -----
-    Datapoints >= neurons: one pass builds :class:`~cca_core.Moments` and the value comes from the
-    covariance blocks. Neurons > datapoints: data space, from each side's ``n x n`` Gram matrix
-    (memory ``O(n^2 + n d)``); same value within rounding.
-    """
-    alpha = check_alpha(alpha)
-    _check_rtol(rtol)
-    # Whitening (alpha < 1) matches anything when neurons reach datapoints, as CCA does: same warning.
-    x, y = check_pair(X, Y, check_finite=False, warn=alpha < 1.0)
-    x, y = _order_one(x), _order_one(y)
-    if _wide(x, y):
-        from .pairs import pair_similarity  # pairs imports the registry, which imports this module
-
-        return pair_similarity(x, y, "shape_similarity", space="data", alpha=alpha, rtol=rtol)
-    return Moments(x.shape[1], y.shape[1])._accumulate(x, y).shape_similarity(alpha, rtol)
-
-
-def procrustes_similarity(X: np.ndarray, Y: np.ndarray) -> float:
-    """``||X^T Y||_*`` on centred data normalised to unit Frobenius norm: ``cos`` of the angular Procrustes metric.
-
-    Equals ``max_Q <X, Y Q>_F`` over orthogonal ``Q`` and ``shape_similarity(X, Y, alpha=1)``
-    (Williams et al. 2021, section 3; Ding et al. 2021). In [0, 1]; 1 exactly when ``Y = c X Q + v``
-    (``Q`` orthogonal, ``c > 0``, ``v`` a row offset). Registered as ``"procrustes_similarity"``.
-    Inputs and errors as :func:`shape_similarity`.
-    """
-    return shape_similarity(X, Y, alpha=1.0)
-
-
-def shape_distance(X: np.ndarray, Y: np.ndarray, alpha: float = 1.0, rtol: float | None = None) -> float:
-    """Angular shape metric ``theta_alpha = arccos ||phi_alpha(X)^T phi_alpha(Y)||_*``, in radians.
-
-    Williams, Kunz, Kornblith & Linderman (2021), "Generalized shape metrics on neural
-    representations", section 3: the angle between the partially whitened, centred, normalised
-    representations after their best rotational alignment; netrep's
-    ``LinearMetric(alpha, score_method="angular")`` (see the module's notes on scale). A metric on
-    representations modulo translation, isotropic scaling and orthogonal maps: symmetric, zero for
-    ``Y = c X Q + v``, and it satisfies the triangle inequality. In ``[0, pi/2]``.
-
-    ``alpha = 0`` gives ``arccos`` of the mean canonical correlation when both sides have the same
-    rank (in general ``arccos(sum rho_i / sqrt(r_x r_y))``); ``alpha = 1`` (default) the angular
-    Procrustes metric. Arguments, errors and spaces as :func:`shape_similarity`.
-
-    Returns
-    -------
-    float
-        The angle in radians.
-    """
-    return float(np.arccos(shape_similarity(X, Y, alpha, rtol)))
-
-
-def procrustes_distance(X: np.ndarray, Y: np.ndarray, metric: str = "euclidean") -> float:
-    """Orthogonal Procrustes distance between centred activations normalised to unit Frobenius norm.
-
-    ``metric="euclidean"`` (default): ``d = min_Q ||X - Y Q||_F`` over orthogonal ``Q``, i.e.
-    ``d^2 = ||X||^2 + ||Y||^2 - 2 ||X^T Y||_* = 2 - 2 ||X^T Y||_*``, in [0, sqrt(2)] (units of the
-    normalised data) -- the square root of the Procrustes distance of Ding, Denain & Steinhardt (2021),
-    section 2, who report ``d^2`` (square the result to compare with their numbers), and netrep's ``LinearMetric(alpha=1, score_method="euclidean")`` on such normalised data.
-    ``metric="angular"``: ``arccos ||X^T Y||_*`` in radians, in [0, pi/2] -- Williams et al.'s
-    (2021, section 3) angular Procrustes metric, netrep's ``LinearMetric(alpha=1)`` default
-    ``score_method="angular"``, and :func:`shape_distance` with ``alpha = 1``. Both are metrics.
-
-    Parameters
-    ----------
-    X, Y : array_like, shapes (n_datapoints, n_neurons_x) and (n_datapoints, n_neurons_y)
-        Neuron counts may differ (the same as zero-padding the narrower side).
-    metric : {"euclidean", "angular"}
-
-    Raises
-    ------
-    TypeError, ValueError
-        As :func:`shape_similarity`; ``ValueError`` for another ``metric``.
-    """
-    if metric not in PROCRUSTES_METRICS:
-        raise ValueError(f"metric must be one of {', '.join(PROCRUSTES_METRICS)}, got {metric!r}")
-    s = procrustes_similarity(X, Y)
-    if metric == "angular":
-        return float(np.arccos(s))
-    return math.sqrt(max(2.0 - 2.0 * s, 0.0))

@@ -273,7 +273,7 @@ def test_no_forced_warning_with_enough_datapoints():
 
 @pytest.mark.parametrize("log_kappa", [0, 3, 6, 7])
 def test_wide_layers_follow_the_data_conditioning(log_kappa):
-    """Neurons > datapoints (data space, cca_core.pairs.pair_similarity): X = Q_x S V^T of rank 10
+    """Neurons > datapoints (data space, cca_core.factors.pair_similarity): X = Q_x S V^T of rank 10
     over 200 neurons and 80 datapoints; the truth is svd(Q_x^T Q_y) whatever S."""
     rng = np.random.default_rng(5)
     n = 80

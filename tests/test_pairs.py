@@ -269,13 +269,13 @@ def test_pairs_argument_computes_only_that_pair(pair, executor):
 
 def test_pairs_only_factor_the_networks_they_need():
     calls = []
-    real = pairs_mod._factor
+    real = pairs_mod.factor
 
     def spy(x, label, *args):
         calls.append(label)
         return real(x, label, *args)
 
-    with mock.patch("cca_core.pairs._factor", side_effect=spy):
+    with mock.patch("cca_core.pairs.factor", side_effect=spy):
         pairwise(SMALL, "mean_cca", pairs=[(1, 3)], progress=False)
     labels = list(SMALL)
     assert sorted(calls) == sorted([labels[1], labels[3]])
@@ -291,7 +291,7 @@ def test_bad_pairs_raise(bad):
 @pytest.fixture
 def no_work():
     """Any factorization is a failure: the checks must come before the work."""
-    with mock.patch("cca_core.pairs._factor", side_effect=AssertionError("work started before the checks")):
+    with mock.patch("cca_core.pairs.factor", side_effect=AssertionError("work started before the checks")):
         yield
 
 
@@ -439,7 +439,7 @@ def test_constant_network_names_it(measure, space):
 @pytest.mark.parametrize("executor", [None, "threads"])
 @pytest.mark.parametrize("measure", ALL_MEASURES)
 def test_failure_in_one_pair_names_both_networks(measure, executor):
-    real = pairs_mod._pair_values
+    real = pairs_mod.pair_values
     seen = []
 
     def flaky(m, fi, fj, kwargs):
@@ -450,7 +450,7 @@ def test_failure_in_one_pair_names_both_networks(measure, executor):
 
     pool = concurrent.futures.ThreadPoolExecutor(2) if executor else None
     try:
-        with mock.patch("cca_core.pairs._pair_values", side_effect=flaky):
+        with mock.patch("cca_core.pairs.pair_values", side_effect=flaky):
             with pytest.raises(PairwiseError) as excinfo:
                 pairwise(SMALL, measure, executor=pool, progress=False)
     finally:
@@ -466,7 +466,7 @@ def test_failure_in_one_pair_names_both_networks(measure, executor):
 
 
 def test_pairs_without_the_failing_pair_succeed():
-    real = pairs_mod._pair_values
+    real = pairs_mod.pair_values
 
     def flaky(m, fi, fj, kwargs):
         if {fi.label, fj.label} == {"net6", "net8"}:
@@ -474,7 +474,7 @@ def test_pairs_without_the_failing_pair_succeed():
         return real(m, fi, fj, kwargs)
 
     labels = list(SMALL)
-    with mock.patch("cca_core.pairs._pair_values", side_effect=flaky):
+    with mock.patch("cca_core.pairs.pair_values", side_effect=flaky):
         res = pairwise(SMALL, "pwcca", pairs=[(0, 1)], progress=False)
     assert {labels[0], labels[1]} != {"net6", "net8"}
     assert abs(res.values[0, 1] - cca_core.pwcca(SMALL[labels[0]], SMALL[labels[1]])) < 1e-10

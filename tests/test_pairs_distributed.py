@@ -58,7 +58,7 @@ def test_compare_runs_on_the_cluster_of_the_environment(client, monkeypatch):
     seen = []
     real = cca_core.pairs._on_dask
     monkeypatch.setattr(cca_core.pairs, "_on_dask", lambda *a, **k: seen.append(1) or real(*a, **k))
-    from cca_core import distributed as cluster_env
+    from cca_core.experiments import cluster as cluster_env
 
     try:
         remote = compare.pairwise_matrix(acts, cca_core.pwcca_distance, symmetric=True)

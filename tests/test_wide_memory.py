@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cca_core import pairs
+from cca_core import factors
 
 
 @pytest.fixture
 def small_blocks(monkeypatch):
-    monkeypatch.setattr(pairs, "_WIDE_BLOCK_ELEMENTS", 997)  # odd: blocks end mid-array
+    monkeypatch.setattr(factors, "_WIDE_BLOCK_ELEMENTS", 997)  # odd: blocks end mid-array
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -25,20 +25,20 @@ def test_blocked_helpers_match_direct_formulas(small_blocks, dtype):
     mean = x.mean(axis=0, dtype=np.float64)
     xc = x.astype(np.float64) - mean
     scale = rng.uniform(0.5, 2.0, d)
-    assert len(list(pairs._column_chunks(d, n))) > 10
-    np.testing.assert_allclose(pairs._data_gram(x, mean), xc @ xc.T, rtol=1e-12, atol=1e-9)
+    assert len(list(factors._column_chunks(d, n))) > 10
+    np.testing.assert_allclose(factors._data_gram(x, mean), xc @ xc.T, rtol=1e-12, atol=1e-9)
     xs = xc * scale
-    np.testing.assert_allclose(pairs._data_gram(x, mean, scale), xs @ xs.T, rtol=1e-12, atol=1e-9)
-    np.testing.assert_allclose(pairs._column_variances(x, mean), xc.var(axis=0, ddof=1), rtol=1e-12)
+    np.testing.assert_allclose(factors._data_gram(x, mean, scale), xs @ xs.T, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(factors._column_variances(x, mean), xc.var(axis=0, ddof=1), rtol=1e-12)
     w = rng.standard_normal((n, 7))
-    np.testing.assert_allclose(pairs._data_projection(x, mean, w), xc.T @ w, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(factors._data_projection(x, mean, w), xc.T @ w, rtol=1e-12, atol=1e-10)
 
 
 def test_blocked_alpha_matches_direct_formula(small_blocks):
     rng = np.random.default_rng(4)
     proj, directions = rng.standard_normal((2000, 9)), rng.standard_normal((9, 6))
     direct = np.abs(proj @ directions).sum(axis=0)
-    np.testing.assert_allclose(pairs._alpha(proj, directions), direct / direct.sum(), rtol=1e-13)
+    np.testing.assert_allclose(factors._alpha(proj, directions), direct / direct.sum(), rtol=1e-13)
 
 
 def test_blocked_helpers_leave_the_input_unchanged(small_blocks):
@@ -46,6 +46,6 @@ def test_blocked_helpers_leave_the_input_unchanged(small_blocks):
     x = rng.standard_normal((30, 500)).astype(np.float32)
     x0 = x.copy()
     mean = x.mean(axis=0, dtype=np.float64)
-    pairs._data_gram(x, mean, np.ones(500))
-    pairs._data_projection(x, mean, np.ones((30, 2)))
+    factors._data_gram(x, mean, np.ones(500))
+    factors._data_projection(x, mean, np.ones((30, 2)))
     np.testing.assert_array_equal(x, x0)

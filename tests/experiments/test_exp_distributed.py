@@ -12,7 +12,7 @@ import io
 import numpy as np
 import pytest
 
-from cca_core.distributed import SCHEDULER_ENV, JobFailed
+from cca_core.experiments.cluster import SCHEDULER_ENV, JobFailed
 from cca_core.experiments import TrainConfig, cache_key, load_result, sweep_executor, train_many
 
 TINY = dict(dataset="digits", depth=2, width=4, epochs=1, batch_size=64)  # as conftest.TINY
@@ -33,7 +33,7 @@ def cluster():
 @pytest.fixture
 def executor(cluster, monkeypatch):
     """What a notebook gets from sweep_executor() with CCA_CORE_SCHEDULER set to the cluster."""
-    from cca_core import distributed as module
+    from cca_core.experiments import cluster as module
 
     monkeypatch.setenv(SCHEDULER_ENV, cluster.scheduler_address)
     yield sweep_executor()

@@ -29,11 +29,11 @@ _ENGINE_DISTANCES = {getattr(measures, f"{name}_distance"): name for name in mea
 
 
 def _executor():
-    """The cluster named by ``$CCA_CORE_SCHEDULER`` (:func:`cca_core.distributed.client_from_env`), else
+    """The cluster named by ``$CCA_CORE_SCHEDULER`` (:func:`cca_core.experiments.cluster.client_from_env`), else
     None: the engine's own threads. The book's pairwise work thus runs where its sweeps run."""
     if not os.environ.get("CCA_CORE_SCHEDULER", "").strip():
         return None
-    from cca_core.distributed import client_from_env
+    from cca_core.experiments.cluster import client_from_env
 
     return client_from_env()
 
@@ -113,7 +113,7 @@ def summarize(values: np.ndarray) -> tuple[float, float]:
 
 # ---------------------------------------------------------------------------------------- uncertainty
 #: Measures computed from the joint moments, as :class:`cca_core.Moments` methods.
-_MOMENT_MEASURES = ("pwcca", "mean_cca", "svcca", "linear_cka")
+_MOMENT_MEASURES = measures.measure_names(resampled_moments=True)
 
 
 def _moment_measure(name: str) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .synthetic import random_orthogonal
+
 __all__ = ["linear_rnn_states", "mean_cosine_distance", "mean_euclidean_distance", "random_rotation",
            "step_states", "tokens_as_datapoints"]
 
@@ -48,14 +50,11 @@ def step_states(states: np.ndarray, step: int) -> np.ndarray:
 def random_rotation(n: int, seed: int = 0) -> np.ndarray:
     """A random ``n x n`` rotation (orthogonal, determinant +1), Haar-distributed.
 
-    QR of a standard Gaussian matrix with the signs of ``R``'s diagonal moved into ``Q``
-    (Mezzadri 2007), then one column negated if needed so that ``det = +1``.
+    :func:`~cca_core.experiments.analysis.synthetic.random_orthogonal` (Mezzadri 2007) drawn with
+    ``numpy.random.default_rng(seed)``, then one column negated if needed so that ``det = +1``.
+    ``ValueError`` unless ``n`` is an integer >= 1.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    rng = np.random.default_rng(seed)
-    q, r = np.linalg.qr(rng.standard_normal((n, n)))
-    q = q * np.sign(np.diag(r))
+    q = random_orthogonal(n, np.random.default_rng(seed))
     if np.linalg.det(q) < 0:
         q[:, 0] = -q[:, 0]
     return q
