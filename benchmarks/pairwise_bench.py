@@ -634,7 +634,8 @@ PAPER_WIDTHS = (64, 128, 256, 512)
 def bench_paper_scale(quick: bool) -> Section:
     """Case 4: one factor and one pair at the paper's datapoints, one BLAS thread (as on a Dask worker),
     extrapolated to every pair of the paper's experiment."""
-    from cca_core import pairs as engine
+    from cca_core import factors
+    from cca_core.canonical import default_rtol
 
     n = 2_000 if quick else PAPER_IMAGES
     pairs_per_layer = PAPER_NETWORKS * (PAPER_NETWORKS - 1) // 2
@@ -652,10 +653,10 @@ def bench_paper_scale(quick: bool) -> Section:
         kwargs: dict = {}
         with single_blas_thread():
             t0 = time.perf_counter()
-            fa = engine._factor(a, "a", "pwcca", "neuron", kwargs, engine.default_rtol(d))
+            fa = factors.factor(a, "a", "pwcca", "cca", "neuron", kwargs, default_rtol(d))
             t_factor = time.perf_counter() - t0
-            fb = engine._factor(b, "b", "pwcca", "neuron", kwargs, engine.default_rtol(d))
-            t_pair = best_time(lambda: engine._pair_values("pwcca", fa, fb, kwargs), 3)[0]
+            fb = factors.factor(b, "b", "pwcca", "cca", "neuron", kwargs, default_rtol(d))
+            t_pair = best_time(lambda: factors.pair_values("pwcca", fa, fb, kwargs), 3)[0]
         size_mb = (fa.qt.nbytes + fa.proj.nbytes) / MB
         scale = PAPER_IMAGES / n  # factor and pair costs grow linearly in the datapoints
         core_h = (pairs_per_layer * t_pair + PAPER_NETWORKS * t_factor) * scale / 3600

@@ -212,3 +212,10 @@ def test_checks_find_a_notebook_importing_past_the_facade(tmp_path):
     path = tmp_path / "x.ipynb"
     path.write_text(json.dumps(nb))
     assert notebook_violations([path]) == ["x.ipynb: imports cca_core.experiments.training.cnn past the facades"]
+
+
+if __name__ == "__main__":  # python tests/test_architecture.py: the rules' state, for a closing note
+    found = import_graph(ROOT)
+    print(f"{len(found)} modules; cycles: {cycles(found) or 'none'}")
+    print("broken rules:", *(violations(found) + notebook_violations(sorted(NOTEBOOKS.glob('*.ipynb'))) or ["none"]),
+          sep="\n  ")
