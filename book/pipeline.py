@@ -526,7 +526,7 @@ def _version() -> str:
 
 def training_sentence(training: dict[str, Any] | None) -> str:
     """The how-made box's sentence on training, from the findings JSON's ``"training"`` record
-    (:func:`cca_core.experiments.verdicts.findings.training_record`); ``""`` when the page trains nothing."""
+    (:func:`cca_core.experiments.report.findings.training_record`); ``""`` when the page trains nothing."""
     if not training or not training.get("networks"):
         return ""
     n, seconds = int(training["networks"]), float(training["seconds"])
@@ -675,7 +675,7 @@ def _say(msg: str) -> None:
 def findings_table(path: Path, width: int | None = None) -> str:
     """The findings of ``path`` (a findings JSON) as a plain-text table for the terminal: claim, ours,
     verdict, wrapped to ``width`` columns (default: the terminal's)."""
-    from cca_core.experiments.verdicts.findings import load_findings
+    from cca_core.experiments.report.findings import load_findings
 
     data = load_findings(path)
     rows = [(f["claim"], f["ours"], f["verdict"]) for f in data["findings"]]
@@ -693,7 +693,7 @@ def findings_table(path: Path, width: int | None = None) -> str:
 
 def verdict_counts(path: Path) -> str:
     """``"2 reproduced, 1 partly"``: the verdicts of a findings JSON, counted."""
-    from cca_core.experiments.verdicts.findings import load_findings
+    from cca_core.experiments.report.findings import load_findings
 
     counts: dict[str, int] = {}
     for f in load_findings(path)["findings"]:
@@ -810,7 +810,8 @@ def rerun(args: argparse.Namespace, pages: list[Page]) -> None:
 def scorecard_markdown(pages: list[Page]) -> str:
     """The scorecard page: the four verdicts counted per chapter, then every finding with its
     evidence (intervals, p-values with their minimum, sample sizes) and verdict, by chapter."""
-    from cca_core.experiments.verdicts.findings import VERDICTS, evidence_text, load_findings
+    from cca_core.experiments.report.findings import evidence_text, load_findings
+    from cca_core.experiments.verdicts.findings import VERDICTS
 
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")

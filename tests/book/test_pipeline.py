@@ -16,7 +16,7 @@ import pytest
 PARAMS = "scale: float = 1.0  # multiplies the answer (> 0)\nfail: bool = False\nfindings_path: str = \"\""
 
 BODY = """
-from cca_core.experiments.verdicts.findings import Finding, report_findings
+from cca_core.experiments import Finding, report_findings
 if fail:
     raise ZeroDivisionError("asked to fail")
 value = 2.0 * scale
@@ -149,7 +149,8 @@ def test_scorecard_lists_every_finding_with_its_chapter(book: ModuleType) -> Non
 
 
 def test_scorecard_counts_inconclusive_and_renders_evidence(book: ModuleType) -> None:
-    from cca_core.experiments.verdicts.findings import Evidence, Finding, above, judge, report_findings, significant
+    from cca_core.experiments import Evidence, Finding, above, judge, report_findings
+    from cca_core.experiments.verdicts.findings import significant
 
     (page,) = book.load_pages()
     gap = Evidence("gap", 0.3, (0.2, 0.4), n={"networks": [5, 5], "pairs": 20})
@@ -272,7 +273,7 @@ def test_run_starts_from_the_book_page_unless_defaults(book: ModuleType, capsys:
 CHATTY = '''
 import os
 from cca_core.experiments.training.cache import SequentialExecutor, sweep
-from cca_core.experiments.verdicts.findings import Finding, report_findings
+from cca_core.experiments import Finding, report_findings
 
 
 class Config:
@@ -437,7 +438,7 @@ def test_a_page_run_in_place_never_writes_the_books_findings(book: ModuleType, t
 
 def test_report_findings_refuses_the_books_findings_directory(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pages executed before the pipeline stopped injecting a path hold findings_path = "findings/<page>.json"."""
-    from cca_core.experiments.verdicts.findings import Finding, report_findings
+    from cca_core.experiments import Finding, report_findings
     from cca_core.experiments.paths import BOOK_FINDINGS
 
     monkeypatch.delenv("CCA_CORE_FINDINGS_PATH", raising=False)

@@ -18,8 +18,8 @@ from cca_core.experiments.analysis.clustering import separation_test
 from cca_core.experiments.analysis.compare import BlockBootstrap, chance_distance
 from cca_core.experiments.verdicts.findings import (VERDICTS, Check, Evidence, Finding, NetworkGroups, above,
                                            all_of, any_of, at_least, at_least_fraction, at_most, below,
-                                           enough, findings_table, judge, load_findings, mean_interval,
-                                           premise, report_findings, significant, within)
+                                           enough, judge, mean_interval, premise, significant, within)
+from cca_core.experiments.report.findings import findings_table, load_findings, report_findings
 
 
 # ---------------------------------------------------------------------------------------- evidence
