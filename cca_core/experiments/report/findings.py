@@ -39,10 +39,9 @@ MAX_REASON = 220
 _OPS = (">=", "<=", ">", "<")
 _CHECK_END = re.compile(r"^(?P<value>.+?) (?P<op>>=|<=|>|<) (?P<t>[-+0-9.eEinfa]+)(?P<on> \(estimate\))?$")
 _WITHIN_END = re.compile(r"^(?P<value>.+?) in \[(?P<lo>[-+0-9.eEinfa]+), (?P<hi>[-+0-9.eEinfa]+)\]$")
-_WHY = {"reproduced": "every condition of the chapter's rule for 'reproduced' holds over its whole interval",
-        "partly": "the rule's condition for 'partly' holds over its whole interval, the one for 'reproduced' "
-                  "does not",
-        "not reproduced": "the rule's conditions fail over their whole intervals",
+_WHY = {"reproduced": "the evidence clears the rule's bar for 'reproduced'",
+        "partly": "the evidence clears the rule's bar for 'partly', not for 'reproduced'",
+        "not reproduced": "the evidence falls short of the rule's bar, even for 'partly'",
         "inconclusive": "the evidence cannot decide the rule"}
 
 
@@ -262,7 +261,7 @@ def findings_table(findings: Sequence[Finding | Mapping[str, Any]], *, evidence:
     every piece of evidence (interval and its level, p-value and the smallest possible, sample sizes,
     method)."""
     views = _views(findings)
-    lines = ["| | Claim | Paper | Ours | Verdict |", "|---:|---|---|---|---|"]
+    lines = ["| # | Claim | Paper | Ours | Verdict |", "|---:|---|---|---|---|"]
     for i, v in enumerate(views, 1):
         cells = [str(i), v.claim, v.paper or "-", v.ours or "-"]
         cells = [escape_cell(shorten(c, MAX_CELL)) for c in cells]

@@ -23,8 +23,8 @@ from cca_core.experiments.report.findings import CheckRead, FindingView, finding
 from cca_core.experiments.report.numbers import plural
 from cca_core.experiments.report.tables import escape_cell
 
-__all__ = ["VERDICT_STYLE", "Chapter", "Row", "forest_rows", "scorecard_figure", "scorecard_markdown",
-           "FIGURE_WIDTH_PX"]
+__all__ = ["VERDICT_STYLE", "Chapter", "Row", "forest_rows", "forest_figure", "scorecard_figure",
+           "scorecard_markdown", "FIGURE_WIDTH_PX", "MIN_FONT_PT"]
 
 #: The verdicts, strongest first (as :data:`cca_core.experiments.verdicts.findings.VERDICTS`).
 _VERDICTS = ("reproduced", "partly", "not reproduced", "inconclusive")
@@ -104,14 +104,31 @@ def forest_rows(chapters: Sequence[Chapter]) -> tuple[list[Row], list[tuple[Chap
 
 
 def scorecard_figure(chapters: Sequence[Chapter], path: str | Path) -> int:
-    """Draw the forest plot of ``chapters`` into ``path`` (PNG, {FIGURE_WIDTH_PX} px wide as shown,
-    at twice that resolution); return the number of rows (0: nothing drawn, no file written).
+    """Draw the forest plot of ``chapters`` into ``path`` (PNG drawn for a column of
+    :data:`FIGURE_WIDTH_PX` CSS pixels, at about twice that resolution); return the number of rows
+    (0: nothing to draw, no file written).
 
     Every row: the estimate (marker by verdict) and its interval (line), the rule's threshold as a
     black bar with a wedge towards the side the claim needs (two bars for "within")."""
+    fig = forest_figure(chapters)
+    if fig is None:
+        return 0
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=_DPI)
+    plt.close(fig)
+    return len(forest_rows(chapters)[0])
+
+
+def forest_figure(chapters: Sequence[Chapter]) -> Any:
+    """The matplotlib Figure of :func:`scorecard_figure` (None when no claim has a row): width
+    :data:`FIGURE_WIDTH_PX` / 96 inches, so that shown at that many CSS pixels a point of text is
+    96/72 pixels and the smallest text (:data:`MIN_FONT_PT`) 12 pixels."""
     rows, _ = forest_rows(chapters)
     if not rows:
-        return 0
+        return None
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -167,17 +184,16 @@ def scorecard_figure(chapters: Sequence[Chapter], path: str | Path) -> int:
     ax.tick_params(axis="y", length=0)
     ax.tick_params(axis="x", labelsize=MIN_FONT_PT + 1)
     ax.grid(axis="x", color="#e5e5e5", lw=0.6, zorder=0)
-    ax.set_xlabel("estimate, 95% interval; bar: the rule's threshold", fontsize=MIN_FONT_PT + 1)
+    ax.set_xlabel("estimate and 95% interval", fontsize=MIN_FONT_PT + 1)
     handles = [Line2D([], [], color=VERDICT_STYLE[v][0], marker=VERDICT_STYLE[v][1], lw=2.2, markersize=7,
                       markeredgecolor="white", label=v) for v in _VERDICTS]
-    fig.legend(handles=handles, loc="outside upper center", ncols=4, fontsize=10, frameon=False)
+    handles.append(Line2D([], [], color="black", marker="|", lw=0, markersize=12, markeredgewidth=1.4,
+                          label="threshold"))
+    fig.legend(handles=handles, loc="outside upper center", ncols=5, fontsize=MIN_FONT_PT + 1, frameon=False,
+               handlelength=1.6, columnspacing=1.0)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=_DPI)
-    plt.close(fig)
-    return len(rows)
+    return fig
 
 
 def _counts(views: Sequence[FindingView]) -> str:

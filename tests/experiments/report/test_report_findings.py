@@ -153,8 +153,43 @@ def test_table_gives_intervals_p_values_and_sizes_behind_the_toggle():
     table = findings_table([Finding("c1", "p", f"{gap:.2f}", judge(above(gap, 0))),
                             Finding("c2", "p", "x", judge(significant(sep)))])
     cells, _ = _visible(table)
-    assert cells[5:10] == ["1", "c1", "p", "0.38 [0.30, 0.45]", "**reproduced**: every condition of the chapter's "
-                           "rule for 'reproduced' holds over its whole interval"]
+    assert cells[5:10] == ["1", "c1", "p", "0.38 [0.30, 0.45]", "**reproduced**: the evidence clears the rule's bar "
+                           "for 'reproduced'"]
     assert cells[-1].startswith("**inconclusive**: sep: the smallest p-value this test can give is 0.1")
     assert "- gap: 0.38 [0.30, 0.45] (95% interval); 5 + 5 networks, 20 pairs" in table
     assert "- sep: 0.0200; p = 0.10 (smallest possible 0.10); 3 + 3 networks" in table
+
+
+def test_forest_plot_is_drawn_for_the_column_with_legible_text(tmp_path):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    from cca_core.experiments.report.scorecard import FIGURE_WIDTH_PX, forest_figure, scorecard_figure
+
+    chapters = [Chapter.from_json(p.stem, load_findings(p)) for p in BOOK_FINDINGS]
+    rows, _ = forest_rows(chapters)
+    fig = forest_figure(chapters)
+    assert fig is not None and len(rows) >= 1
+    try:
+        assert fig.get_figwidth() * 96 == pytest.approx(FIGURE_WIDTH_PX)  # 1 inch = 96 CSS pixels
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        lo, hi = ax.get_xlim()
+        hidden = {id(t) for t, x in zip(ax.get_xticklabels(), ax.get_xticks()) if not lo <= x <= hi}  # not drawn
+        texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and id(t) not in hidden]
+        assert texts and min(t.get_fontsize() for t in texts) * 96 / 72 >= 10  # pixels, as shown
+        width, height = fig.canvas.get_width_height()
+        for t in texts:  # no text outside the figure
+            box = t.get_window_extent()
+            assert box.x0 >= -1 and box.x1 <= width + 1, t.get_text()
+        legend = fig.legends[0].get_window_extent()
+        for ax in fig.axes:  # the legend is off the data
+            assert not legend.overlaps(ax.get_window_extent()), "legend over the data"
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        assert len(labels) == len(rows)
+    finally:
+        plt.close(fig)
+    path = tmp_path / "f.png"
+    assert scorecard_figure(chapters, path) == len(rows) and path.stat().st_size > 0
+    assert scorecard_figure([], tmp_path / "none.png") == 0 and not (tmp_path / "none.png").exists()
