@@ -233,9 +233,10 @@ def finding_view(finding: Finding | Mapping[str, Any]) -> FindingView:
     else:
         reason = _WHY[verdict]
     ours = str(data.get("ours") or "")
-    short = ours if len(ours) <= MAX_OURS else (_clauses(ours)[0] + " …" if _clauses(ours) else ours)
+    clauses = _clauses(ours)
+    short = ours if len(ours) <= MAX_OURS or len(clauses) < 2 else clauses[0] + " …"
     return FindingView(claim=str(data["claim"]), paper=str(data.get("paper") or ""),
-                       ours=shorten(short, MAX_OURS if len(short) > MAX_OURS else MAX_CELL),
+                       ours=shorten(short, MAX_OURS),
                        ours_full=ours, verdict=verdict, reason=shorten(reason, MAX_REASON),
                        reasons=tuple(rewritten) + ((f"and {more} more",) if more else ()),
                        details=own, evidence=evidence, checks=tuple(checks))
@@ -257,7 +258,7 @@ def _views(findings: Iterable[Finding | Mapping[str, Any]]) -> list[FindingView]
 def findings_table(findings: Sequence[Finding | Mapping[str, Any]], *, evidence: bool = True) -> str:
     """The findings as a page shows them (MyST Markdown): a table of claim | paper | ours | verdict
     and its reason, no cell longer than :data:`MAX_CELL` characters; then, with ``evidence``, one
-    toggle (MyST ``dropdown``) per finding with ours in full, how it was computed, every reason and
+    toggle (``<details>``, which the book and JupyterLab both show folded) per finding with ours in full, how it was computed, every reason and
     every piece of evidence (interval and its level, p-value and the smallest possible, sample sizes,
     method)."""
     views = _views(findings)
@@ -270,7 +271,7 @@ def findings_table(findings: Sequence[Finding | Mapping[str, Any]], *, evidence:
     if not evidence:
         return "\n".join(lines)
     for i, v in enumerate(views, 1):
-        lines += ["", f":::{{dropdown}} Claim {i}: ours in full, reasons and evidence", ""]
+        lines += ["", "<details>", f"<summary>Claim {i}: ours in full, reasons and evidence</summary>", ""]
         lines += [f"**Claim.** {v.claim}", "", f"**Paper.** {v.paper or '-'}", "", f"**Ours.** {v.ours_full or '-'}", ""]
         if v.details:
             lines += [f"**How.** {v.details}", ""]
@@ -278,7 +279,7 @@ def findings_table(findings: Sequence[Finding | Mapping[str, Any]], *, evidence:
         lines += [f"- {r}" for r in v.reasons] + ([""] if v.reasons else [])
         if v.evidence:
             lines += ["**Evidence.**", ""] + [f"- {e}" for e in v.evidence_lines()] + [""]
-        lines.append(":::")
+        lines.append("</details>")
     return "\n".join(lines)
 
 

@@ -19,13 +19,13 @@ BOOK_FINDINGS = sorted((Path(__file__).resolve().parents[3] / "book" / "findings
 
 
 def _visible(markdown: str) -> tuple[list[str], list[str]]:
-    """Table cells and list items outside any ``:::`` toggle, as a Markdown parser reads them."""
+    """Table cells and list items outside any toggle (``<details>``), as a Markdown parser reads them."""
     md = markdown_it.MarkdownIt("commonmark").enable("table")
     kept, depth = [], 0
     for line in markdown.splitlines():
-        if line.startswith(":::{"):
+        if line.startswith("<details>"):
             depth += 1
-        elif line.strip() == ":::" and depth:
+        elif line.strip() == "</details>" and depth:
             depth -= 1
         elif not depth:
             kept.append(line)
@@ -52,7 +52,7 @@ def test_no_visible_cell_of_the_books_findings_is_over_300_characters(path: Path
     longest = max(cells, key=len)
     assert len(longest) <= MAX_CELL, f"{path.stem}: a {len(longest)}-character cell: {longest[:120]}..."
     # the full evidence is behind one toggle per finding
-    assert table.count(":::{dropdown}") == len(data["findings"])
+    assert table.count("<details>") == table.count("</details>") == len(data["findings"])
     for f in data["findings"]:
         for ev in f["evidence"]:
             assert ev["name"] in table
@@ -79,7 +79,7 @@ def test_scorecard_of_the_book_is_short_and_lists_every_claim():
     rows, missing = forest_rows(chapters)
     assert len(rows) + len(missing) == n
     assert text.count("*(not in the figure)*") == len(missing)
-    assert "Evidence" not in text and ":::{dropdown}" not in text
+    assert "Evidence" not in text and "<details>" not in text
 
 
 def test_inconclusive_reason_is_one_sentence_with_its_numbers_and_the_count_of_others():
@@ -140,8 +140,8 @@ def test_report_findings_writes_json_and_prints_the_terminal_table(tmp_path, cap
     markdown = report_findings([Finding("c1", "p", "0.3", judge(above(e, 0.0)))], notebook="nb", title="T",
                                scale="s", path=path)
     printed = capsys.readouterr().out
-    assert "| 1 | c1 | p | 0.3 | **reproduced**:" in markdown and ":::{dropdown}" in markdown
-    assert printed.startswith("claim") and "  why: " in printed and ":::" not in printed
+    assert "| 1 | c1 | p | 0.3 | **reproduced**:" in markdown and "<details>" in markdown
+    assert printed.startswith("claim") and "  why: " in printed and "<details>" not in printed
     assert json.loads(path.read_text())["findings"][0]["evidence"][0]["interval"] == [0.2, 0.4]
 
 
