@@ -234,9 +234,9 @@ def scorecard_markdown(chapters: Sequence[Chapter], figure: str | None = "scorec
         out += [f"## [{escape_cell(ch.title)}]({ch.page}.ipynb)", "",
                 f"{_counts(ch.findings)}. Scale: {ch.scale}.", ""]
         for i, f in enumerate(ch.findings, 1):
-            line = f"**{f.verdict}** · {shorten(f.claim, 150)}"
+            line = f"**{f.verdict}** · {shorten(f.claim, 140)}"
             if f.ours:
-                line += f" — ours: {shorten(f.ours, 110)}"
+                line += f" — ours: {shorten(f.ours, 100)}"
             if (ch.page, i) in no_row:
                 line += " *(not in the figure)*"
             out.append(f"{i}. {line}")
