@@ -74,7 +74,6 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import textwrap
 import threading
 import time
 from dataclasses import dataclass
@@ -574,7 +573,7 @@ def _version() -> str:
 
 def training_sentence(training: dict[str, Any] | None) -> str:
     """The how-made box's sentence on training, from the findings JSON's ``"training"`` record
-    (:func:`cca_core.experiments.verdicts.findings.training_record`); ``""`` when the page trains nothing."""
+    (:func:`cca_core.experiments.report.findings.training_record`); ``""`` when the page trains nothing."""
     if not training or not training.get("networks"):
         return ""
     n, seconds = int(training["networks"]), float(training["seconds"])
@@ -728,32 +727,21 @@ def _say(msg: str) -> None:
 
 
 def findings_table(path: Path, width: int | None = None) -> str:
-    """The findings of ``path`` (a findings JSON) as a plain-text table for the terminal: claim, ours,
-    verdict, wrapped to ``width`` columns (default: the terminal's)."""
-    from cca_core.experiments.verdicts.findings import load_findings
+    """The findings of ``path`` (a findings JSON) as plain text for the terminal: the rows of the page's
+    findings table (claim, ours, verdict), each with its verdict's reason in one line, wrapped to
+    ``width`` columns (default: the terminal's)."""
+    from cca_core.experiments.report.findings import findings_text, load_findings
 
-    data = load_findings(path)
-    rows = [(f["claim"], f["ours"], f["verdict"]) for f in data["findings"]]
-    width = width or shutil.get_terminal_size((120, 24)).columns
-    verdict_w = max(len("verdict"), *(len(r[2]) for r in rows))
-    text_w = max(20, (width - verdict_w - 6) // 2)
-    lines = [f"{'claim':<{text_w}} | {'ours':<{text_w}} | verdict", f"{'-' * text_w}-+-{'-' * text_w}-+-{'-' * verdict_w}"]
-    for claim, ours, verdict in rows:
-        a, b = textwrap.wrap(claim, text_w) or [""], textwrap.wrap(ours, text_w) or [""]
-        for i in range(max(len(a), len(b))):
-            lines.append(f"{a[i] if i < len(a) else '':<{text_w}} | {b[i] if i < len(b) else '':<{text_w}} | "
-                         f"{verdict if i == 0 else ''}".rstrip())
-    return "\n".join(lines)
+    return findings_text(load_findings(path)["findings"], width)
 
 
 def verdict_counts(path: Path) -> str:
-    """``"2 reproduced, 1 partly"``: the verdicts of a findings JSON, counted."""
-    from cca_core.experiments.verdicts.findings import load_findings
+    """``"2 reproduced, 1 partly"``: the verdicts of a findings JSON, counted, strongest first."""
+    from cca_core.experiments.report.findings import load_findings
+    from cca_core.experiments.verdicts.findings import VERDICTS
 
-    counts: dict[str, int] = {}
-    for f in load_findings(path)["findings"]:
-        counts[f["verdict"]] = counts.get(f["verdict"], 0) + 1
-    return ", ".join(f"{n} {v}" for v, n in counts.items())
+    verdicts = [f["verdict"] for f in load_findings(path)["findings"]]
+    return ", ".join(f"{verdicts.count(v)} {v}" for v in VERDICTS if v in verdicts)
 
 
 def check_cluster() -> None:
@@ -874,50 +862,42 @@ def rerun(args: argparse.Namespace, pages: list[Page]) -> None:
 # scorecard and HTML
 
 
-def scorecard_markdown(pages: list[Page]) -> str:
-    """The scorecard page: the four verdicts counted per chapter, then every finding with its
-    evidence (intervals, p-values with their minimum, sample sizes) and verdict, by chapter."""
-    from cca_core.experiments.verdicts.findings import VERDICTS, evidence_text, load_findings
+#: The scorecard's figure, written beside ``book/scorecard.md`` (both generated, neither committed).
+SCORECARD_FIGURE = "scorecard_figure.png"
 
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
 
-    summary = ["| Chapter | " + " | ".join(v.capitalize() for v in VERDICTS) + " |",
-               "|---|" + "---:|" * len(VERDICTS)]
-    sections, totals = [], dict.fromkeys(VERDICTS, 0)
-    for page in pages:
-        if not page.findings_path.exists():
-            continue
-        data = load_findings(page.findings_path)
-        counts = dict.fromkeys(VERDICTS, 0)
-        rows = ["| Claim | Paper | Ours | Evidence (interval, p, n) | Verdict |", "|---|---|---|---|---|"]
-        for f in data["findings"]:
-            counts[f["verdict"]] += 1
-            ours = f["ours"] if not f["details"] or f["verdict"] != "inconclusive" else f"{f['ours']} ({f['details']})"
-            rows.append(f"| {cell(f['claim'])} | {cell(f['paper'])} | {cell(ours)} | "
-                        f"{cell(evidence_text(f['evidence']))} | **{f['verdict']}** |")
-        for v in VERDICTS:
-            totals[v] += counts[v]
-        link = f"[{cell(data['title'])}]({page.name}.ipynb)"
-        summary.append(f"| {link} | " + " | ".join(str(counts[v]) for v in VERDICTS) + " |")
-        sections += [f"## {data['title']}", "", f"Chapter: {link}. Scale: {data['scale']}.", "", *rows, ""]
-    n = sum(totals.values())
-    overall = ", ".join(f"{k} {v}" for v, k in totals.items())
-    return "\n".join([
-        "# Scorecard", "",
-        "Every claim of the paper that a chapter tests: the paper's value, ours with its 95% interval, the",
-        "evidence behind it, and the verdict the chapter's rule computed from it (*reproduced*, *partly*,",
-        "*not reproduced*, or *inconclusive* when the evidence cannot tell: too few networks or checkpoints,",
-        "networks that did not fit their labels, an interval across the rule's threshold, a test that cannot",
-        "reach the significance level) at the scale we ran. Intervals resample networks (or, for one trained",
-        "network compared with itself, datapoints); see {doc}`methods`. Generated by `book/pipeline.py`",
-        "from `book/findings/*.json`; do not edit.", "",
-        f"**{n} claims: {overall}.**", "", *summary, "", *sections])
+def _chapters(pages: list[Page]) -> list[Any]:
+    from cca_core.experiments.report.findings import load_findings
+    from cca_core.experiments.report.scorecard import Chapter
+
+    return [Chapter.from_json(p.name, load_findings(p.findings_path)) for p in pages if p.findings_path.exists()]
+
+
+def scorecard_markdown(pages: list[Page], figure: str | None = SCORECARD_FIGURE) -> str:
+    """The scorecard page from the pages' findings JSON: the verdicts counted, the forest plot
+    (``figure``, a file beside the page; None: without it), then one line per claim by chapter with a
+    link to each (:func:`cca_core.experiments.report.scorecard.scorecard_markdown`)."""
+    from cca_core.experiments.report.scorecard import scorecard_markdown as markdown
+
+    return markdown(_chapters(pages), figure)
+
+
+def scorecard_figure(pages: list[Page], path: Path) -> int:
+    """Draw the scorecard's forest plot into ``path``; the number of claims drawn (0: no file)."""
+    from cca_core.experiments.report.scorecard import scorecard_figure as draw
+
+    return draw(_chapters(pages), path)
 
 
 def build_html(pages: list[Page], build_dir: Path | None = None) -> Path:
-    """Write ``book/scorecard.md`` and build the HTML with jupyter-book; return the HTML directory."""
-    (BOOK / "scorecard.md").write_text(scorecard_markdown(pages), encoding="utf-8")
+    """Write ``book/scorecard.md`` and its figure, and build the HTML with jupyter-book; return the HTML
+    directory."""
+    figure = BOOK / SCORECARD_FIGURE
+    drawn = scorecard_figure(pages, figure)
+    if not drawn:
+        figure.unlink(missing_ok=True)
+    (BOOK / "scorecard.md").write_text(scorecard_markdown(pages, SCORECARD_FIGURE if drawn else None),
+                                       encoding="utf-8")
     exe = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(exe if exe.exists() else "jupyter-book"), "build", str(BOOK), "-W", "-n", "--keep-going"]
     if build_dir is not None:

@@ -12,7 +12,7 @@ without passing paths around:
     (e.g. ``$CCA_CORE_DATA_DIR/ptb/ptb.train.txt``) and only then download. Unset: no mirror.
 ``CCA_CORE_FINDINGS_PATH``
     Set by ``book/pipeline.py`` for the kernels it starts, and by nothing else: where
-    :func:`~cca_core.experiments.verdicts.findings.report_findings` writes a page's findings JSON (a scratch
+    :func:`~cca_core.experiments.report.findings.report_findings` writes a page's findings JSON (a scratch
     file that the pipeline then moves beside the page). No path is injected into the page itself.
 
 ``book/pipeline.py`` gives the kernels it starts the same defaults as the Makefile: the cache in the
@@ -59,7 +59,7 @@ def data_dir() -> Path | None:
 
 
 def findings_target(path: str | os.PathLike | None) -> Path | None:
-    """Where :func:`~cca_core.experiments.verdicts.findings.report_findings` writes, given its ``path`` argument.
+    """Where :func:`~cca_core.experiments.report.findings.report_findings` writes, given its ``path`` argument.
 
     ``$CCA_CORE_FINDINGS_PATH`` when set (the book pipeline is running the notebook); else ``path``,
     or ``None`` (nothing written) when it is empty. A ``path`` inside the book's ``book/findings/``

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -47,3 +48,29 @@ def test_every_figure_has_a_caption(book_html: Path, chapter: str) -> None:
     assert parser.captioned == parser.images, (
         f"{chapter}: {parser.images - parser.captioned} of {parser.images} images have no caption; give the cell "
         "metadata {'mystnb': {'figure': {'name': ..., 'caption': ...}}}")
+
+
+def _png_width(path: Path) -> int:
+    data = path.read_bytes()[:24]
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return int.from_bytes(data[16:20], "big")
+
+
+def test_scorecard_opens_with_one_figure_drawn_for_the_column_then_one_line_per_claim(book_html: Path) -> None:
+    """The forest plot comes first, is shown 690 px wide from a file drawn for that width (about two
+    image pixels per CSS pixel, so its 9-point text is 12 px as shown); the chapters' tables are not
+    repeated: no table, one list item per claim."""
+    import json
+
+    html = (book_html / "scorecard.html").read_text(encoding="utf-8")
+    assert html.count("<figure") == 1 and 'id="scorecard-forest"' in html
+    assert html.index("<figure") < html.index("<ol")
+    assert "<table" not in html
+    img = re.search(r'<img[^>]*src="([^"]+scorecard_figure[^"]*)"[^>]*style="width: (\d+)px;"', html)
+    assert img, "the scorecard's figure is not shown at a fixed width"
+    shown = int(img[2])
+    natural = _png_width(book_html / img[1])
+    assert shown == 690 and 1.8 <= natural / shown <= 2.2, (natural, shown)
+    findings = sorted((Path(__file__).resolve().parents[2] / "book" / "findings").glob("*.json"))
+    n_claims = sum(len(json.loads(p.read_text())["findings"]) for p in findings)
+    assert html.count("<li>") >= n_claims

@@ -18,7 +18,7 @@ import pytest
 PARAMS = "scale: float = 1.0  # multiplies the answer (> 0)\nfail: bool = False\nfindings_path: str = \"\""
 
 BODY = """
-from cca_core.experiments.verdicts.findings import Finding, report_findings
+from cca_core.experiments import Finding, report_findings
 if fail:
     raise ZeroDivisionError("asked to fail")
 value = 2.0 * scale
@@ -154,26 +154,37 @@ def test_scorecard_lists_every_finding_with_its_chapter(book: ModuleType) -> Non
     (page,) = book.load_pages()
     book.build_pages([page])
     text = book.scorecard_markdown([page])
-    assert "| two times scale | 2 | 2 | - | **reproduced** |" in text  # a finding without evidence
-    assert "| Chapter | Reproduced | Partly | Not reproduced | Inconclusive |" in text
-    assert "| [Tiny](tiny.ipynb) | 1 | 0 | 0 | 0 |" in text and "Scale: scale 1." in text
-    assert "1 claims: 1 reproduced, 0 partly, 0 not reproduced, 0 inconclusive" in text
+    assert "## [Tiny](tiny.ipynb)" in text and "Scale: scale 1." in text
+    assert "1. **reproduced** · two times scale — ours: 2 *(not in the figure)*" in text  # no evidence: no row
+    assert "**1 claim: 1 reproduced, 0 partly, 0 not reproduced, 0 inconclusive.**" in text
+    assert "{figure}" not in text  # nothing to draw
+    assert book.scorecard_figure([page], book.BOOK / "f.png") == 0 and not (book.BOOK / "f.png").exists()
 
 
-def test_scorecard_counts_inconclusive_and_renders_evidence(book: ModuleType) -> None:
-    from cca_core.experiments.verdicts.findings import Evidence, Finding, above, judge, report_findings, significant
+def test_scorecard_counts_inconclusive_and_draws_the_undecided_claim(book: ModuleType) -> None:
+    from cca_core.experiments import Evidence, Finding, above, judge, report_findings
+    from cca_core.experiments.verdicts.findings import significant
 
     (page,) = book.load_pages()
     gap = Evidence("gap", 0.3, (0.2, 0.4), n={"networks": [5, 5], "pairs": 20})
+    wide = Evidence("wide", 0.1, (-0.1, 0.3), n={"networks": [5, 5], "pairs": 20})
     few = Evidence("sep", 0.1, p_value=0.1, min_p_value=0.1, n={"networks": [3, 3]})
     report_findings([Finding("c1", "p", f"{gap:.2f}", judge(above(gap, 0.0))),
-                     Finding("c2", "p", "0.1", judge(significant(few)))],
+                     Finding("c2", "p", "0.1", judge(significant(few))),
+                     Finding("c3", "p", "0.1", judge(above(wide, 0.0)))],
                     notebook="tiny", title="Tiny", scale="s", path=page.findings_path)
     text = book.scorecard_markdown([page])
-    assert "| [Tiny](tiny.ipynb) | 1 | 0 | 0 | 1 |" in text
-    assert "2 claims: 1 reproduced, 0 partly, 0 not reproduced, 1 inconclusive" in text
-    assert "0.30 [0.20, 0.40]" in text and "networks 5+5, pairs 20" in text
-    assert "p = 0.1 (min 0.1)" in text and "smallest p-value this test can give is 0.1" in text
+    assert "**3 claims: 1 reproduced, 0 partly, 0 not reproduced, 2 inconclusive.**" in text
+    assert ":::{figure} scorecard_figure.png" in text and "(1 of 3)" in text  # c3: one estimate, one threshold
+    assert "3. **inconclusive** · c3 — ours: 0.1" in text and "c3 — ours: 0.1 *(not" not in text
+    assert "1 claim whose verdict rests on a requirement that is not met" in text  # c2
+    assert book.scorecard_figure([page], book.BOOK / "f.png") == 1 and (book.BOOK / "f.png").stat().st_size > 0
+    assert "gap" not in text  # the evidence stays in the chapter
+    table = book.findings_table(page.findings_path, width=100)
+    assert "why: the smallest p-value this test can give is 0.1, above the significance level 0.05" in table.replace(
+        "sep: ", "")
+    assert "why: the interval cannot decide wide 0.10 [-0.10, 0.30] > 0" in table
+    assert book.verdict_counts(page.findings_path) == "1 reproduced, 2 inconclusive"
 
 
 def test_experiments_yml_names_existing_templates(pipeline: ModuleType) -> None:
@@ -378,7 +389,7 @@ def test_run_starts_from_the_book_page_unless_defaults(book: ModuleType, capsys:
 CHATTY = '''
 import os
 from cca_core.experiments.training.cache import SequentialExecutor, sweep
-from cca_core.experiments.verdicts.findings import Finding, report_findings
+from cca_core.experiments import Finding, report_findings
 
 
 class Config:
@@ -434,8 +445,8 @@ def test_run_terminal_shows_progress_not_noise_and_ends_with_the_findings(
     assert "C-level news" in err  # the kernel process's own stderr reaches the terminal ...
     assert "use_unbounded_threadpool" not in err and "without encryption" not in err  # ... less the noise
     table = captured.out.strip().splitlines()
-    assert table[0].split() == ["claim", "|", "ours", "|", "verdict"] and "claim one" in table[-1]
-    assert table[-1].endswith("| reproduced")
+    assert table[0].split() == ["claim", "|", "ours", "|", "verdict"] and "claim one" in table[-2]
+    assert table[-2].endswith("| reproduced") and table[-1].startswith("  why: ")  # the verdict's reason
     for path in (out, out.with_suffix(".json")):  # the user's umask, not mkstemp's 0600
         assert path.stat().st_mode & 0o777 == 0o644, oct(path.stat().st_mode)
 
@@ -629,7 +640,7 @@ def test_a_page_run_in_place_never_writes_the_books_findings(book: ModuleType, t
 
 def test_report_findings_refuses_the_books_findings_directory(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pages executed before the pipeline stopped injecting a path hold findings_path = "findings/<page>.json"."""
-    from cca_core.experiments.verdicts.findings import Finding, report_findings
+    from cca_core.experiments import Finding, report_findings
     from cca_core.experiments.paths import BOOK_FINDINGS
 
     monkeypatch.delenv("CCA_CORE_FINDINGS_PATH", raising=False)

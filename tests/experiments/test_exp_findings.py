@@ -18,8 +18,8 @@ from cca_core.experiments.analysis.clustering import separation_test
 from cca_core.experiments.analysis.compare import BlockBootstrap, chance_distance
 from cca_core.experiments.verdicts.findings import (VERDICTS, Check, Evidence, Finding, NetworkGroups, above,
                                            all_of, any_of, at_least, at_least_fraction, at_most, below,
-                                           enough, findings_table, judge, load_findings, mean_interval,
-                                           premise, report_findings, significant, within)
+                                           enough, judge, mean_interval, premise, significant, within)
+from cca_core.experiments.report.findings import load_findings, report_findings
 
 
 # ---------------------------------------------------------------------------------------- evidence
@@ -149,16 +149,6 @@ def test_finding_takes_a_judgement_and_stays_backwards_compatible(tmp_path):
     legacy.write_text(json.dumps({"notebook": "nb", "title": "T", "scale": "s", "findings": [
         {"claim": "c", "paper": "p", "ours": "o", "verdict": "reproduced", "details": ""}]}))
     assert load_findings(legacy)["findings"][0]["evidence"] == []
-
-
-def test_table_renders_intervals_p_values_and_sizes():
-    gap = Evidence("gap", 0.38, (0.30, 0.45), n={"networks": [5, 5], "pairs": 20})
-    sep = Evidence("sep", 0.02, p_value=0.1, min_p_value=0.1, n={"networks": [3, 3]})
-    table = findings_table([Finding("c1", "p", f"{gap:.2f}", judge(above(gap, 0))),
-                            Finding("c2", "p", "x", judge(significant(sep)))])
-    assert "0.38 [0.30, 0.45]" in table and "(95%)" in table and "networks 5+5, pairs 20" in table
-    assert "p = 0.1 (min 0.1)" in table
-    assert "**reproduced**" in table and "**inconclusive**" in table
 
 
 # ---------------------------------------------------------------------------------------- networks

@@ -3,6 +3,8 @@
 A page's numbers belong in tables the book renders, not in text printed by a loop. :func:`show_table`
 takes a header and rows of cells (numbers are formatted with ``digits`` decimals), displays a
 Markdown table in IPython (MyST-NB renders it as an HTML table) and returns its text.
+:func:`escape_cell` is the one escaper of a table cell's text, for every table the package writes
+(these tables, the findings tables of :mod:`~cca_core.experiments.report.findings`, the scorecard).
 """
 
 from __future__ import annotations
@@ -12,24 +14,36 @@ from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any
 
-__all__ = ["markdown_table", "show_table", "format_cell"]
+from cca_core.experiments.report.numbers import format_decimals, format_estimate, format_number
+
+__all__ = ["markdown_table", "show_table", "format_cell", "escape_cell"]
+
+
+def escape_cell(text: Any) -> str:
+    """A Markdown table cell's text: ``|`` escaped, line breaks as spaces, outer spaces stripped."""
+    return " ".join(str(text).replace("|", "\\|").splitlines()).strip()
 
 
 def format_cell(value: Any, digits: int = 3) -> str:
-    """One cell's text: integers as they are, other numbers with ``digits`` decimals (``nan``: "-"),
-    ``(estimate, low, high)`` triples as ``"0.512 [0.480, 0.540]"``, anything else as ``str``."""
+    """One cell's text: integers grouped by thousands (``1,797``), other numbers with ``digits``
+    decimals (``nan``: "-", never a negative zero),
+    ``(estimate, low, high)`` triples as ``"0.512 [0.480, 0.540]"`` (decimals set by the interval's
+    width, :func:`~cca_core.experiments.report.numbers.format_estimate`), anything else as ``str``
+    (escaped by :func:`escape_cell`)."""
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, Integral):
-        return str(int(value))
+        return format_number(value)
     if isinstance(value, Real):
-        return "-" if math.isnan(float(value)) else f"{float(value):.{digits}f}"
+        return format_decimals(float(value), digits)
     if isinstance(value, tuple) and len(value) == 3 and all(isinstance(v, Real) for v in value):
         est, lo, hi = (float(v) for v in value)
         if math.isnan(est):
             return "-"
-        return f"{est:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
-    return str(value).replace("|", "\\|").replace("\n", " ")
+        if math.isnan(lo) or math.isnan(hi):
+            return format_estimate(est)
+        return format_estimate(est, lo, hi)
+    return escape_cell(value)
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]], *, digits: int = 3,
