@@ -85,7 +85,7 @@ def unit_scaled(x: np.ndarray, name: str = "X") -> np.ndarray:
     data are brought to order one before the mean is taken, so sums cannot overflow. ``ValueError``
     (the package's overflow error) when the centred values themselves leave float64.
     """
-    from ._validation import check_finite_values
+    from .validation import check_finite_values
 
     x = np.array(x, dtype=np.float64)
     top = _largest_abs(x)
@@ -114,7 +114,7 @@ def in_band(diagonal: np.ndarray) -> bool:
 
 def safe_mean(x: np.ndarray, name: str = "X") -> np.ndarray:
     """Column means (float64) of finite ``x``; taken on ``x`` over a power of two when sums overflow."""
-    from ._validation import check_finite_values
+    from .validation import check_finite_values
 
     with np.errstate(over="ignore", invalid="ignore"):
         mean = x.mean(axis=0, dtype=np.float64)

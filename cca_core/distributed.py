@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._validation import check_pair
+from .validation import check_pair
 from .moments import Moments
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import cka
 from ._threads import single_blas_thread
-from ._validation import check_finite_values, check_pair
+from .validation import check_finite_values, check_pair
 from .canonical import CCAResult
 from .moments import Moments
 

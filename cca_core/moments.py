@@ -21,7 +21,7 @@ import scipy.linalg
 
 from . import canonical, cka
 from ._threads import blas_threads_for, single_blas_thread
-from ._validation import check_finite_values, check_pair, warn_forced
+from .validation import check_finite_values, check_pair, warn_forced
 
 __all__ = ["Moments", "centred_moments"]
 
@@ -357,7 +357,7 @@ def centred_moments(blocks: Sequence[np.ndarray], names: Sequence[str],
     cancellation for large offsets.
 
     NaN or Inf in the data make the Gram diagonal non-finite: only then are they counted, for a
-    ``ValueError`` that names the block (:func:`~cca_core._validation.check_finite_values`).
+    ``ValueError`` that names the block (:func:`~cca_core.validation.check_finite_values`).
     """
     n = blocks[0].shape[0]
     widths = [b.shape[1] for b in blocks]

@@ -36,7 +36,7 @@ import numpy as np
 
 from . import cka
 from ._threads import blas_threads_for, single_blas_thread
-from ._validation import RankWarning, check_activations, check_finite_values, warn_forced
+from .validation import RankWarning, check_activations, check_finite_values, warn_forced
 import scipy.linalg
 
 from .canonical import (CONSTANT_RTOL, DATA_RCOND, data_basis, data_tolerance, default_rtol, forced_count,
@@ -586,7 +586,7 @@ def pair_similarity(x: np.ndarray, y: np.ndarray, measure: str, names: tuple[str
                     space: str = "auto", **kwargs: Any) -> float:
     """``measure(x, y)`` through the factors (the single-pair functions use it for wide layers).
 
-    Inputs must be checked already (:func:`cca_core._validation.check_pair`).
+    Inputs must be checked already (:func:`cca_core.validation.check_pair`).
     """
     for name, arr in zip(names, (x, y)):
         if np.issubdtype(arr.dtype, np.floating):

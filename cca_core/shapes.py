@@ -67,7 +67,7 @@ import numbers
 
 import numpy as np
 
-from ._validation import check_pair
+from .validation import check_pair
 from .canonical import default_rtol
 from .moments import Moments
 

@@ -48,7 +48,7 @@ import scipy.stats
 from scipy.linalg.blas import dsyrk as _syrk
 
 from ._threads import single_blas_thread
-from ._validation import RankWarning, check_pair
+from .validation import RankWarning, check_pair
 from .measures import MEASURES, get_measure
 from .moments import CHUNK_ELEMENTS, Moments
 
@@ -570,7 +570,7 @@ def bootstrap(X: np.ndarray, Y: np.ndarray, measure: str = "pwcca", *, n_resampl
     ValueError
         Unknown measure (the message lists the known ones), ``n_resamples`` too small,
         ``confidence_level`` outside (0, 1), unknown ``method``, a negative seed, or bad arrays
-        (:func:`cca_core._validation.check_pair`).
+        (:func:`cca_core.validation.check_pair`).
     TypeError
         A seed, count or confidence level of the wrong type; keyword arguments the measure does
         not take; non-numeric arrays.
