@@ -15,7 +15,7 @@ import pytest
 from cca_core import pwcca
 from cca_core.experiments import rules
 from cca_core.experiments.analysis.clustering import separation_test
-from cca_core.experiments.analysis.compare import BlockBootstrap, chance_distance
+from cca_core.experiments.analysis.compare import chance_distance
 from cca_core.experiments.verdicts.findings import (VERDICTS, Check, Evidence, Finding, NetworkGroups, above,
                                            all_of, any_of, at_least, at_least_fraction, at_most, below,
                                            enough, findings_table, judge, load_findings, mean_interval,
@@ -639,21 +639,6 @@ def test_signal_noise_rules():
 
 
 # ---------------------------------------------------------------------------------------- resampling
-def test_block_bootstrap_matches_direct_resampling():
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((200, 4))
-    y = x @ rng.standard_normal((4, 3)) + 0.5 * rng.standard_normal((200, 3))
-    boot = BlockBootstrap([(x, y)], ["pwcca", "mean_cca"], block_size=10, n_resamples=99, seed=7)
-    assert boot.estimate[0, 0] == pytest.approx(1 - 0.5 * (pwcca(x, y) + pwcca(y, x)), abs=1e-10)
-    # resample 0 by hand: the same draws of 20 blocks, rows copied
-    draws = np.random.default_rng(7).integers(0, 20, size=(99, 20))
-    rows = np.concatenate([np.arange(b * 10, b * 10 + 10) for b in draws[0]])
-    xs, ys = x[rows], y[rows]
-    assert boot.distribution[0, 0, 0] == pytest.approx(1 - 0.5 * (pwcca(xs, ys) + pwcca(ys, xs)), abs=1e-9)
-    ev = boot.evidence("d", lambda d: d[0, 0], clip=(0, 1))
-    assert ev.n == {"blocks": 20, "datapoints": 200} and ev.low <= ev.estimate <= ev.high
-
-
 def test_chance_distance_is_the_distance_of_unrelated_data():
     rng = np.random.default_rng(5)
     x, y = rng.standard_normal((300, 8)), rng.standard_normal((300, 8))
@@ -665,19 +650,3 @@ def test_chance_distance_is_the_distance_of_unrelated_data():
     assert all(lo - 0.02 <= v <= hi + 0.02 for v in fresh)  # unrelated pairs sit in the chance band
     related = 1 - 0.5 * (pwcca(x, x + 0.1 * y) + pwcca(x + 0.1 * y, x))
     assert related < lo
-
-
-def test_network_groups_agree_with_group_mean_interval():
-    from cca_core.stats import group_mean_interval
-
-    rng = np.random.default_rng(2)
-    d = np.triu(rng.uniform(0.2, 0.6, (8, 8)), 1)
-    d = d + d.T
-    labels = ["a"] * 4 + ["b"] * 4
-    ref = group_mean_interval(d, labels, "a", n_resamples=4999, seed=0)
-    ours = NetworkGroups(d, labels, n_resamples=4999, seed=0).evidence("a", lambda m: m("a"))
-    assert ours.estimate == pytest.approx(ref.statistic)
-    # different draws of the same bootstrap: the ends agree to Monte Carlo error
-    assert ours.interval == pytest.approx(ref.confidence_interval, abs=0.02)
-    from_ref = Evidence.from_group_interval("a", ref)
-    assert from_ref.n == {"networks": 4, "pairs": 6} and from_ref.interval == ref.confidence_interval
