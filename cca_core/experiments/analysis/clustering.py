@@ -28,14 +28,17 @@ from typing import Any
 import numpy as np
 
 from cca_core.stats import NETWORK_RESAMPLES, PermutationResult, label_permutation_test
-from cca_core.validation import check_count, check_distance_matrix, check_int, check_labels
+from cca_core.validation import check_count, check_distance_matrix, check_int
 
 __all__ = ["check_distance_matrix", "cluster_matrix", "PermutationResult", "permutation_ari",
            "within_between", "separation_test", "group_order"]
 
 
 def _labels(labels: Sequence[Any], n: int, name: str) -> np.ndarray:
-    return check_labels(labels, n, name)
+    labels = np.asarray(labels)
+    if labels.shape != (n,):
+        raise ValueError(f"{name} must have one label per item ({n}), got shape {labels.shape}")
+    return labels
 
 
 def cluster_matrix(d: Any, n_clusters: int, method: str = "average") -> tuple[np.ndarray, np.ndarray]:
