@@ -44,6 +44,7 @@ import numpy as np
 from cca_core import measures as _measures
 from cca_core.pairs import pairwise
 from cca_core.stats import percentile_interval
+from cca_core.validation import check_int
 
 from cca_core.experiments.evidence import Evidence, NetworkGroups
 
@@ -93,8 +94,7 @@ def memorization_configs(*, dataset: str, n_networks: int, depth: int, width: in
     """
     from cca_core.experiments.training.cnn import TrainConfig
 
-    if isinstance(n_networks, bool) or not isinstance(n_networks, (int, np.integer)) or n_networks < 1:
-        raise ValueError(f"n_networks must be an integer >= 1, got {n_networks!r}")
+    n_networks = check_int("n_networks", n_networks, 1)
     return {g: [TrainConfig(dataset=dataset, labels=_GROUP_LABELS[g], depth=depth, width=width, optimizer=optimizer,
                             learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
                             seed=seed + _GROUP_SEED_OFFSET[g] + i) for i in range(int(n_networks))]
@@ -118,8 +118,7 @@ def learning_rate_configs(*, dataset: str, depth: int, width: int, learning_rate
     """
     from cca_core.experiments.training.cnn import TrainConfig
 
-    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
-        raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
+    seeds = check_int("seeds", seeds, 1)
     rates = sorted(set(float(lr) for lr in learning_rates))
     if not rates:
         raise ValueError("learning_rates must hold at least one learning rate")
@@ -273,7 +272,8 @@ def delete_components(x: Any, k: int, reference: Any = None) -> np.ndarray:
     ref = x if reference is None else np.asarray(reference, dtype=np.float64)
     if x.ndim != 2 or ref.ndim != 2 or x.shape[1] != ref.shape[1]:
         raise ValueError(f"x and reference must be 2-D with the same neurons, got {x.shape} and {ref.shape}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= x.shape[1]:
+    k = check_int("k", k, 0)
+    if k > x.shape[1]:
         raise ValueError(f"k must be an integer in 0..{x.shape[1]} (the neurons), got {k!r}")
     if k == 0:
         return x.copy()
