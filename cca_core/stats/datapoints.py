@@ -44,7 +44,7 @@ from scipy.linalg.blas import dsyrk as _syrk
 from .._threads import single_blas_thread
 from ..measures import MEASURES, get_measure
 from ..moments import CHUNK_ELEMENTS, Moments
-from ..validation import (MIN_RESAMPLES, RankWarning, check_choice, check_confidence_level, check_count,
+from ..validation import (RankWarning, check_choice, check_confidence_level, check_count,
                           check_pair, check_seed)
 from .results import BootstrapResult, ConfidenceInterval, PermutationTestResult
 
