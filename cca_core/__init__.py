@@ -7,7 +7,7 @@ factored once. google/svcca users: ``cca_core.get_cca_similarity`` and
 ``cca_core.compute_pwcca`` (module :mod:`cca_core.compat`) keep google's layout and signatures.
 """
 
-from ._validation import ConditioningWarning, ForcedCorrelationWarning, RankWarning
+from .validation import ConditioningWarning, ForcedCorrelationWarning, RankWarning
 from .canonical import CCAResult
 from .compat import compute_pwcca, get_cca_similarity
 from .conv import ConvActivations, conv_to_2d, resize_to

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_finite_values
+from .validation import check_finite_values
 
 __all__ = ["SAFE_EXPONENT", "largest_abs", "exponent", "pow2", "order_one", "safe_mean", "centred_exponent"]
 
@@ -54,7 +54,7 @@ def order_one(a: np.ndarray) -> np.ndarray:
 def safe_mean(x: np.ndarray, name: str = "X") -> np.ndarray:
     """Column means (float64) of finite ``x``; taken on ``x`` over a power of two when sums overflow.
 
-    ``ValueError`` naming ``name`` (:func:`cca_core._validation.check_finite_values`) for NaN/Inf.
+    ``ValueError`` naming ``name`` (:func:`cca_core.validation.check_finite_values`) for NaN/Inf.
     """
     with np.errstate(over="ignore", invalid="ignore"):
         mean = x.mean(axis=0, dtype=np.float64)

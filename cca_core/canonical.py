@@ -203,7 +203,7 @@ def _whiteners(sxx: np.ndarray, syy: np.ndarray, rtol: float | None, can_switch:
         wx2, wy2 = whitener(sxx, COVARIANCE_RTOL), whitener(syy, COVARIANCE_RTOL)
         dropped = wx.rank + wy.rank - wx2.rank - wy2.rank
         if dropped > 0:
-            from ._validation import ConditioningWarning
+            from .validation import ConditioningWarning
             import warnings
 
             warnings.warn(

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._scaling import exponent, largest_abs, pow2
-from ._validation import check_finite_values
+from .validation import check_finite_values
 
 __all__ = ["linear_cka_from_covariances", "debiased_linear_cka_from_data", "rbf_cka_from_data",
            "check_gram_range", "unit_scaled"]

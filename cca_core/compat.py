@@ -47,7 +47,7 @@ import numpy as np
 import scipy.linalg
 
 from ._threads import single_blas_thread
-from ._validation import check_pair
+from .validation import check_pair
 from . import canonical
 from .canonical import default_rtol
 from .moments import Moments

@@ -11,7 +11,7 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from ._validation import check_conv_activations
+from .validation import check_conv_activations
 
 __all__ = ["ConvActivations", "conv_to_2d", "CONV_MODES", "RESIZE_METHODS", "resize_to"]
 

@@ -41,7 +41,7 @@ import scipy.fft
 from scipy.linalg.blas import zherk as _herk
 
 from ._threads import single_blas_thread
-from ._validation import check_conv_activations, warn_if_underdetermined
+from .validation import check_conv_activations, warn_if_underdetermined
 from .canonical import CONSTANT_RTOL, default_rtol, whiten
 from .conv import _check_size
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_pair
+from .validation import check_pair
 
 __all__ = ["moments_from_dask"]
 

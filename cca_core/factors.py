@@ -41,7 +41,7 @@ import numpy as np
 from . import cka
 from ._scaling import centred_exponent, safe_mean
 from ._threads import blas_threads_for
-from ._validation import check_finite_values, warn_forced
+from .validation import check_finite_values, warn_forced
 from .canonical import (CONSTANT_RTOL, DATA_RCOND, data_basis, data_tolerance, default_rtol, forced_count,
                         svd_keep_count, tsqr_r)
 from .moments import centred_moments
@@ -499,7 +499,7 @@ def pair_similarity(x: np.ndarray, y: np.ndarray, measure: str, family: str, nam
                     space: str = "auto", **kwargs: Any) -> float:
     """``measure(x, y)`` through the factors (the single-pair functions use it for wide layers).
 
-    ``family`` as :func:`factor`. Inputs must be checked already (:func:`cca_core._validation.check_pair`).
+    ``family`` as :func:`factor`. Inputs must be checked already (:func:`cca_core.validation.check_pair`).
     """
     for name, arr in zip(names, (x, y)):
         if np.issubdtype(arr.dtype, np.floating):

@@ -27,7 +27,7 @@ import numpy as np
 from . import cka
 from ._scaling import order_one
 from ._threads import single_blas_thread
-from ._validation import check_finite_values, check_pair
+from .validation import check_finite_values, check_pair
 from .canonical import CCAResult
 from .factors import pair_similarity
 from .moments import Moments

@@ -19,7 +19,7 @@ from scipy.linalg.blas import dsyrk as _syrk
 
 from . import canonical, cka
 from ._threads import blas_threads_for, single_blas_thread
-from ._validation import check_finite_values, check_pair, warn_forced
+from .validation import check_finite_values, check_pair, warn_forced
 from .shapes import PROCRUSTES_METRICS, check_alpha, shape_similarity_from_covariances
 
 __all__ = ["Moments", "centred_moments"]
@@ -352,7 +352,7 @@ def centred_moments(blocks: Sequence[np.ndarray], names: Sequence[str],
     cancellation for large offsets.
 
     NaN or Inf in the data make the Gram diagonal non-finite: only then are they counted, for a
-    ``ValueError`` that names the block (:func:`~cca_core._validation.check_finite_values`).
+    ``ValueError`` that names the block (:func:`~cca_core.validation.check_finite_values`).
     """
     n = blocks[0].shape[0]
     widths = [b.shape[1] for b in blocks]

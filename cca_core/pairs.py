@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ._threads import single_blas_thread
-from ._validation import RankWarning, check_activations, check_finite_values
+from .validation import RankWarning, check_activations, check_finite_values
 from .canonical import default_rtol, svd_keep_count
 from .factors import SPACES, Factor, choose_space, factor, pair_values, warn_forced_pair
 from .measures import lookup

@@ -196,7 +196,7 @@ def test_checks_find_a_cycle_even_through_a_function_level_import(tmp_path):
     ("pairs.py", "import tensorflow as tf\n", "the core imports tensorflow"),
     ("pairs.py", "from cca_core.experiments.training import cnn\n", "the core imports cca_core.experiments"),
     ("experiments/analysis/x.py", "from cca_core.stats import _check_seed\n", "private cca_core.stats._check_seed"),
-    ("experiments/analysis/x.py", "from ..._validation import check\n", "private cca_core._validation"),
+    ("experiments/analysis/x.py", "from ..._threads import single_blas_thread\n", "private cca_core._threads"),
     ("experiments/training/x.py", "from ..analysis import compare\n", "a room above it"),
     ("experiments/analysis/x.py", "from cca_core.experiments.verdicts.findings import Evidence\n", "a room above it"),
     ("experiments/paths.py", "from .report.tables import show_table\n", "a room above it"),

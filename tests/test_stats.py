@@ -17,6 +17,7 @@ import scipy.stats
 
 import cca_core
 from cca_core import stats
+from cca_core.stats import datapoints
 from cca_core.experiments.analysis.clustering import separation_test
 from cca_core.measures import MEASURES
 
@@ -46,7 +47,7 @@ def test_resampled_moments_equal_plain_resampling(name, kwargs):
     x, y = related(300, 6, 4, seed=3)
     x = x + 50.0  # an offset that naive raw moments would lose digits to
     rng = np.random.default_rng(4)
-    fast = stats._ResampledMeasure(x, y, name, kwargs)
+    fast = datapoints._ResampledMeasure(x, y, name, kwargs)
     fn = MEASURES[name]
     draws = [rng.integers(0, 300, 300) for _ in range(4)]
     draws += [np.delete(np.arange(300), 17)]                  # a jackknife sample (n - 1 rows)
@@ -61,8 +62,8 @@ def test_resampled_moments_equal_plain_resampling(name, kwargs):
 def test_resampled_moments_float32_and_gathered_rows(monkeypatch):
     x, y = related(400, 5, 7, seed=5)
     x32, y32 = x.astype(np.float32), y.astype(np.float32)
-    monkeypatch.setattr(stats, "CHUNK_ELEMENTS", 1000)  # rows gathered from X, Y in small chunks
-    fast = stats._ResampledMeasure(x32, y32, "pwcca", {})
+    monkeypatch.setattr(datapoints, "CHUNK_ELEMENTS", 1000)  # rows gathered from X, Y in small chunks
+    fast = datapoints._ResampledMeasure(x32, y32, "pwcca", {})
     assert fast.z is None and fast.step == 256
     idx = np.random.default_rng(6).integers(0, 400, 400)
     assert fast(idx) == pytest.approx(cca_core.pwcca(x32[idx], y32[idx]), abs=1e-10)
@@ -72,7 +73,7 @@ def test_resampled_moments_float32_and_gathered_rows(monkeypatch):
 def test_permuted_moments_equal_plain_shuffle(name, kwargs):
     x, y = related(250, 4, 6, seed=7)
     rng = np.random.default_rng(8)
-    fast = stats._PermutedMeasure(x, y, name, kwargs)
+    fast = datapoints._PermutedMeasure(x, y, name, kwargs)
     perms = np.array([rng.permutation(250) for _ in range(3)])
     np.testing.assert_allclose(fast(perms), [MEASURES[name](x, y[p], **kwargs) for p in perms],
                                atol=1e-10, rtol=0)

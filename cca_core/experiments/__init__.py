@@ -10,6 +10,8 @@ Rooms, one job each (the arrows point down: a room imports only those below it a
 - :mod:`~cca_core.experiments.analysis` -- comparisons, clustering, convergence, sequences, synthetic data, costs, the measures' own checks
 - :mod:`~cca_core.experiments.training` -- datasets, corpora, the CNNs and LSTMs, cached deterministic
   training (the only code hashed into cache keys), activations
+- :mod:`~cca_core.experiments.evidence` -- the evidence record and its intervals over networks (below
+  analysis and verdicts, which both use it)
 - :mod:`~cca_core.experiments.paths`, :mod:`~cca_core.experiments.files`, :mod:`~cca_core.experiments.cluster`
   -- the cache and data directories, atomic writes, the training sweeps' executor
 """
@@ -27,7 +29,7 @@ _MODULE_EXPORTS: dict[str, tuple[str, ...]] = {
     "training.activations": ("get_activations", "layer_outputs",),
     "analysis.sequences": ("tokens_as_datapoints", "step_states", "random_rotation", "linear_rnn_states", "mean_cosine_distance", "mean_euclidean_distance",),
     "analysis.clustering": ("cluster_matrix", "group_order", "permutation_ari", "separation_test", "within_between",),
-    "analysis.compare": ("pairwise_matrix", "chance_distance", "within_pairs", "between_pairs",),
+    "analysis.compare": ("pairwise_matrix", "chance_distance",),
     "analysis.convergence": ("adjacent_order", "crossing_epochs", "interval_over_networks", "permutation_null",),
     "analysis.learning": ("Convergence", "convergence_of", "stopped_improving", "fits_labels"),
     "report.convergence": ("show_convergence",),

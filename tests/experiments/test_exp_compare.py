@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import cca_core
-from cca_core.experiments.analysis.compare import between_pairs, pairwise_matrix, summarize, within_pairs
+from cca_core.experiments.analysis.compare import pairwise_matrix
 
 DISTANCES = [cca_core.pwcca_distance, cca_core.mean_cca_distance, cca_core.svcca_distance,
              cca_core.linear_cka_distance]
@@ -42,24 +42,8 @@ def test_pairwise_matrix_equals_the_loop(fn, symmetric):
                                atol=1e-12, rtol=0)
 
 
-def test_within_and_between_pairs():
-    a, b = _networks(3, seed=1), _networks(2, seed=2)
-    fn = cca_core.pwcca_distance
-    within = within_pairs(a, fn)
-    assert within.shape == (3,)
-    np.testing.assert_allclose(within, [0.5 * (fn(a[i], a[j]) + fn(a[j], a[i])) for i, j in [(0, 1), (0, 2), (1, 2)]],
-                               atol=1e-10, rtol=0)
-    between = between_pairs(a, b, fn)
-    np.testing.assert_allclose(between, [0.5 * (fn(x, y) + fn(y, x)) for x in a for y in b], atol=1e-10, rtol=0)
-    np.testing.assert_allclose(between_pairs(a, b, lambda x, y: fn(x, y)), between, atol=1e-10, rtol=0)
-
-
-def test_errors_and_summary():
+def test_errors():
     acts = _networks(2)
     with pytest.raises(ValueError, match="known measures"):
         pairwise_matrix(acts, "cosine")
-    with pytest.raises(ValueError, match="at least 2"):
-        within_pairs(acts[:1], cca_core.pwcca_distance)
     assert pairwise_matrix(acts[:1], cca_core.pwcca_distance).shape == (1, 1)
-    mean, std = summarize([1.0, 2.0, 3.0])
-    assert mean == 2.0 and std == pytest.approx(1.0)

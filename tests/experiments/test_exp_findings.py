@@ -15,7 +15,7 @@ import pytest
 from cca_core import pwcca
 from cca_core.experiments import rules
 from cca_core.experiments.analysis.clustering import separation_test
-from cca_core.experiments.analysis.compare import BlockBootstrap, chance_distance
+from cca_core.experiments.analysis.compare import chance_distance
 from cca_core.experiments.verdicts.findings import (VERDICTS, Check, Evidence, Finding, NetworkGroups, above,
                                            all_of, any_of, at_least, at_least_fraction, at_most, below,
                                            enough, judge, mean_interval, premise, significant, within)
@@ -27,42 +27,6 @@ def test_verdicts_are_four_with_inconclusive():
     assert VERDICTS == ("reproduced", "partly", "not reproduced", "inconclusive")
 
 
-def test_evidence_formats_interval_and_refuses_bad_input():
-    e = Evidence("gap", 0.38, (0.30, 0.45), n={"networks": [5, 5], "pairs": 20})
-    assert f"{e:.2f}" == "0.38 [0.30, 0.45]"
-    assert e.confidence_level == 0.95 and e.n["networks"] == (5, 5)
-    assert "gap: 0.380 [0.300, 0.450] (95%)" in e.summary() and "networks 5+5" in e.summary()
-    assert f"{Evidence('x', 0.5):.2f}" == "0.50"  # no interval: the estimate alone
-    with pytest.raises(ValueError, match="attainable minimum"):
-        Evidence("p", 0.1, p_value=0.2)
-    with pytest.raises(ValueError, match="low <= high"):
-        Evidence("x", 0.1, (0.3, 0.2))
-    with pytest.raises(ValueError, match="count"):
-        Evidence("x", 0.1, n={"networks": -1})
-    with pytest.raises(ValueError, match="without an interval"):
-        Evidence("x", 0.1, confidence_level=0.9)
-
-
-def test_evidence_json_round_trip_with_nan_as_null():
-    e = Evidence("r", float("nan"), n={"pairs": 3}, note="no interval: constant")
-    d = e.to_dict()
-    assert d["estimate"] is None and json.loads(json.dumps(d, allow_nan=False)) == d
-    back = Evidence.from_dict(d)
-    assert np.isnan(back.estimate) and back.note == e.note
-    e2 = Evidence("sep", 0.1, (0.0, 0.2), 0.9, 0.1, 0.1, {"networks": [3, 3]}, "perm", "")
-    assert Evidence.from_dict(json.loads(json.dumps(e2.to_dict()))) == e2
-
-
-def test_mean_interval_is_student_t():
-    # values 1, 2, 3: mean 2, s = 1, t(0.975, 2) = 4.302653; half width 4.302653 / sqrt(3) = 2.484138
-    e = mean_interval([1.0, 2.0, 3.0], "x")
-    assert e.estimate == 2.0
-    assert e.interval == pytest.approx((2 - 2.484138, 2 + 2.484138), abs=1e-6)
-    one = mean_interval([0.4], "x")
-    assert one.interval is None and "1 of draws" in one.note
-
-
-# ---------------------------------------------------------------------------------------- checks
 def test_interval_checks_are_three_valued():
     e = Evidence("g", 0.2, (0.1, 0.3))
     assert above(e, 0.05).value is True
@@ -152,57 +116,6 @@ def test_finding_takes_a_judgement_and_stays_backwards_compatible(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------- networks
-def _three() -> np.ndarray:
-    d = np.zeros((3, 3))
-    d[0, 1], d[0, 2], d[1, 2] = 0.1, 0.2, 0.3
-    return d + d.T
-
-
-def test_network_groups_means_over_distinct_pairs():
-    g = NetworkGroups(_three(), ["a"] * 3, n_resamples=999, seed=1)
-    assert g.mean("a") == pytest.approx(0.2)
-    # counts (2, 1, 0): pairs of distinct networks 0-1 (weight 2 * 1, both orders): mean 0.1
-    w = np.array([[2.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 2.0, 1.0], [3.0, 0.0, 0.0]])
-    got = g._mean("a", None, w, None)
-    assert got[:3] == pytest.approx([0.1, 0.2, 0.3]) and np.isnan(got[3])
-    ev = g.evidence("a", lambda m: m("a"))
-    # every resample's mean is a mean of pair distances: within [0.1, 0.3]
-    assert 0.1 <= ev.low <= ev.estimate <= ev.high <= 0.3
-    # 3 of the 27 draws have a single network (probability 3**(1 - 3) = 1/9): about 111 of 999 dropped
-    used = int(ev.method.split("percentile, ")[1].split(" of")[0])
-    assert 999 - used == pytest.approx(111, abs=35)
-    assert ev.n == {"networks": 3, "pairs": 3}
-
-
-def test_network_groups_between_and_too_small_groups():
-    d = np.zeros((4, 4))
-    d[np.ix_([0, 1], [2, 3])] = [[0.5, 0.7], [0.9, 1.1]]
-    d = d + d.T
-    d[0, 1] = d[1, 0] = 0.2
-    d[2, 3] = d[3, 2] = 0.4
-    g = NetworkGroups(d, ["x", "x", "y", "y"], n_resamples=99)
-    assert g.mean("x", "y") == pytest.approx(0.8)
-    # counts w = (2, 0), v = (1, 1): (2 * 0.5 + 2 * 0.7) / (2 * 2) = 0.6
-    assert g._mean("x", "y", np.array([[2.0, 0.0]]), np.array([[1.0, 1.0]]))[0] == pytest.approx(0.6)
-    between = g.evidence("b", lambda m: m("x", "y"))
-    assert between.interval is not None and between.n == {"networks": (2, 2), "pairs": 4}
-    within_x = g.evidence("w", lambda m: m("x"))
-    assert within_x.interval is None and "2 networks in x" in within_x.note
-    assert g.interval(lambda m: m("y"))[1] is None
-
-
-def test_network_groups_vector_statistic_over_layers():
-    rng = np.random.default_rng(0)
-    base = rng.uniform(0.1, 0.5, size=(2, 6, 6))
-    d = np.triu(base, 1)
-    d = d + np.swapaxes(d, 1, 2)
-    g = NetworkGroups(d, ["a"] * 3 + ["b"] * 3, n_resamples=499)
-    est, lo, hi = g.interval(lambda m: m("a"))
-    assert est.shape == (2,) and np.all(lo <= est) and np.all(est <= hi)
-    sub = NetworkGroups(d[1], ["a"] * 3 + ["b"] * 3, n_resamples=499)
-    assert est[1] == pytest.approx(sub.mean("a"))
-
-
 def test_separation_test_at_three_vs_three_is_inconclusive_at_5_percent():
     # perfectly separated groups: the observed labeling is the most extreme of the 10 partitions
     d = np.full((6, 6), 0.8)
@@ -629,21 +542,6 @@ def test_signal_noise_rules():
 
 
 # ---------------------------------------------------------------------------------------- resampling
-def test_block_bootstrap_matches_direct_resampling():
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((200, 4))
-    y = x @ rng.standard_normal((4, 3)) + 0.5 * rng.standard_normal((200, 3))
-    boot = BlockBootstrap([(x, y)], ["pwcca", "mean_cca"], block_size=10, n_resamples=99, seed=7)
-    assert boot.estimate[0, 0] == pytest.approx(1 - 0.5 * (pwcca(x, y) + pwcca(y, x)), abs=1e-10)
-    # resample 0 by hand: the same draws of 20 blocks, rows copied
-    draws = np.random.default_rng(7).integers(0, 20, size=(99, 20))
-    rows = np.concatenate([np.arange(b * 10, b * 10 + 10) for b in draws[0]])
-    xs, ys = x[rows], y[rows]
-    assert boot.distribution[0, 0, 0] == pytest.approx(1 - 0.5 * (pwcca(xs, ys) + pwcca(ys, xs)), abs=1e-9)
-    ev = boot.evidence("d", lambda d: d[0, 0], clip=(0, 1))
-    assert ev.n == {"blocks": 20, "datapoints": 200} and ev.low <= ev.estimate <= ev.high
-
-
 def test_chance_distance_is_the_distance_of_unrelated_data():
     rng = np.random.default_rng(5)
     x, y = rng.standard_normal((300, 8)), rng.standard_normal((300, 8))
@@ -655,19 +553,3 @@ def test_chance_distance_is_the_distance_of_unrelated_data():
     assert all(lo - 0.02 <= v <= hi + 0.02 for v in fresh)  # unrelated pairs sit in the chance band
     related = 1 - 0.5 * (pwcca(x, x + 0.1 * y) + pwcca(x + 0.1 * y, x))
     assert related < lo
-
-
-def test_network_groups_agree_with_group_mean_interval():
-    from cca_core.stats import group_mean_interval
-
-    rng = np.random.default_rng(2)
-    d = np.triu(rng.uniform(0.2, 0.6, (8, 8)), 1)
-    d = d + d.T
-    labels = ["a"] * 4 + ["b"] * 4
-    ref = group_mean_interval(d, labels, "a", n_resamples=4999, seed=0)
-    ours = NetworkGroups(d, labels, n_resamples=4999, seed=0).evidence("a", lambda m: m("a"))
-    assert ours.estimate == pytest.approx(ref.statistic)
-    # different draws of the same bootstrap: the ends agree to Monte Carlo error
-    assert ours.interval == pytest.approx(ref.confidence_interval, abs=0.02)
-    from_ref = Evidence.from_group_interval("a", ref)
-    assert from_ref.n == {"networks": 4, "pairs": 6} and from_ref.interval == ref.confidence_interval

@@ -13,7 +13,9 @@ rates. The helpers here take a symmetric distance matrix ``D`` (``n x n``, zero 
   pairs in different groups, with a permutation p-value for "same-group pairs are closer"
   (:func:`cca_core.stats.group_permutation_test` does the work).
 
-:func:`check_distance_matrix` is :func:`cca_core.stats.check_distance_matrix`.
+:func:`check_distance_matrix` is :func:`cca_core.validation.check_distance_matrix`; the results are
+:class:`cca_core.stats.PermutationResult` (``statistic``/``observed``, ``pvalue``/``p_value``,
+``null_distribution``/``null``, ``min_p_value``).
 
 scipy and scikit-learn are imported inside the functions.
 """
@@ -21,12 +23,12 @@ scipy and scikit-learn are imported inside the functions.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from cca_core.stats import _check_seed, _label_permutation_test, check_distance_matrix
+from cca_core.stats import NETWORK_RESAMPLES, PermutationResult, label_permutation_test
+from cca_core.validation import check_count, check_distance_matrix, check_int
 
 __all__ = ["check_distance_matrix", "cluster_matrix", "PermutationResult", "permutation_ari",
            "within_between", "separation_test", "group_order"]
@@ -64,7 +66,8 @@ def cluster_matrix(d: Any, n_clusters: int, method: str = "average") -> tuple[np
 
     d = check_distance_matrix(d)
     n = d.shape[0]
-    if isinstance(n_clusters, bool) or not isinstance(n_clusters, (int, np.integer)) or not 1 <= n_clusters <= n:
+    n_clusters = check_int("n_clusters", n_clusters, 1)
+    if n_clusters > n:
         raise ValueError(f"n_clusters must be an integer in 1..{n}, got {n_clusters!r}")
     allowed = ("average", "single", "complete", "weighted")
     if method not in allowed:
@@ -75,58 +78,35 @@ def cluster_matrix(d: Any, n_clusters: int, method: str = "average") -> tuple[np
     return fcluster(z, t=int(n_clusters), criterion="maxclust").astype(int), z
 
 
-@dataclass(frozen=True)
-class PermutationResult:
-    """An observed statistic, its permutation null and one-sided p-value.
-
-    Attributes
-    ----------
-    observed : float
-    null : ndarray
-        The statistic for each permutation.
-    p_value : float
-        ``(1 + #{null >= observed}) / (1 + n_permutations)`` (never 0; Phipson & Smyth 2010), or,
-        when :func:`separation_test` enumerated every labeling, ``#{null >= observed} / len(null)``.
-    min_p_value : float
-        The smallest p-value the test can give: ``1 / (1 + n_permutations)``, or for an exact
-        :func:`separation_test` ``1 / n_partitions`` (3 vs 3 networks: 1/10).
-    """
-
-    observed: float
-    null: np.ndarray
-    p_value: float
-    min_p_value: float = float("nan")
-
-
 def _p_value(observed: float, null: np.ndarray) -> float:
     # a small tolerance so that permutations reproducing the observed value count as ">="
     return float((1 + np.sum(null >= observed - 1e-12)) / (1 + null.size))
 
 
-def _check_permutations(n_permutations: int) -> int:
-    if isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer)) or n_permutations < 1:
-        raise ValueError(f"n_permutations must be an integer >= 1, got {n_permutations!r}")
-    return int(n_permutations)
-
-
-def permutation_ari(groups: Sequence[Any], clusters: Sequence[Any], n_permutations: int = 200,
+def permutation_ari(groups: Sequence[Any], clusters: Sequence[Any], n_permutations: int = NETWORK_RESAMPLES,
                     seed: int = 0) -> PermutationResult:
     """Adjusted Rand index of ``clusters`` against ``groups``, with a label-permutation null.
 
     The null shuffles ``groups`` (``numpy.random.default_rng(seed).permutation``) and recomputes the
     ARI against the same clusters; the p-value is the fraction of shuffles scoring at least the
-    observed ARI (counted as in :class:`PermutationResult`). ARI is 1 for identical partitions and
-    about 0 (can be negative) for unrelated ones.
+    observed ARI, ``(1 + #{null >= observed}) / (1 + n_permutations)`` (never 0; Phipson & Smyth
+    2010), whose smallest value is ``min_p_value = 1 / (1 + n_permutations)``. ARI is 1 for identical
+    partitions and about 0 (can be negative) for unrelated ones. ``n_permutations`` >= 1.
+
+    Returns
+    -------
+    cca_core.stats.PermutationResult
     """
     from sklearn.metrics import adjusted_rand_score
 
     groups = np.asarray(groups)
     clusters = _labels(clusters, len(groups), "clusters")
-    n_permutations = _check_permutations(n_permutations)
+    n_permutations = check_count("n_permutations", n_permutations, minimum=1)
     observed = float(adjusted_rand_score(groups, clusters))
     rng = np.random.default_rng(seed)
     null = np.array([adjusted_rand_score(rng.permutation(groups), clusters) for _ in range(n_permutations)])
-    return PermutationResult(observed, null, _p_value(observed, null), 1.0 / (1 + n_permutations))
+    return PermutationResult(observed, _p_value(observed, null), null, 1.0 / (1 + n_permutations), n_permutations,
+                             False, "greater", seed)
 
 
 def within_between(d: Any, groups: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -145,13 +125,14 @@ def within_between(d: Any, groups: Sequence[Any]) -> tuple[np.ndarray, np.ndarra
     return d[i[same], j[same]], d[i[~same], j[~same]]
 
 
-def separation_test(d: Any, groups: Sequence[Any], n_permutations: int = 200, seed: int = 0) -> PermutationResult:
+def separation_test(d: Any, groups: Sequence[Any], n_permutations: int = NETWORK_RESAMPLES,
+                    seed: int = 0) -> PermutationResult:
     """Are pairs within a group closer than pairs across groups? A permutation test.
 
     Statistic: ``mean(between) - mean(within)`` (:func:`within_between`), positive when same-group
     pairs are closer. The null shuffles the group labels (items are exchangeable under "groups do
     not matter"), which respects the dependence between pairs that share an item. This is
-    :func:`cca_core.stats.group_permutation_test` (which see) with any ``n_permutations >= 1``:
+    :func:`cca_core.stats.label_permutation_test` (which see) with any ``n_permutations >= 1``:
     every labeling is enumerated when there are at most ``n_permutations`` of them (an exact test,
     whose smallest p-value is ``min_p_value``, e.g. 1/10 at 3 vs 3), random ones are drawn otherwise.
 
@@ -162,9 +143,9 @@ def separation_test(d: Any, groups: Sequence[Any], n_permutations: int = 200, se
     """
     d = check_distance_matrix(d)
     groups = _labels(groups, d.shape[0], "groups")
-    n_permutations = _check_permutations(n_permutations)
-    res = _label_permutation_test(d, groups, n_permutations, "greater", _check_seed(seed), seed)
-    return PermutationResult(res.statistic, res.null_distribution, res.pvalue, res.min_p_value)
+    res = label_permutation_test(d, groups, n_permutations, "greater", seed)
+    return PermutationResult(res.statistic, res.pvalue, res.null_distribution, res.min_p_value, res.n_permutations,
+                             res.exact, res.alternative, seed)
 
 
 def group_order(groups: Sequence[Any], keys: Sequence[Any] | None = None) -> tuple[np.ndarray, list[int]]:

@@ -10,17 +10,20 @@ chapters share these pieces:
 - :func:`adjacent_order`: how many adjacent layer pairs ``(l, l + 1)`` are in a given order (ordered,
   tied, reversed), over networks and checkpoints;
 - :func:`interval_over_networks`: the mean over networks (seeds) with a percentile bootstrap interval
-  that resamples networks (``scipy.stats.bootstrap``);
-- :func:`permutation_null`: the chance level of a similarity, rows of one side shuffled (same shapes).
+  that resamples networks (:func:`cca_core.stats.network_mean_interval`);
+- :func:`permutation_null`: the chance level of a similarity, rows of one side shuffled (same shapes):
+  :func:`cca_core.stats.permutation_null`.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
+
+from cca_core.stats import NETWORK_RESAMPLES, network_mean_interval, permutation_null
+from cca_core.validation import check_confidence_level, check_count
 
 __all__ = ["Order", "adjacent_order", "crossing_epochs", "interval_over_networks", "permutation_null"]
 
@@ -139,91 +142,54 @@ def adjacent_order(values: np.ndarray, increasing: bool = True, tolerance: float
                  reversed=int(np.sum((step < 0) & ~tied)))
 
 
-def interval_over_networks(values: np.ndarray, confidence: float = 0.95, n_resamples: int = 2000,
-                           seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def interval_over_networks(values: np.ndarray, confidence_level: float = 0.95,
+                           n_resamples: int = NETWORK_RESAMPLES, seed: int = 0, *,
+                           confidence: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean over networks (axis 0) and a percentile bootstrap interval that resamples networks.
 
-    ``scipy.stats.bootstrap`` with ``method="percentile"``: networks are drawn with replacement and
-    the mean recomputed, for every entry of the remaining axes at once. With few networks the
-    interval is coarse (three networks give ten distinct resamples' means); with one network it is
-    undefined (NaN).
+    :func:`cca_core.stats.network_mean_interval`: networks are drawn with replacement and the mean
+    recomputed, for every entry of the remaining axes at once (the draws and intervals of
+    ``scipy.stats.bootstrap`` with ``method="percentile"`` and the same seed, and of the verdicts'
+    :class:`~cca_core.experiments.evidence.NetworkValues`). With few networks the interval is coarse
+    (three networks give ten distinct resamples' means); with one network it is undefined (NaN).
 
     Parameters
     ----------
     values : array, shape (n_networks, ...)
-    confidence : float
-        In (0, 1).
+    confidence_level : float
+        In (0, 1). ``confidence`` is its former name, still accepted.
     n_resamples : int
-        Bootstrap resamples, >= 1.
+        Bootstrap resamples, at least 99 (default :data:`cca_core.stats.NETWORK_RESAMPLES`).
     seed : int
         Seeds the resampling.
 
     Returns
     -------
     mean, low, high : ndarrays of shape values.shape[1:]
-        Where every network has the same value, ``low == high == mean``.
+        Where every network has the same value, ``low == high == mean``; the interval always holds the mean.
 
     Raises
     ------
     ValueError
-        ``values`` with no network axis, a confidence outside (0, 1), ``n_resamples < 1``.
+        ``values`` with no network axis, a confidence level outside (0, 1), ``n_resamples < 99``.
+    TypeError
+        A confidence level or ``n_resamples`` of the wrong type.
     """
+    if confidence is not None:
+        confidence_level = confidence
     v = np.asarray(values, dtype=float)
     if v.ndim < 1 or v.shape[0] < 1:
         raise ValueError(f"values must be (n_networks, ...) with at least one network, got shape {v.shape}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
-        raise ValueError(f"n_resamples must be an integer >= 1, got {n_resamples!r}")
+    check_confidence_level(confidence_level)
     mean = v.mean(axis=0)
     if v.shape[0] < 2:
+        check_count("n_resamples", n_resamples)
         nan = np.full(mean.shape, np.nan)
         return mean, nan, nan.copy()
-    from scipy import stats
-
-    with warnings.catch_warnings():
-        # Entries where every network agrees (e.g. the last checkpoint, similarity 1) are degenerate.
-        warnings.simplefilter("ignore", getattr(stats, "DegenerateDataWarning", RuntimeWarning))
-        res = stats.bootstrap((v,), np.mean, axis=0, vectorized=True, method="percentile",
-                              confidence_level=confidence, n_resamples=int(n_resamples),
-                              rng=np.random.default_rng(seed))
-    low = np.asarray(res.confidence_interval.low, dtype=float)
-    high = np.asarray(res.confidence_interval.high, dtype=float)
+    mean, low, high, _ = network_mean_interval(v, confidence_level=confidence_level, n_resamples=n_resamples,
+                                               seed=seed)
+    low, high = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
     same = np.all(v == v[0], axis=0)
     low = np.where(same, mean, np.minimum(low, mean))
     high = np.where(same, mean, np.maximum(high, mean))
     return mean, low, high
-
-
-def permutation_null(x: np.ndarray, y: np.ndarray, similarity: Callable[[np.ndarray, np.ndarray], float],
-                     n_permutations: int, seed: int = 0) -> np.ndarray:
-    """Chance level of ``similarity(x, y)``: the same with the rows (datapoints) of ``y`` shuffled.
-
-    Shapes stay as they are, so the null keeps whatever bias the sizes give (CCA's correlations grow
-    with neurons / datapoints); only the pairing of datapoints is broken.
-
-    Parameters
-    ----------
-    x, y : arrays with the same first axis (datapoints)
-    similarity : callable ``(x, y) -> float``
-    n_permutations : int
-        >= 1.
-    seed : int
-        Seeds the permutations (``numpy.random.default_rng(seed)``).
-
-    Returns
-    -------
-    ndarray, shape (n_permutations,)
-
-    Raises
-    ------
-    ValueError
-        Different numbers of datapoints; ``n_permutations < 1``.
-    """
-    x, y = np.asarray(x), np.asarray(y)
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"x and y must have the same datapoints (first axis): shapes {x.shape} and {y.shape}")
-    if isinstance(n_permutations, bool) or not isinstance(n_permutations, (int, np.integer)) or n_permutations < 1:
-        raise ValueError(f"n_permutations must be an integer >= 1, got {n_permutations!r}")
-    rng = np.random.default_rng(seed)
-    return np.array([similarity(x, y[rng.permutation(y.shape[0])]) for _ in range(int(n_permutations))])

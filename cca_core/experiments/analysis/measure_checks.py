@@ -31,7 +31,7 @@ The tests (all from the papers named, scaled to the networks at hand):
   AUPRC of "same group" from similarity, and the rate of anchored triplets that violate it) and
   layer monotonicity (does similarity fall as layers grow apart?).
 - :func:`bootstrap_evidence` -- an interval over networks for a statistic of the whole similarity
-  matrix (AUPRC, violation rate) from the network draws of :class:`~.findings.NetworkGroups`.
+  matrix (AUPRC, violation rate) from the network draws of :class:`~cca_core.experiments.evidence.NetworkGroups`.
 """
 
 from __future__ import annotations
@@ -43,8 +43,10 @@ import numpy as np
 
 from cca_core import measures as _measures
 from cca_core.pairs import pairwise
+from cca_core.stats import percentile_interval
+from cca_core.validation import check_int
 
-from cca_core.experiments.verdicts.findings import Evidence, NetworkGroups
+from cca_core.experiments.evidence import Evidence, NetworkGroups
 
 __all__ = ["MEASURE_CHECKS_MEASURES", "memorization_configs", "learning_rate_configs", "resolve_measure", "cross_similarity",
            "layer_identification", "delete_components", "probe_accuracy", "deletion_ks", "deletion_curves", "spearman",
@@ -92,8 +94,7 @@ def memorization_configs(*, dataset: str, n_networks: int, depth: int, width: in
     """
     from cca_core.experiments.training.cnn import TrainConfig
 
-    if isinstance(n_networks, bool) or not isinstance(n_networks, (int, np.integer)) or n_networks < 1:
-        raise ValueError(f"n_networks must be an integer >= 1, got {n_networks!r}")
+    n_networks = check_int("n_networks", n_networks, 1)
     return {g: [TrainConfig(dataset=dataset, labels=_GROUP_LABELS[g], depth=depth, width=width, optimizer=optimizer,
                             learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
                             seed=seed + _GROUP_SEED_OFFSET[g] + i) for i in range(int(n_networks))]
@@ -117,8 +118,7 @@ def learning_rate_configs(*, dataset: str, depth: int, width: int, learning_rate
     """
     from cca_core.experiments.training.cnn import TrainConfig
 
-    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)) or seeds < 1:
-        raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
+    seeds = check_int("seeds", seeds, 1)
     rates = sorted(set(float(lr) for lr in learning_rates))
     if not rates:
         raise ValueError("learning_rates must hold at least one learning rate")
@@ -272,7 +272,8 @@ def delete_components(x: Any, k: int, reference: Any = None) -> np.ndarray:
     ref = x if reference is None else np.asarray(reference, dtype=np.float64)
     if x.ndim != 2 or ref.ndim != 2 or x.shape[1] != ref.shape[1]:
         raise ValueError(f"x and reference must be 2-D with the same neurons, got {x.shape} and {ref.shape}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= x.shape[1]:
+    k = check_int("k", k, 0)
+    if k > x.shape[1]:
         raise ValueError(f"k must be an integer in 0..{x.shape[1]} (the neurons), got {k!r}")
     if k == 0:
         return x.copy()
@@ -536,19 +537,16 @@ def monotonicity(S: Any) -> tuple[float, float]:
 
 
 def bootstrap_evidence(name: str, statistic: Callable[[Any], Any], groups: NetworkGroups) -> Evidence:
-    """A statistic of the networks as :class:`~.findings.Evidence` with a percentile interval over
+    """A statistic of the networks as :class:`~cca_core.experiments.evidence.Evidence` with a percentile interval over
     networks, resampled with the draws of ``groups`` (each group's networks with replacement).
 
     ``statistic(weights)`` takes ``None`` (all networks once: the estimate) or counts of shape
     ``(B, K)`` (how often each network was drawn in each resample) and returns a float or an array
     of shape ``(B,)`` -- e.g. ``lambda w: group_auprc(S, labels, w)``. Resamples where the
-    statistic is undefined (NaN) are left out, as :class:`~.findings.NetworkGroups` leaves out
+    statistic is undefined (NaN) are left out, as :class:`~cca_core.experiments.evidence.NetworkGroups` leaves out
     draws without a pair.
     """
-    k = groups.labels.size
-    counts = np.zeros((groups.n_resamples, k))
-    for g in groups.groups:
-        counts[:, groups.members[g]] = groups.counts[g]
+    counts = groups.draws.all_counts()
     estimate = float(statistic(None))
     dist = np.asarray(statistic(counts), dtype=float)
     finite = dist[np.isfinite(dist)]
@@ -556,7 +554,6 @@ def bootstrap_evidence(name: str, statistic: Callable[[Any], Any], groups: Netwo
     if not np.isfinite(estimate) or finite.size == 0 or any(groups.members[g].size < 2 for g in groups.groups):
         return Evidence(name, estimate, n=n, method="network bootstrap",
                         note="no interval: too few networks per group, or the statistic is undefined")
-    tail = (1.0 - groups.confidence_level) / 2.0
-    lo, hi = np.quantile(finite, [tail, 1.0 - tail])
+    lo, hi = percentile_interval(finite, groups.confidence_level)
     return Evidence(name, estimate, (float(lo), float(hi)), groups.confidence_level, n=n,
                     method=f"network bootstrap (percentile, {finite.size} of {groups.n_resamples} resamples)")

@@ -16,8 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from cca_core.experiments.verdicts.findings import (Check, Evidence, Judgement, NetworkGroups, above, all_of, any_of, at_least,
-                       at_least_fraction, at_most, below, enough, judge, premise, significant, within)
+from cca_core.experiments.evidence import (MIN_NETWORKS, MIN_RNN_NETWORKS, Evidence, NetworkGroups, NetworkMeans,
+                                           NetworkValues, mean_interval)
+from cca_core.experiments.verdicts.findings import (Check, Judgement, above, all_of, any_of, at_least,
+                                                    at_least_fraction, at_most, below, enough, judge, premise,
+                                                    significant, within)
+from cca_core.stats import NETWORK_RESAMPLES, percentile_interval
 
 __all__ = ["FIT_THRESHOLD", "ALPHA", "fit_premise", "memorization_layers", "memorization_evidence", "memorization",
            "width_evidence", "width", "learning_rates_evidence", "learning_rates",
@@ -29,8 +33,6 @@ __all__ = ["FIT_THRESHOLD", "ALPHA", "fit_premise", "memorization_layers", "memo
 FIT_THRESHOLD = 0.99
 #: Significance level of every permutation test in the book.
 ALPHA = 0.05
-#: Fewest networks per group for a within-group interval (two give one pair and no spread).
-MIN_NETWORKS = 3
 
 
 def fit_premise(lowest_accuracy: Mapping[str, float], threshold: float = FIT_THRESHOLD) -> Check:
@@ -234,9 +236,9 @@ def width_evidence(groups: NetworkGroups, filters: Sequence[int], accuracy: Sequ
     else:
         r_boot = _weighted_pearson(d_pair, acc_pair, weights)
         r_boot = r_boot[np.isfinite(r_boot)]
-        lo, hi = np.quantile(r_boot, [0.025, 0.975])
+        lo, hi = percentile_interval(r_boot, g.confidence_level)
         out["r_accuracy"] = Evidence("Pearson r, pair distance vs pair test accuracy", r_full,
-                                     (float(lo), float(hi)), 0.95, n=sizes,
+                                     (float(lo), float(hi)), g.confidence_level, n=sizes,
                                      method=f"network bootstrap (percentile, {r_boot.size} resamples)")
     return out
 
@@ -268,7 +270,7 @@ def width(ev: Mapping[str, Evidence]) -> list[Judgement]:
 
 # ---------------------------------------------------------------------------------------- learning rates
 def learning_rates_evidence(D: np.ndarray, groups: Sequence[Any], ari: Any, separation: Any, *,
-                            n_resamples: int = 9999, seed: int = 0) -> dict[str, Evidence]:
+                            n_resamples: int = NETWORK_RESAMPLES, seed: int = 0) -> dict[str, Evidence]:
     """Evidence for the learning-rate chapter.
 
     ``D`` (K, K) symmetric PWCCA distances, ``groups`` the learning rate (index) of each network,
@@ -329,87 +331,6 @@ def learning_rates(ev: Mapping[str, Evidence], alpha: float = ALPHA) -> list[Jud
 
 
 # ---------------------------------------------------------------------------------------- RNN training
-#: Fewest networks for an interval over networks (each network gives one value; one gives no spread).
-MIN_RNN_NETWORKS = 2
-
-
-class NetworkMeans:
-    """Values of independently trained networks: means over networks with Student-t intervals.
-
-    For chapters that compare every network only with itself (a layer at each checkpoint with the
-    same layer at the end of training, the state at each timestep with the last one), each network
-    gives its own array of numbers, and the networks are independent draws of the training run. A
-    statistic is computed on each network's arrays; its estimate is the mean over networks and its
-    interval the Student-t interval of that mean, ``mean +- t_{(1+cl)/2, n-1} s / sqrt(n)``
-    (:func:`~.findings.mean_interval`). A bootstrap that resamples 2 or 3 networks cannot reach
-    beyond the range of their values (about half and three quarters coverage), so with the few
-    networks a page trains its "95%" interval would be too narrow, and a verdict would change with
-    the seeds; the t interval is wide when the networks are few and disagree. One network gives no
-    interval.
-
-    Parameters
-    ----------
-    values : mapping name -> array of shape (n_networks, ...)
-        Every array with the same number of networks, in the same order.
-    confidence_level : float
-    """
-
-    def __init__(self, values: Mapping[str, Any], *, confidence_level: float = 0.95) -> None:
-        self.values = {k: np.asarray(v, dtype=float) for k, v in values.items()}
-        if not self.values:
-            raise ValueError("NetworkMeans needs at least one array")
-        sizes = {k: (v.shape[0] if v.ndim else 0) for k, v in self.values.items()}
-        if len(set(sizes.values())) != 1 or 0 in sizes.values():
-            raise ValueError(f"every array needs the same networks on its first axis, got {sizes}")
-        if not 0 < float(confidence_level) < 1:
-            raise ValueError(f"confidence_level must be in (0, 1), got {confidence_level!r}")
-        self.n_networks = next(iter(sizes.values()))
-        self.confidence_level = float(confidence_level)
-
-    def per_network(self, statistic: Any = None) -> np.ndarray:
-        """``statistic(v)`` for every network (``v``: that network's arrays, a dict without the network
-        axis), stacked: shape ``(n_networks, ...)``; default: the only array itself."""
-        if statistic is None:
-            if len(self.values) != 1:
-                raise ValueError("without a statistic NetworkMeans needs exactly one array")
-            return next(iter(self.values.values()))
-        return np.stack([np.asarray(statistic({k: v[i] for k, v in self.values.items()}), dtype=float)
-                         for i in range(self.n_networks)])
-
-    def interval(self, statistic: Any = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """``(mean, low, high)`` over networks of ``statistic`` (see :meth:`per_network`), elementwise
-        for an array statistic; ``low``/``high`` None with a single network."""
-        import scipy.stats
-
-        v = self.per_network(statistic)
-        mean = v.mean(axis=0)
-        n = self.n_networks
-        if n < MIN_RNN_NETWORKS:
-            return mean, None, None
-        half = scipy.stats.t.ppf(0.5 + self.confidence_level / 2, n - 1) * v.std(axis=0, ddof=1) / np.sqrt(n)
-        return mean, mean - half, mean + half
-
-    def evidence(self, name: str, statistic: Any, *, clip: tuple[float, float] | None = None,
-                 n: Mapping[str, Any] | None = None) -> Evidence:
-        """A scalar statistic's mean over networks and its t interval (see :meth:`interval`) as
-        :class:`Evidence`, with the networks and ``n`` as its sample sizes; no interval (and a note)
-        with one network or where the statistic is undefined. ``clip`` bounds the interval."""
-        est, lo, hi = self.interval(statistic)
-        if est.ndim != 0:
-            raise ValueError(f"evidence needs a scalar statistic, got shape {est.shape}; use interval()")
-        sizes = {"networks": self.n_networks, **dict(n or {})}
-        if lo is None:
-            return Evidence(name, float(est), n=sizes, note=f"no interval: {self.n_networks} network (an interval "
-                                                              f"over networks needs at least {MIN_RNN_NETWORKS})")
-        if not (np.isfinite(est) and np.isfinite(lo) and np.isfinite(hi)):
-            return Evidence(name, float(est), n=sizes, note="no interval: the statistic is undefined on these data")
-        lo, hi = float(lo), float(hi)
-        if clip is not None:
-            lo, hi = max(lo, clip[0]), min(hi, clip[1])
-        return Evidence(name, float(est), (lo, hi), self.confidence_level, n=sizes,
-                        method=f"Student t over {self.n_networks} networks")
-
-
 def rnn_training_evidence(nets: NetworkMeans, checkpoints: Sequence[int]) -> dict[str, Evidence]:
     """Evidence for the RNN training-dynamics chapter, with intervals over networks.
 
@@ -548,8 +469,6 @@ def signal_noise_evidence(results: Mapping[str, np.ndarray], k_values: Sequence[
     draws) with ``margin_k`` the k values, and ``at_50`` (dict measure -> Evidence at ``k = 50``,
     when it was run at the paper's sizes, ``paper_sizes``: 200 neurons, 2000 datapoints, noise 0.1).
     """
-    from cca_core.experiments.verdicts.findings import mean_interval
-
     k_values = list(k_values)
     gap = np.asarray(results["mean CCA"]) - np.asarray(results["PWCCA"])
     noisy = [j for j, k in enumerate(k_values) if k < n_neurons]
@@ -679,59 +598,13 @@ def learned_premise(lowest_accuracy: float, threshold: float = LEARNED_ACCURACY)
                    "about networks that learn")
 
 
-class _OverNetworks:
-    """Statistics of means over independently trained networks, with percentile intervals from a
-    bootstrap that resamples the networks (the same draws for every statistic of a page).
-
-    ``values[key]`` has shape ``(n_networks, ...)``. A statistic is computed from ``m(key)``, the
-    mean over networks of ``values[key]``: shape ``(...)`` on all networks, ``(n_resamples, ...)``
-    when resampled, so a statistic reduces with negative axes (``lambda m: m("sim")[..., 0]``)."""
-
-    def __init__(self, values: Mapping[str, np.ndarray], *, n_resamples: int = 9999,
-                 confidence_level: float = 0.95, seed: int = 0) -> None:
-        self.values = {k: np.asarray(v, dtype=float) for k, v in values.items()}
-        sizes = {v.shape[0] for v in self.values.values()}
-        if len(sizes) != 1:
-            raise ValueError(f"every value needs the same number of networks (axis 0), got {sorted(sizes)}")
-        self.n_networks = sizes.pop()
-        self.confidence_level = float(confidence_level)
-        rng = np.random.default_rng(seed)
-        draws = rng.integers(0, self.n_networks, size=(int(n_resamples), self.n_networks))
-        self.weights = (draws[..., None] == np.arange(self.n_networks)).sum(axis=1) / self.n_networks  # (B, N)
-
-    def evidence(self, name: str, statistic: Any, n: Mapping[str, Any] | None = None) -> Evidence:
-        sizes = {"networks": self.n_networks, **dict(n or {})}
-
-        def full(key: str) -> np.ndarray:
-            return self.values[key].mean(axis=0)
-
-        def resampled(key: str) -> np.ndarray:
-            v = self.values[key]
-            return np.tensordot(self.weights, v, axes=([1], [0]))
-
-        estimate = float(statistic(full))
-        if self.n_networks < MIN_NETWORKS:
-            return Evidence(name, estimate, n=sizes, method="network bootstrap",
-                            note=f"no interval: {self.n_networks} network{'s' if self.n_networks != 1 else ''}, an "
-                                 f"interval over networks needs at least {MIN_NETWORKS}")
-        with np.errstate(invalid="ignore"):
-            dist = np.asarray(statistic(resampled), dtype=float).ravel()
-        dist = dist[np.isfinite(dist)]
-        if not np.isfinite(estimate) or dist.size == 0:
-            return Evidence(name, estimate, n=sizes, method="network bootstrap", note="no interval: no finite value")
-        tail = (1.0 - self.confidence_level) / 2.0
-        lo, hi = np.quantile(dist, [tail, 1.0 - tail])
-        return Evidence(name, estimate, (float(lo), float(hi)), self.confidence_level, n=sizes,
-                        method=f"network bootstrap (percentile, {dist.size} resamples)")
-
-
 def _slug(measure: str) -> str:
     return measure.lower().replace(" ", "_")
 
 
 def cnn_training_evidence(similarity: Mapping[str, np.ndarray], checkpoints: Sequence[int], threshold: float, *,
                           measures: Sequence[str] = ("PWCCA", "SVCCA"), clearer: tuple[str, str] = ("PWCCA", "mean CCA"),
-                          n_resamples: int = 9999, confidence_level: float = 0.95, seed: int = 0
+                          n_resamples: int = NETWORK_RESAMPLES, confidence_level: float = 0.95, seed: int = 0
                           ) -> dict[str, Evidence]:
     """Evidence for the CNN training-dynamics chapter from each network's similarities to its end.
 
@@ -780,7 +653,7 @@ def cnn_training_evidence(similarity: Mapping[str, np.ndarray], checkpoints: Seq
         j = s[:, judged, :] if judged else np.full((s.shape[0], 1, n_layers), np.nan)
         values[f"gap_{_slug(m)}"] = j.mean(axis=1)[:, 0] - j.mean(axis=1)[:, -1]
         values[f"frac_{_slug(m)}"] = np.mean(j[:, :, :-1] > j[:, :, 1:], axis=(1, 2))
-    boot = _OverNetworks(values, n_resamples=n_resamples, confidence_level=confidence_level, seed=seed)
+    boot = NetworkValues(values, n_resamples=n_resamples, confidence_level=confidence_level, seed=seed)
     out: dict[str, Evidence] = {}
     for m in measures:
         k = _slug(m)
@@ -857,30 +730,33 @@ def cnn_training(ev: Mapping[str, Evidence], lowest_test_accuracy: float,
 
 
 # ---------------------------------------------------------------------------------------- conv layers
-def _faster_test(fast: Sequence[float], slow: Sequence[float], max_exact: int = 20_000, n_permutations: int = 9999,
-                 seed: int = 0) -> tuple[float, float, bool]:
+def _faster_test(fast: Sequence[float], slow: Sequence[float], max_exact: int = 20_000,
+                 n_permutations: int = NETWORK_RESAMPLES, seed: int = 0) -> tuple[float, float, bool]:
     """One-sided permutation test that the runs ``fast`` take less time than ``slow`` (statistic:
-    mean of ``slow`` minus mean of ``fast``): ``(p, smallest attainable p, exact)``. Exact over every
-    split of the pooled runs when there are at most ``max_exact`` of them, else random permutations."""
+    mean of ``slow`` minus mean of ``fast``): ``(p, smallest attainable p, exact)``.
+
+    :func:`scipy.stats.permutation_test` (``permutation_type="independent"``): exact over every
+    split of the pooled runs when there are at most ``max_exact`` of them, else ``n_permutations``
+    random ones (p = (hits + 1) / (n_permutations + 1))."""
+    import scipy.stats
     from itertools import combinations
     from math import comb
 
+    from cca_core.stats.datapoints import RNG_KEYWORD
+
     a, b = np.asarray(fast, dtype=float), np.asarray(slow, dtype=float)
-    pooled = np.concatenate([a, b])
-    n_a, total = a.size, pooled.sum()
-    observed = b.mean() - a.mean()
-    tol = 1e-12 * max(1.0, abs(observed))
-    if comb(pooled.size, n_a) <= max_exact:
-        splits = comb(pooled.size, n_a)
-        stats = np.array([(total - s) / b.size - s / n_a
-                          for s in (pooled[list(c)].sum() for c in combinations(range(pooled.size), n_a))])
-        return int(np.sum(stats >= observed - tol)) / splits, 1 / splits, True
-    rng = np.random.default_rng(seed)
-    hits = 0
-    for _ in range(n_permutations):
-        s = pooled[rng.permutation(pooled.size)[:n_a]].sum()
-        hits += (total - s) / b.size - s / n_a >= observed - tol
-    return (hits + 1) / (n_permutations + 1), 1 / (n_permutations + 1), False
+    splits = comb(a.size + b.size, a.size)
+    exact = splits <= max_exact
+    if min(a.size, b.size) < 2:  # scipy needs two runs per side; one run: the splits are few, enumerate them
+        pooled, obs = np.concatenate([a, b]), b.mean() - a.mean()
+        null = np.array([np.delete(pooled, list(c)).mean() - pooled[list(c)].mean()
+                         for c in combinations(range(pooled.size), a.size)])
+        return float(np.mean(null >= obs - 1e-12 * max(1.0, abs(obs)))), 1 / splits, True
+    res = scipy.stats.permutation_test((a, b), lambda x, y, axis=-1: y.mean(axis=axis) - x.mean(axis=axis),
+                                       permutation_type="independent", vectorized=True,
+                                       n_resamples=max_exact if exact else n_permutations, alternative="greater",
+                                       **{RNG_KEYWORD: np.random.default_rng(seed)})
+    return float(res.pvalue), (1 / splits if exact else 1 / (n_permutations + 1)), exact
 
 
 def conv_layers_evidence(same: NetworkGroups, methods: Sequence[str], layers: Sequence[str],

@@ -1,12 +1,165 @@
-"""Input checks shared by every measure: clear errors that name the argument and its shape."""
+"""The one input gate: clear errors that name the argument, its shape or type, and what is wrong.
+
+Activations (:func:`check_activations`, :func:`check_pair`, :func:`check_conv_activations`) for the
+measures; settings (:func:`check_int`, :func:`check_count`, :func:`check_confidence_level`,
+:func:`check_probability`, :func:`check_choice`, :func:`check_seed`) and distance matrices
+(:func:`check_distance_matrix`, :func:`check_labels`) for :mod:`cca_core.stats` and the experiments.
+A value of the wrong type raises ``TypeError``; a value of the right type out of range ``ValueError``.
+"""
 
 from __future__ import annotations
 
+import math
 import warnings
+from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["RankWarning", "ForcedCorrelationWarning", "ConditioningWarning", "warn_forced", "check_activations", "check_conv_activations", "check_finite_values", "check_pair"]
+__all__ = ["RankWarning", "ForcedCorrelationWarning", "ConditioningWarning", "warn_forced", "check_activations",
+           "check_conv_activations", "check_finite_values", "check_pair", "MIN_RESAMPLES", "check_int",
+           "check_count", "check_confidence_level", "check_probability", "check_choice", "check_seed",
+           "check_distance_matrix", "check_labels"]
+
+#: Fewest resamples or permutations :func:`check_count` accepts. With 99 a permutation p-value can
+#: reach 0.01 (``1 / (99 + 1)``) and a 95% interval's ends rest on at least two resamples beyond each end.
+MIN_RESAMPLES = 99
+
+
+# ---------------------------------------------------------------------------------------- settings
+def check_int(name: str, value: Any, minimum: int = 1, why: str = "") -> int:
+    """``value`` as an int, at least ``minimum``.
+
+    Raises
+    ------
+    TypeError
+        Not an integer (bool, float and str included: ``3.0`` is refused).
+    ValueError
+        Below ``minimum``; the message adds ``why``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}{why}, got {value}")
+    return int(value)
+
+
+def check_count(name: str, value: Any, minimum: int = MIN_RESAMPLES) -> int:
+    """A number of resamples or permutations: an integer, at least :data:`MIN_RESAMPLES` (99) unless
+    ``minimum`` says otherwise (a chance level from a few shuffles, say). Errors as :func:`check_int`."""
+    why = (" (with fewer, a p-value cannot reach 0.01 and an interval's ends rest on one or two resamples)"
+           if minimum == MIN_RESAMPLES else "")
+    return check_int(name, value, minimum, why)
+
+
+def check_probability(name: str, value: Any, *, open_interval: bool = True) -> float:
+    """``value`` as a float in (0, 1) (``open_interval``) or [0, 1].
+
+    Raises
+    ------
+    TypeError
+        Not a real number (bool and str included).
+    ValueError
+        Outside the interval, or NaN.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number in {'(0, 1)' if open_interval else '[0, 1]'}, got {value!r} "
+                        f"of type {type(value).__name__}")
+    v = float(value)
+    ok = 0.0 < v < 1.0 if open_interval else 0.0 <= v <= 1.0
+    if not ok:
+        raise ValueError(f"{name} must be in {'(0, 1) (open interval)' if open_interval else '[0, 1]'}, "
+                         f"got {value!r}")
+    return v
+
+
+def check_confidence_level(confidence_level: Any, n_resamples: int | None = None) -> float:
+    """A confidence level in (0, 1); with ``n_resamples``, also enough resamples that each tail of a
+    percentile interval holds one: ``(1 - confidence_level) / 2 * (n_resamples + 1) >= 1``.
+
+    Raises
+    ------
+    TypeError
+        Not a real number.
+    ValueError
+        Outside (0, 1), or too few resamples for it (the message says how many are needed).
+    """
+    cl = check_probability("confidence_level", confidence_level)
+    if n_resamples is not None:
+        tail = (1.0 - cl) / 2.0
+        if tail * (n_resamples + 1) < 1.0:
+            need = math.ceil(1.0 / tail) - 1
+            raise ValueError(f"n_resamples={n_resamples} leaves no resample beyond the ends of a "
+                             f"{cl:g} interval; use at least {need} (each tail needs "
+                             "(1 - confidence_level) / 2 * (n_resamples + 1) >= 1)")
+    return cl
+
+
+def check_choice(name: str, value: Any, choices: dict[str, str] | Sequence[str]) -> str:
+    """``value`` (case-insensitive) among ``choices``; a dict maps lower-case keys to the canonical
+    spelling returned. ``ValueError`` listing the choices otherwise."""
+    table = choices if isinstance(choices, dict) else {c: c for c in choices}
+    key = value.lower() if isinstance(value, str) else None
+    if key not in table:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, table.values()))}, got {value!r}")
+    return table[key]
+
+
+def check_seed(seed: Any) -> np.random.Generator:
+    """A Generator from ``None`` (fresh entropy), a non-negative int, or a Generator (used as is).
+
+    Raises
+    ------
+    TypeError
+        Another type (bool, float, str).
+    ValueError
+        A negative int.
+    """
+    if seed is None or isinstance(seed, np.random.Generator):
+        return np.random.default_rng(seed)
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be None, an int or a numpy.random.Generator, got {seed!r} "
+                        f"of type {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    return np.random.default_rng(int(seed))
+
+
+def check_distance_matrix(d: Any, name: str = "D", atol: float = 1e-9) -> np.ndarray:
+    """Return ``d`` as a float array after checking it is a square, symmetric, finite matrix with a
+    zero diagonal and non-negative entries (shape ``(K, K)``, ``K >= 2``).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, its shape and what is wrong.
+    """
+    d = np.asarray(d, dtype=float)
+    if d.ndim != 2 or d.shape[0] != d.shape[1]:
+        raise ValueError(f"{name} must be a square matrix, got shape {d.shape}")
+    if d.shape[0] < 2:
+        raise ValueError(f"{name} must compare at least 2 items, got shape {d.shape}")
+    if not np.all(np.isfinite(d)):
+        raise ValueError(f"{name} has {int(np.sum(~np.isfinite(d)))} NaN/Inf entries")
+    if not np.allclose(d, d.T, atol=atol, rtol=0):
+        raise ValueError(f"{name} must be symmetric (max |D - D.T| = {np.max(np.abs(d - d.T)):.3g}); "
+                         "use pairwise_matrix(..., symmetric=True)")
+    if np.any(np.abs(np.diag(d)) > atol):
+        raise ValueError(f"{name} must have a zero diagonal")
+    if np.any(d < -atol):
+        raise ValueError(f"{name} has negative entries (min {d.min():.3g})")
+    return d
+
+
+def check_labels(labels: Any, n: int, name: str = "labels") -> np.ndarray:
+    """``labels`` as an array of shape ``(n,)`` (one label per network); ``ValueError`` otherwise."""
+    labels = np.asarray(labels)
+    if labels.shape != (n,):
+        raise ValueError(f"{name} must have one label per network ({n}, the size of D), got shape "
+                         f"{labels.shape}")
+    return labels
+
+
+# ---------------------------------------------------------------------------------------- activations
 
 
 class RankWarning(UserWarning):

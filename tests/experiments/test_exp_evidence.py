@@ -1,0 +1,100 @@
+"""cca_core.experiments.evidence: the evidence record, and intervals over networks (NetworkGroups,
+mean_interval), against exact formulas and scipy."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cca_core.experiments.evidence import Evidence, NetworkGroups, mean_interval
+
+
+def test_evidence_formats_interval_and_refuses_bad_input():
+    e = Evidence("gap", 0.38, (0.30, 0.45), n={"networks": [5, 5], "pairs": 20})
+    assert f"{e:.2f}" == "0.38 [0.30, 0.45]"
+    assert e.confidence_level == 0.95 and e.n["networks"] == (5, 5)
+    assert "gap: 0.380 [0.300, 0.450] (95%)" in e.summary() and "networks 5+5" in e.summary()
+    assert f"{Evidence('x', 0.5):.2f}" == "0.50"  # no interval: the estimate alone
+    with pytest.raises(ValueError, match="attainable minimum"):
+        Evidence("p", 0.1, p_value=0.2)
+    with pytest.raises(ValueError, match="low <= high"):
+        Evidence("x", 0.1, (0.3, 0.2))
+    with pytest.raises(ValueError, match="count"):
+        Evidence("x", 0.1, n={"networks": -1})
+    with pytest.raises(ValueError, match="without an interval"):
+        Evidence("x", 0.1, confidence_level=0.9)
+
+
+def test_evidence_json_round_trip_with_nan_as_null():
+    e = Evidence("r", float("nan"), n={"pairs": 3}, note="no interval: constant")
+    d = e.to_dict()
+    assert d["estimate"] is None and json.loads(json.dumps(d, allow_nan=False)) == d
+    back = Evidence.from_dict(d)
+    assert np.isnan(back.estimate) and back.note == e.note
+    e2 = Evidence("sep", 0.1, (0.0, 0.2), 0.9, 0.1, 0.1, {"networks": [3, 3]}, "perm", "")
+    assert Evidence.from_dict(json.loads(json.dumps(e2.to_dict()))) == e2
+
+
+def test_mean_interval_is_student_t():
+    # values 1, 2, 3: mean 2, s = 1, t(0.975, 2) = 4.302653; half width 4.302653 / sqrt(3) = 2.484138
+    e = mean_interval([1.0, 2.0, 3.0], "x")
+    assert e.estimate == 2.0
+    assert e.interval == pytest.approx((2 - 2.484138, 2 + 2.484138), abs=1e-6)
+    one = mean_interval([0.4], "x")
+    assert one.interval is None and "1 of draws" in one.note
+
+
+# ---------------------------------------------------------------------------------------- checks
+def _three() -> np.ndarray:
+    d = np.zeros((3, 3))
+    d[0, 1], d[0, 2], d[1, 2] = 0.1, 0.2, 0.3
+    return d + d.T
+
+
+def test_network_groups_means_over_distinct_pairs():
+    g = NetworkGroups(_three(), ["a"] * 3, n_resamples=999, seed=1)
+    assert g.mean("a") == pytest.approx(0.2)
+    # counts (2, 1, 0): pairs of distinct networks 0-1 (weight 2 * 1, both orders): mean 0.1
+    w = np.array([[2.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 2.0, 1.0], [3.0, 0.0, 0.0]])
+    got = g._mean("a", None, w, None)
+    assert got[:3] == pytest.approx([0.1, 0.2, 0.3]) and np.isnan(got[3])
+    ev = g.evidence("a", lambda m: m("a"))
+    # every resample's mean is a mean of pair distances: within [0.1, 0.3]
+    assert 0.1 <= ev.low <= ev.estimate <= ev.high <= 0.3
+    # 3 of the 27 draws have a single network (probability 3**(1 - 3) = 1/9): about 111 of 999 dropped
+    used = int(ev.method.split("percentile, ")[1].split(" of")[0])
+    assert 999 - used == pytest.approx(111, abs=35)
+    assert ev.n == {"networks": 3, "pairs": 3}
+
+
+def test_network_groups_between_and_too_small_groups():
+    d = np.zeros((4, 4))
+    d[np.ix_([0, 1], [2, 3])] = [[0.5, 0.7], [0.9, 1.1]]
+    d = d + d.T
+    d[0, 1] = d[1, 0] = 0.2
+    d[2, 3] = d[3, 2] = 0.4
+    g = NetworkGroups(d, ["x", "x", "y", "y"], n_resamples=99)
+    assert g.mean("x", "y") == pytest.approx(0.8)
+    # counts w = (2, 0), v = (1, 1): (2 * 0.5 + 2 * 0.7) / (2 * 2) = 0.6
+    assert g._mean("x", "y", np.array([[2.0, 0.0]]), np.array([[1.0, 1.0]]))[0] == pytest.approx(0.6)
+    between = g.evidence("b", lambda m: m("x", "y"))
+    assert between.interval is not None and between.n == {"networks": (2, 2), "pairs": 4}
+    within_x = g.evidence("w", lambda m: m("x"))
+    assert within_x.interval is None and "2 networks in x" in within_x.note
+    assert g.interval(lambda m: m("y"))[1] is None
+
+
+def test_network_groups_vector_statistic_over_layers():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.1, 0.5, size=(2, 6, 6))
+    d = np.triu(base, 1)
+    d = d + np.swapaxes(d, 1, 2)
+    g = NetworkGroups(d, ["a"] * 3 + ["b"] * 3, n_resamples=499)
+    est, lo, hi = g.interval(lambda m: m("a"))
+    assert est.shape == (2,) and np.all(lo <= est) and np.all(est <= hi)
+    sub = NetworkGroups(d[1], ["a"] * 3 + ["b"] * 3, n_resamples=499)
+    assert est[1] == pytest.approx(sub.mean("a"))
+
+
