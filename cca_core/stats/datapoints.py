@@ -42,7 +42,7 @@ import scipy.stats
 from scipy.linalg.blas import dsyrk as _syrk
 
 from .._threads import single_blas_thread
-from ..measures import MEASURES, get_measure
+from ..measures import MEASURES, get_measure, measure_names
 from ..moments import CHUNK_ELEMENTS, Moments
 from ..validation import (RankWarning, check_choice, check_confidence_level, check_count,
                           check_pair, check_seed)
@@ -55,7 +55,7 @@ __all__ = ["DATAPOINT_RESAMPLES", "MOMENT_MEASURES", "bootstrap", "permutation_t
 DATAPOINT_RESAMPLES = 1000
 
 #: Measures computed from resampled moments; the others are resampled plainly.
-MOMENT_MEASURES = ("mean_cca", "svcca", "pwcca", "linear_cka")
+MOMENT_MEASURES = measure_names(resampled_moments=True)
 
 #: Interval methods of :func:`scipy.stats.bootstrap`, by lower-case name.
 INTERVAL_METHODS = {"percentile": "percentile", "basic": "basic", "bca": "BCa"}
