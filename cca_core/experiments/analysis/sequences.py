@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cca_core.validation import check_int
+
 from .synthetic import random_orthogonal
 
 __all__ = ["linear_rnn_states", "mean_cosine_distance", "mean_euclidean_distance", "random_rotation",
@@ -77,6 +79,13 @@ def linear_rnn_states(recurrent: np.ndarray, h0: np.ndarray, n_steps: int) -> np
     ndarray (n_sequences, n_steps, n)
         ``out[:, t] = h0 @ (W^t)^T``. For a rotation ``W`` every step is an orthogonal transform of
         step 0, so any linearly invariant similarity (CCA) between two steps is exactly 1.
+
+    Raises
+    ------
+    TypeError
+        ``n_steps`` is not an integer.
+    ValueError
+        ``recurrent`` is not square, ``h0`` does not match it, ``n_steps < 1``.
     """
     w = np.asarray(recurrent, dtype=np.float64)
     h = np.asarray(h0, dtype=np.float64)
@@ -84,8 +93,7 @@ def linear_rnn_states(recurrent: np.ndarray, h0: np.ndarray, n_steps: int) -> np
         raise ValueError(f"recurrent must be a square matrix, got shape {w.shape}")
     if h.ndim != 2 or h.shape[1] != w.shape[0]:
         raise ValueError(f"h0 must be (n_sequences, {w.shape[0]}), got shape {h.shape}")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
-        raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
+    n_steps = check_int("n_steps", n_steps, 1)
     out = np.empty((h.shape[0], int(n_steps), h.shape[1]))
     for t in range(int(n_steps)):
         out[:, t] = h
