@@ -5,6 +5,7 @@ matplotlib is imported inside the functions, so importing this module stays ligh
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
 __all__ = ["GROUP_COLORS", "PALETTE", "STYLE", "MAX_FIGURE_WIDTH", "group_colors", "label_axes", "errorbar_by_group",
-           "new_axes", "interval_curves", "chance_band"]
+           "new_axes", "interval_curves", "chance_band", "COLUMN_WIDTH_PX", "MIN_TEXT_PX",
+           "smallest_font_px", "min_display_scale"]
 
 #: Colour-blind-safe cycle (Okabe & Ito 2008) used for groups in order of appearance.
 PALETTE: tuple[str, ...] = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
@@ -33,9 +35,48 @@ STYLE: dict[str, Any] = {
     "grid.linewidth": 0.6, "lines.linewidth": 1.8, "lines.markersize": 5, "legend.frameon": False,
     "figure.facecolor": "white",
 }
-#: Widest figure in inches: the book's text column shows about this much at 100% without shrinking the
-#: fonts below ~9 pt; wider requests are scaled down, panels keeping their proportions.
-MAX_FIGURE_WIDTH: float = 10.0
+#: Width of the book's content column in CSS pixels (jupyter-book's theme at a 1280-px-wide window, the
+#: width tests/book/test_browser.py opens pages at). Figures are drawn no wider, so they are shown at
+#: their natural size and their text at the size :data:`STYLE` sets.
+COLUMN_WIDTH_PX: int = 690
+#: Widest figure in inches: the column's width at :data:`STYLE`'s dpi less 0.25 in for the margin that
+#: Jupyter's inline backend adds when it saves with ``bbox_inches="tight"`` (about 12 px), so that the
+#: saved image is at most :data:`COLUMN_WIDTH_PX` wide. Wider requests are scaled down, panels keeping
+#: their proportions and fonts keeping their size.
+MAX_FIGURE_WIDTH: float = 6.0
+#: Smallest text, in CSS pixels, a figure may show: an image may be shown at no less than
+#: ``MIN_TEXT_PX / (smallest STYLE font in pt * dpi / 72)`` of its natural width (about 0.69).
+MIN_TEXT_PX: float = 10.0
+# The rcParams that set a font size in points.
+_FONT_KEYS: tuple[str, ...] = ("font.size", "axes.titlesize", "axes.labelsize", "legend.fontsize",
+                               "legend.title_fontsize", "xtick.labelsize", "ytick.labelsize", "figure.titlesize",
+                               "figure.labelsize")
+
+
+def smallest_font_px(style: Mapping[str, Any] | None = None) -> float:
+    """Height in pixels of the smallest font :data:`STYLE` sets (``*size`` keys in points), at its ``figure.dpi``.
+
+    Parameters
+    ----------
+    style : mapping, optional
+        rcParams in the form of :data:`STYLE` (default :data:`STYLE`); sizes must be numbers (pt).
+
+    Raises
+    ------
+    ValueError
+        When a font size is not a number (e.g. ``"small"``) or there is none.
+    """
+    style = STYLE if style is None else style
+    sizes = {k: style[k] for k in _FONT_KEYS if k in style}
+    bad = [k for k, v in sizes.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+    if bad or not sizes:
+        raise ValueError(f"font sizes must be numbers of points; got {({k: sizes[k] for k in bad}) or 'none'}")
+    return float(min(sizes.values())) * float(style["figure.dpi"]) / 72.0
+
+
+def min_display_scale(style: Mapping[str, Any] | None = None) -> float:
+    """Least ratio (shown width / natural width) at which a figure's smallest text is :data:`MIN_TEXT_PX`."""
+    return MIN_TEXT_PX / smallest_font_px(style)
 
 
 def group_colors(groups: Sequence[str]) -> dict[str, str]:
@@ -61,17 +102,47 @@ def group_colors(groups: Sequence[str]) -> dict[str, str]:
 def new_axes(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (5.0, 3.6), **kwargs: Any) -> tuple[Any, Any]:
     """``plt.subplots`` in the book's :data:`STYLE`, ``size`` (inches) per panel, constrained layout.
 
-    The whole figure is at most :data:`MAX_FIGURE_WIDTH` inches wide (panels shrink in proportion), so
-    every chapter's figures show their fonts at the same size. Returns ``(figure, axes)``; ``axes`` is
-    an array when there is more than one panel.
+    The whole figure is at most :data:`MAX_FIGURE_WIDTH` inches wide, so that it is shown at its natural
+    size in the book's column (:data:`COLUMN_WIDTH_PX`): a wider request is scaled down, every panel's
+    width and height by the same factor. The fonts are always :data:`STYLE`'s, never scaled, so text is
+    as large on a figure of three narrow panels as on one panel; the ``(nrows, ncols)`` shape of the
+    axes is the caller's.
+
+    Parameters
+    ----------
+    ncols, nrows : int
+        Panels per row and rows, at least 1.
+    size : (float, float)
+        Width and height of one panel in inches, both > 0.
+    **kwargs
+        Passed to ``plt.subplots`` (``sharex``, ``sharey``, ``gridspec_kw``, ...).
+
+    Returns
+    -------
+    (figure, axes)
+        ``axes`` is one Axes for a single panel, else an array of shape ``(nrows, ncols)``.
+
+    Raises
+    ------
+    ValueError
+        When ``ncols``/``nrows`` is not a positive integer or ``size`` is not two positive numbers.
     """
     import matplotlib
     import matplotlib.pyplot as plt
     from cycler import cycler
 
+    for name, n in (("ncols", ncols), ("nrows", nrows)):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"{name} must be a positive integer; got {n!r}")
+    try:
+        panel_w, panel_h = (float(v) for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"size must be (width, height) in inches; got {size!r}") from None
+    if not (np.isfinite(panel_w) and np.isfinite(panel_h) and panel_w > 0 and panel_h > 0):
+        raise ValueError(f"size must be two positive numbers of inches; got {size!r}")
     matplotlib.rcParams.update(STYLE)
     matplotlib.rcParams["axes.prop_cycle"] = cycler(color=list(PALETTE))
-    width, height = size[0] * ncols, size[1] * nrows
+    width, height = panel_w * ncols, panel_h * nrows
     if width > MAX_FIGURE_WIDTH:
         width, height = MAX_FIGURE_WIDTH, height * MAX_FIGURE_WIDTH / width
     return plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained",
@@ -79,14 +150,111 @@ def new_axes(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (5.0, 3
 
 
 def label_axes(ax: "Axes", xlabel: str, ylabel: str, title: str | None = None, legend: bool = False) -> "Axes":
-    """Set axis labels (with units, e.g. ``"epoch"``, ``"PWCCA distance"``), an optional title and legend."""
+    """Set axis labels (with units, e.g. ``"epoch"``, ``"PWCCA distance"``), an optional title and legend.
+
+    With ``legend=True`` the legend goes where it covers no data: matplotlib's ``loc="best"`` place
+    inside the axes when one of its nine places is free of the lines, markers, bands, bars and texts
+    drawn (checked when the figure is first laid out or drawn, so limits and scales set after this call
+    count), otherwise outside the axes to the right, where constrained layout makes room for it.
+    """
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title is not None:
         ax.set_title(title)
     if legend:
-        ax.legend(frameon=False)
+        _clear_legend(ax)
     return ax
+
+
+def _clear_legend(ax: "Axes") -> Any:
+    """``ax.legend(loc="best")`` that moves itself outside right when every place inside covers data."""
+    legend = ax.legend(loc="best", frameon=False)
+    if legend is not None:
+        legend.__class__ = _clear_legend_class()  # the object ax.get_legend() returns, with the checks added
+    return legend
+
+
+@functools.cache
+def _clear_legend_class() -> type:
+    from matplotlib.legend import Legend
+
+    class ClearLegend(Legend):
+        """A legend at ``loc="best"`` until that place would cover data, then outside the axes, right."""
+
+        settled = False  # True once drawn: the place is kept from then on, the figure was laid out for it
+        outside = False
+
+        def _settle(self, renderer: Any) -> None:
+            if self.settled or self.outside or renderer is None:
+                return
+            if _covers_data(self.axes, Legend.get_window_extent(self, renderer), renderer):
+                self.outside = True
+                self.set_loc("upper left")
+                self.set_bbox_to_anchor((1.02, 1.0), transform=self.axes.transAxes)
+
+        def get_window_extent(self, renderer: Any = None) -> Any:
+            self._settle(renderer)
+            return Legend.get_window_extent(self, renderer)
+
+        def get_tightbbox(self, renderer: Any = None) -> Any:
+            return self.get_window_extent(renderer)
+
+        def draw(self, renderer: Any) -> None:
+            self._settle(renderer)
+            self.settled = True
+            Legend.draw(self, renderer)
+
+    return ClearLegend
+
+
+def _covers_data(ax: "Axes", box: Any, renderer: Any) -> bool:
+    """Whether the display-coordinate Bbox ``box`` (grown by 2 pt) overlaps what is drawn in ``ax``.
+
+    Lines count by their markers (vertices, grown by half the marker size) and by the segments that
+    cross the box; filled areas (``fill_between`` bands, bars, patches) when they overlap the box at
+    all; error bars and other line collections by their segments; scatter points by their centres
+    (grown by 4 pt); texts by their extents.
+    """
+    from matplotlib.collections import PathCollection, PolyCollection
+    from matplotlib.transforms import Bbox
+
+    def grown(points: float) -> Any:
+        d = renderer.points_to_pixels(points)
+        return Bbox.from_extents(box.x0 - d, box.y0 - d, box.x1 + d, box.y1 + d)
+
+    near = grown(2.0)
+    for line in ax.lines:
+        if not line.get_visible():
+            continue
+        path = line.get_transform().transform_path(line.get_path())
+        vertices = path.vertices[np.all(np.isfinite(path.vertices), axis=1)]
+        if not len(vertices):
+            continue
+        if line.get_marker() not in (None, "None", "", " ") and grown(2.0 + line.get_markersize() / 2.0).count_contains(vertices):
+            return True
+        if line.get_linestyle() not in ("None", "", " ") and (near.count_contains(vertices)
+                                                              or path.intersects_bbox(near, filled=False)):
+            return True
+    for coll in ax.collections:
+        if not coll.get_visible():
+            continue
+        if isinstance(coll, PathCollection):  # scatter: marker shapes placed at offsets
+            offsets = coll.get_offset_transform().transform(np.asarray(coll.get_offsets(), dtype=float))
+            if len(offsets) and grown(6.0).count_contains(offsets[np.all(np.isfinite(offsets), axis=1)]):
+                return True
+            continue
+        transform = coll.get_transform()
+        filled = isinstance(coll, PolyCollection)
+        if any(transform.transform_path(p).intersects_bbox(near, filled=filled) for p in coll.get_paths()
+               if len(p.vertices)):
+            return True
+    for patch in ax.patches:
+        if patch.get_visible() and patch.get_window_extent(renderer).overlaps(near):
+            return True
+    for text in ax.texts:
+        if text.get_visible() and text.get_text() and text.get_window_extent(renderer).overlaps(near):
+            return True
+    return False
 
 
 def errorbar_by_group(ax: "Axes", x: Sequence[float], values: Mapping[str, Any], xlabel: str, ylabel: str,
