@@ -20,11 +20,13 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 
 from cca_core.experiments.report.plots import (  # noqa: E402
-    COLUMN_WIDTH_PX, MAX_FIGURE_WIDTH, MIN_TEXT_PX, STYLE, label_axes, min_display_scale, new_axes,
+    COLUMN_WIDTH_PX, MAX_FIGURE_WIDTH, MIN_PANEL_HEIGHT, MIN_TEXT_PX, STYLE, label_axes, min_display_scale, new_axes,
     smallest_font_px)
 
 REQUESTS = list(itertools.product([1, 2, 3, 4, 6], [1, 2, 3], [(5.0, 3.6), (3.0, 3.2), (3.3, 3.2), (9.0, 5.0),
                                                              (2.0, 2.0), (7.0, 4.0), (0.5, 8.0)]))
+#: Room for a figure in a notebook's output: the column less myst-nb's 1-em indent of cell outputs.
+OUTPUT_WIDTH_PX = COLUMN_WIDTH_PX - 16
 FONT_KEYS = ("font.size", "axes.titlesize", "axes.labelsize", "legend.fontsize", "xtick.labelsize",
              "ytick.labelsize")
 
@@ -63,9 +65,14 @@ def test_new_axes_fits_the_column_with_style_fonts(ncols, nrows, size):
         want_w, want_h = size[0] * ncols, size[1] * nrows
         if want_w <= MAX_FIGURE_WIDTH:
             assert (width_in, height_in) == pytest.approx((want_w, want_h))
-        else:  # shrunk in proportion: the panels keep their aspect ratio
+        else:  # shrunk in proportion (the panels keep their aspect ratio), down to a floor on their height
             assert width_in == pytest.approx(MAX_FIGURE_WIDTH)
-            assert height_in / width_in == pytest.approx(want_h / want_w)
+            proportional = want_h * MAX_FIGURE_WIDTH / want_w
+            floor = nrows * min(size[1], MIN_PANEL_HEIGHT)
+            assert height_in == pytest.approx(max(proportional, floor))
+            if proportional >= floor:
+                assert height_in / width_in == pytest.approx(want_h / want_w)
+            assert height_in <= want_h + 1e-9  # never taller than asked
         if ncols * nrows > 1:
             assert np.shape(axes) == (nrows, ncols)
         # fonts are STYLE's (never scaled down to fit), so as shown (at most the column's width, no
@@ -92,7 +99,7 @@ def test_drawn_figure_fits_the_column_and_every_text_is_10_px(ncols, nrows, size
             ax.plot(x, np.cos(x + i), label="layer 2")
             label_axes(ax, "epoch", "PWCCA similarity", f"panel {i}", legend=True)
         width = _png_width(fig)
-        assert width <= COLUMN_WIDTH_PX, width
+        assert width <= OUTPUT_WIDTH_PX, width
         texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()]
         assert texts
         smallest = min(t.get_fontsize() for t in texts) * fig.dpi / 72
@@ -111,6 +118,16 @@ def test_new_axes_rejects_bad_requests(bad):
 def _legend_and_axes_boxes(fig, ax):
     fig.canvas.draw()
     return ax.get_legend().get_window_extent(), ax.get_window_extent()
+
+
+def _outside(legend_box, axes_box, fig) -> bool:
+    """The legend is right of the axes or under them, and within the figure."""
+    beside = legend_box.x0 >= axes_box.x1 - 1e-6
+    under = legend_box.y1 <= axes_box.y0 + 1e-6
+    figure = fig.bbox
+    within = (legend_box.x0 >= figure.x0 - 1 and legend_box.x1 <= figure.x1 + 1
+              and legend_box.y0 >= figure.y0 - 1 and legend_box.y1 <= figure.y1 + 1)
+    return (beside or under) and within
 
 
 def _points_inside(box, ax, artists):
@@ -135,7 +152,7 @@ def test_legend_stays_inside_when_a_corner_is_free():
     plt.close(fig)
 
 
-def test_dense_axes_get_their_legend_outside_right():
+def test_dense_axes_get_their_legend_outside():
     import matplotlib.pyplot as plt
 
     fig, ax = new_axes()
@@ -143,9 +160,9 @@ def test_dense_axes_get_their_legend_outside_right():
     lines = [ax.plot(x, np.sin(x + k), label=f"curve {k}")[0] for k in range(6)]
     label_axes(ax, "x", "y", legend=True)
     legend_box, axes_box = _legend_and_axes_boxes(fig, ax)
-    assert legend_box.x0 >= axes_box.x1  # right of the axes
+    assert _outside(legend_box, axes_box, fig)
     assert _points_inside(legend_box, ax, lines) == 0
-    assert _png_width(fig) <= COLUMN_WIDTH_PX  # room made inside the figure, not beyond it
+    assert _png_width(fig) <= OUTPUT_WIDTH_PX  # room made inside the figure, not beyond it
     plt.close(fig)
 
 
@@ -161,7 +178,7 @@ def test_legend_place_is_decided_with_the_limits_set_after_label_axes():
     ax.set_ylim(-0.02, 1.02)  # now the curves fill the axes
     legend_box, axes_box = _legend_and_axes_boxes(fig, ax)
     assert _points_inside(legend_box, ax, lines) == 0
-    assert legend_box.x0 >= axes_box.x1
+    assert _outside(legend_box, axes_box, fig)
     plt.close(fig)
 
 
@@ -174,7 +191,7 @@ def test_legend_avoids_bands_and_bars():
     ax.plot(x, 0.5 + 0 * x, label="level")
     label_axes(ax, "x", "y", legend=True)
     legend_box, axes_box = _legend_and_axes_boxes(fig, ax)
-    assert legend_box.x0 >= axes_box.x1
+    assert _outside(legend_box, axes_box, fig)
     plt.close(fig)
     fig, ax = new_axes()
     ax.bar([0, 1, 2], [1.0, 0.2, 0.2], label="bars")
@@ -184,4 +201,41 @@ def test_legend_avoids_bands_and_bars():
     assert legend_box.x0 < axes_box.x1  # a free upper-right corner above the low bars
     for bar in ax.patches:
         assert not bar.get_window_extent().overlaps(legend_box)
+    plt.close(fig)
+
+
+def test_legend_outside_goes_where_it_costs_the_axes_least():
+    """A short legend of long labels goes under the x axis (one row per label at most), a tall narrow
+    one beside; either way the figure keeps its size and the legend stays inside it."""
+    import matplotlib.pyplot as plt
+
+    x = np.linspace(0, 10, 60)
+    fig, ax = new_axes()
+    ax.plot(x, np.sin(x), label="mean CCA distance - PWCCA distance, one line per seed")
+    ax.plot(x, np.cos(x), label="margin 0.02")
+    label_axes(ax, "epoch", "distance", legend=True)
+    legend_box, axes_box = _legend_and_axes_boxes(fig, ax)
+    assert legend_box.y1 <= axes_box.y0 and _outside(legend_box, axes_box, fig)
+    assert legend_box.y1 <= ax.xaxis.get_tightbbox().y0 + 1  # under the x axis's label, not on it
+    plt.close(fig)
+    fig, ax = new_axes(size=(5.0, 4.5))
+    for k in range(8):
+        ax.plot(x, np.sin(x + k), label=f"L{k}")
+    label_axes(ax, "epoch", "distance", legend=True)
+    legend_box, axes_box = _legend_and_axes_boxes(fig, ax)
+    assert legend_box.x0 >= axes_box.x1 and _outside(legend_box, axes_box, fig)
+    assert tuple(fig.get_size_inches()) == pytest.approx((5.0, 4.5))
+    plt.close(fig)
+
+
+def test_legend_on_a_figure_not_from_new_axes_is_placed_when_drawn():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    x = np.linspace(0, 10, 60)
+    lines = [ax.plot(x, np.sin(x + k), label=f"curve {k}")[0] for k in range(6)]
+    label_axes(ax, "x", "y", legend=True)
+    legend_box, axes_box = _legend_and_axes_boxes(fig, ax)
+    assert _points_inside(legend_box, ax, lines) == 0
+    assert legend_box.x0 >= axes_box.x1 or legend_box.y1 <= axes_box.y0
     plt.close(fig)

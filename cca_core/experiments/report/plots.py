@@ -15,7 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
 __all__ = ["GROUP_COLORS", "PALETTE", "STYLE", "MAX_FIGURE_WIDTH", "group_colors", "label_axes", "errorbar_by_group",
-           "new_axes", "interval_curves", "chance_band", "COLUMN_WIDTH_PX", "MIN_TEXT_PX",
+           "new_axes", "interval_curves", "chance_band", "COLUMN_WIDTH_PX", "MIN_TEXT_PX", "MIN_PANEL_HEIGHT",
            "smallest_font_px", "min_display_scale"]
 
 #: Colour-blind-safe cycle (Okabe & Ito 2008) used for groups in order of appearance.
@@ -35,15 +35,19 @@ STYLE: dict[str, Any] = {
     "grid.linewidth": 0.6, "lines.linewidth": 1.8, "lines.markersize": 5, "legend.frameon": False,
     "figure.facecolor": "white",
 }
-#: Width of the book's content column in CSS pixels (jupyter-book's theme at a 1280-px-wide window, the
-#: width tests/book/test_browser.py opens pages at). Figures are drawn no wider, so they are shown at
-#: their natural size and their text at the size :data:`STYLE` sets.
-COLUMN_WIDTH_PX: int = 690
-#: Widest figure in inches: the column's width at :data:`STYLE`'s dpi less 0.25 in for the margin that
-#: Jupyter's inline backend adds when it saves with ``bbox_inches="tight"`` (about 12 px), so that the
-#: saved image is at most :data:`COLUMN_WIDTH_PX` wide. Wider requests are scaled down, panels keeping
-#: their proportions and fonts keeping their size.
-MAX_FIGURE_WIDTH: float = 6.0
+#: Width of the book's content column in CSS pixels: sphinx-book-theme's ``article.bd-article`` at a
+#: 1280-px-wide window (the width tests/book/test_browser.py opens pages at), as measured in the built
+#: book. A figure in a cell's output is indented by myst-nb's 1 em, so it has 672 px.
+COLUMN_WIDTH_PX: int = 688
+#: Widest figure in inches. Jupyter's inline backend saves with ``bbox_inches="tight"``, which adds up
+#: to 0.1 in on each side (22 px at most); 5.9 in at 110 dpi is 649 px, saved as at most 671 px, which
+#: fits the 672 px a cell's output has, so figures are shown at their natural size and their text at
+#: the size :data:`STYLE` sets. Wider requests are scaled down, panels keeping their proportions and
+#: fonts keeping their size.
+MAX_FIGURE_WIDTH: float = 5.9
+#: Shortest panel in inches that :func:`new_axes` makes when it scales a wide request down (a shorter
+#: request is kept): below this a panel's title, tick labels and axis labels leave little room for data.
+MIN_PANEL_HEIGHT: float = 2.6
 #: Smallest text, in CSS pixels, a figure may show: an image may be shown at no less than
 #: ``MIN_TEXT_PX / (smallest STYLE font in pt * dpi / 72)`` of its natural width (about 0.69).
 MIN_TEXT_PX: float = 10.0
@@ -104,7 +108,8 @@ def new_axes(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (5.0, 3
 
     The whole figure is at most :data:`MAX_FIGURE_WIDTH` inches wide, so that it is shown at its natural
     size in the book's column (:data:`COLUMN_WIDTH_PX`): a wider request is scaled down, every panel's
-    width and height by the same factor. The fonts are always :data:`STYLE`'s, never scaled, so text is
+    width and height by the same factor, except that a panel is not made shorter than
+    :data:`MIN_PANEL_HEIGHT` (or its requested height, if that is less). The fonts are always :data:`STYLE`'s, never scaled, so text is
     as large on a figure of three narrow panels as on one panel; the ``(nrows, ncols)`` shape of the
     axes is the caller's.
 
@@ -144,8 +149,9 @@ def new_axes(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (5.0, 3
     matplotlib.rcParams["axes.prop_cycle"] = cycler(color=list(PALETTE))
     width, height = panel_w * ncols, panel_h * nrows
     if width > MAX_FIGURE_WIDTH:
-        width, height = MAX_FIGURE_WIDTH, height * MAX_FIGURE_WIDTH / width
-    return plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained",
+        scale = MAX_FIGURE_WIDTH / width
+        width, height = MAX_FIGURE_WIDTH, nrows * max(panel_h * scale, min(panel_h, MIN_PANEL_HEIGHT))
+    return plt.subplots(nrows, ncols, figsize=(width, height), layout=_book_layout_classes()[1](),
                         squeeze=False if (ncols > 1 or nrows > 1) else True, **kwargs)
 
 
@@ -154,8 +160,10 @@ def label_axes(ax: "Axes", xlabel: str, ylabel: str, title: str | None = None, l
 
     With ``legend=True`` the legend goes where it covers no data: matplotlib's ``loc="best"`` place
     inside the axes when one of its nine places is free of the lines, markers, bands, bars and texts
-    drawn (checked when the figure is first laid out or drawn, so limits and scales set after this call
-    count), otherwise outside the axes to the right, where constrained layout makes room for it.
+    drawn, otherwise outside the axes: to the right, or under the x axis's label, whichever takes the
+    smaller share of the axes (of their width beside them, of their height under them).
+    The place is chosen when the figure is laid out (by :func:`new_axes`'s layout engine, which then
+    makes room for a legend outside) or else drawn, so limits and scales set after this call count.
     """
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -167,44 +175,90 @@ def label_axes(ax: "Axes", xlabel: str, ylabel: str, title: str | None = None, l
 
 
 def _clear_legend(ax: "Axes") -> Any:
-    """``ax.legend(loc="best")`` that moves itself outside right when every place inside covers data."""
+    """``ax.legend(loc="best")`` that moves itself outside the axes when every place inside covers data."""
     legend = ax.legend(loc="best", frameon=False)
     if legend is not None:
-        legend.__class__ = _clear_legend_class()  # the object ax.get_legend() returns, with the checks added
+        legend.__class__ = _book_layout_classes()[0]  # the object ax.get_legend() returns, placed as below
     return legend
 
 
+def _layout_renderer(fig: Any) -> Any:
+    """The renderer matplotlib's own constrained layout measures with (``Figure._get_renderer``)."""
+    getter = getattr(fig, "_get_renderer", None)
+    return getter() if getter is not None else fig.canvas.get_renderer()
+
+
 @functools.cache
-def _clear_legend_class() -> type:
+def _book_layout_classes() -> tuple[type, type]:
+    """``(ClearLegend, BookLayout)``, made once matplotlib is imported."""
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
     from matplotlib.legend import Legend
+    from matplotlib.transforms import ScaledTranslation
 
     class ClearLegend(Legend):
-        """A legend at ``loc="best"`` until that place would cover data, then outside the axes, right."""
+        """A legend at ``loc="best"`` unless that place covers data; then outside the axes.
 
-        settled = False  # True once drawn: the place is kept from then on, the figure was laid out for it
+        In a figure from :func:`new_axes` the place is chosen by its layout engine (``BookLayout``)
+        once the axes have their laid-out size; elsewhere when the legend is first drawn.
+        """
+
         outside = False
+        placed = False  # by a layout pass or a draw; a later draw keeps the place (the layout is for it)
 
-        def _settle(self, renderer: Any) -> None:
-            if self.settled or self.outside or renderer is None:
-                return
-            if _covers_data(self.axes, Legend.get_window_extent(self, renderer), renderer):
-                self.outside = True
+        def reset(self) -> None:
+            self.outside = False
+            self.set_bbox_to_anchor(None)
+            self.set_loc("best")
+
+        def place(self, renderer: Any) -> bool:
+            """Keep the best place inside the axes if it covers no data, else move outside; True if moved."""
+            self.reset()
+            self.placed = True
+            box = Legend.get_window_extent(self, renderer)
+            if not _covers_data(self.axes, box, renderer):
+                return False
+            self.outside = True
+            axes_box = self.axes.get_window_extent(renderer)
+            # the axes give up this fraction of their width beside them, of their height under them
+            beside = box.width / max(axes_box.width, 1.0)
+            under = box.height / max(axes_box.height, 1.0)
+            if beside <= under:
                 self.set_loc("upper left")
                 self.set_bbox_to_anchor((1.02, 1.0), transform=self.axes.transAxes)
-
-        def get_window_extent(self, renderer: Any = None) -> Any:
-            self._settle(renderer)
-            return Legend.get_window_extent(self, renderer)
-
-        def get_tightbbox(self, renderer: Any = None) -> Any:
-            return self.get_window_extent(renderer)
+                return True
+            # under the x axis (its ticks and label)
+            fig = self.get_figure(root=True)
+            below_px = max(0.0, axes_box.y0 - self.axes.xaxis.get_tightbbox(renderer).y0)
+            shift = ScaledTranslation(0.0, -below_px / fig.dpi, fig.dpi_scale_trans)
+            self.set_loc("upper center")
+            self.set_bbox_to_anchor((0.5, 0.0), transform=self.axes.transAxes + shift)
+            return True
 
         def draw(self, renderer: Any) -> None:
-            self._settle(renderer)
-            self.settled = True
+            if not self.placed:
+                self.place(renderer)
             Legend.draw(self, renderer)
 
-    return ClearLegend
+    class BookLayout(ConstrainedLayoutEngine):
+        """Constrained layout that places :func:`label_axes`'s legends where they cover no data.
+
+        The figure is laid out with every such legend inside its axes; each is then kept there or
+        moved outside (see ``ClearLegend.place``) with the axes at their laid-out size, and the figure
+        is laid out again if one moved, so that it has room for it.
+        """
+
+        def execute(self, fig: Any) -> Any:
+            legends = [ax.get_legend() for ax in fig.axes if isinstance(ax.get_legend(), ClearLegend)]
+            for legend in legends:
+                legend.reset()
+            result = super().execute(fig)
+            if legends:
+                renderer = _layout_renderer(fig)
+                if sum(legend.place(renderer) for legend in legends):
+                    result = super().execute(fig)
+            return result
+
+    return ClearLegend, BookLayout
 
 
 def _covers_data(ax: "Axes", box: Any, renderer: Any) -> bool:
