@@ -140,7 +140,10 @@ async ({selectors, outsideOnPurpose, tolerance}) => {
     return text ? `${d} "${text}"` : d;
   };
   const flagged = new Set();
-  const underFlagged = (el) => { for (let a = el; a && a !== col; a = a.parentElement) if (flagged.has(a)) return true; return false; };
+  const underFlagged = (el) => {
+    for (let a = el; a && a !== col; a = a.parentElement) if (flagged.has(a)) return true;
+    return false;
+  };
   const overflow = [];
   for (const el of col.querySelectorAll('*')) {
     if (insideClip(el.parentElement) || el.closest(outsideOnPurpose) || underFlagged(el)) continue;

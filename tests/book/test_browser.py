@@ -170,7 +170,8 @@ def test_checker_finds_what_does_not_fit_the_column(browser: Any, tmp_path: Path
         '<!doctype html><html><body style="margin:0">'
         '<article class="bd-article" style="width:600px;padding:0 20px">'
         '<img src="wide.png" style="max-width:100%"><img src="narrow.png">'
-        '<table id="wide" style="border-spacing:0"><tr><td style="min-width:900px;padding:0">wide table</td></tr></table>'
+        '<table id="wide" style="border-spacing:0">'
+        '<tr><td style="min-width:900px;padding:0">wide table</td></tr></table>'
         '<div style="overflow-x:auto"><table><tr><td style="min-width:900px">scrolls in its box</td></tr></table></div>'
         '<pre id="long" style="white-space:pre;overflow:visible">' + "x" * 200 + "</pre>"
         '<pre style="overflow:auto">' + "y" * 200 + "</pre>"
@@ -267,7 +268,8 @@ def _theme_like_page(tmp_path: Path, css: list[Path]) -> Path:
         '<section><div class="cell docutils container">'
         f'<div class="cell_input docutils container"><div class="highlight"><pre>{code}</pre></div></div>'
         '<div class="cell_output docutils container">'
-        f'<div class="output stream highlight-myst-ansi notranslate"><div class="highlight"><pre>{stdout}</pre></div></div>'
+        '<div class="output stream highlight-myst-ansi notranslate">'
+        f'<div class="highlight"><pre>{stdout}</pre></div></div>'
         f'<div class="output text_html"><table class="dataframe"><tr>{cells}</tr></table></div>'
         f'<div class="pst-scrollable-table-container"><table class="table"><tr>{cells}</tr></table></div>'
         "</div></div>"

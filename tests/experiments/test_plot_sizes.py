@@ -202,6 +202,13 @@ def test_legend_avoids_bands_and_bars():
     for bar in ax.patches:
         assert not bar.get_window_extent().overlaps(legend_box)
     plt.close(fig)
+    fig, ax = new_axes()
+    ax.imshow(np.arange(16.0).reshape(4, 4), aspect="auto")
+    ax.plot([0, 3], [0, 3], color="white", label="diagonal")
+    label_axes(ax, "column", "row", legend=True)
+    legend_box, axes_box = _legend_and_axes_boxes(fig, ax)
+    assert _outside(legend_box, axes_box, fig)  # a heat map fills its axes
+    plt.close(fig)
 
 
 def test_legend_outside_goes_where_it_costs_the_axes_least():

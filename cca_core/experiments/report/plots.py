@@ -109,9 +109,10 @@ def new_axes(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (5.0, 3
     The whole figure is at most :data:`MAX_FIGURE_WIDTH` inches wide, so that it is shown at its natural
     size in the book's column (:data:`COLUMN_WIDTH_PX`): a wider request is scaled down, every panel's
     width and height by the same factor, except that a panel is not made shorter than
-    :data:`MIN_PANEL_HEIGHT` (or its requested height, if that is less). The fonts are always :data:`STYLE`'s, never scaled, so text is
-    as large on a figure of three narrow panels as on one panel; the ``(nrows, ncols)`` shape of the
-    axes is the caller's.
+    :data:`MIN_PANEL_HEIGHT` (or its requested height, if that is less). The fonts are always
+    :data:`STYLE`'s, never scaled, so text is as large on a figure of three narrow panels as on one
+    panel; the ``(nrows, ncols)`` shape of the axes is the caller's. The layout is matplotlib's
+    constrained layout, extended to place :func:`label_axes`'s legends off the data.
 
     Parameters
     ----------
@@ -265,9 +266,9 @@ def _covers_data(ax: "Axes", box: Any, renderer: Any) -> bool:
     """Whether the display-coordinate Bbox ``box`` (grown by 2 pt) overlaps what is drawn in ``ax``.
 
     Lines count by their markers (vertices, grown by half the marker size) and by the segments that
-    cross the box; filled areas (``fill_between`` bands, bars, patches) when they overlap the box at
-    all; error bars and other line collections by their segments; scatter points by their centres
-    (grown by 4 pt); texts by their extents.
+    cross the box; filled areas (``fill_between`` bands, bars, patches) and images when they overlap
+    the box at all; error bars and other line collections by their segments; scatter points by their
+    centres (grown by 4 pt); texts by their extents.
     """
     from matplotlib.collections import PathCollection, PolyCollection
     from matplotlib.transforms import Bbox
@@ -284,7 +285,8 @@ def _covers_data(ax: "Axes", box: Any, renderer: Any) -> bool:
         vertices = path.vertices[np.all(np.isfinite(path.vertices), axis=1)]
         if not len(vertices):
             continue
-        if line.get_marker() not in (None, "None", "", " ") and grown(2.0 + line.get_markersize() / 2.0).count_contains(vertices):
+        has_markers = line.get_marker() not in (None, "None", "", " ")
+        if has_markers and grown(2.0 + line.get_markersize() / 2.0).count_contains(vertices):
             return True
         if line.get_linestyle() not in ("None", "", " ") and (near.count_contains(vertices)
                                                               or path.intersects_bbox(near, filled=False)):
@@ -304,6 +306,9 @@ def _covers_data(ax: "Axes", box: Any, renderer: Any) -> bool:
             return True
     for patch in ax.patches:
         if patch.get_visible() and patch.get_window_extent(renderer).overlaps(near):
+            return True
+    for image in ax.images:
+        if image.get_visible() and image.get_window_extent(renderer).overlaps(near):
             return True
     for text in ax.texts:
         if text.get_visible() and text.get_text() and text.get_window_extent(renderer).overlaps(near):
