@@ -9,7 +9,14 @@ as a problem instead of quietly fetching it. For each page :func:`check_page` re
 * images that did not load (``naturalWidth == 0``);
 * math that MathJax did not typeset: a ``.math`` element without a ``mjx-container``, TeX errors
   (``mjx-merror``), and raw ``$...$``, ``\\(...\\)`` or ``\\[...\\]`` left in the text outside code;
-* console errors and uncaught page errors.
+* console errors and uncaught page errors;
+* and, in ``layout_problems``, what does not fit the content column (``article.bd-article`` of
+  sphinx-book-theme, else ``main``, else ``body``) at a :data:`VIEWPORT` of 1280 x 800: every box or
+  line of text whose right edge is beyond the column, unless a box between it and the column scrolls
+  or clips sideways (a table in its own scrolling box is fine, the box itself must fit), a page that
+  scrolls sideways, and, when ``min_image_scale`` is given, every image shown at less than that
+  fraction of its natural width (a figure drawn for a wider page has its text shrunk). ``<details>``
+  are opened first, as a reader would.
 
 Usage::
 
@@ -30,8 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHROMIUM_ARGS", "KNOWN_HARMLESS", "LOCAL_SCHEMES", "PageReport", "find_chromium", "launch", "check_page",
-           "book_pages", "redirect_target"]
+__all__ = ["CHROMIUM_ARGS", "COLUMN_SELECTORS", "KNOWN_HARMLESS", "LOCAL_SCHEMES", "PageReport", "VIEWPORT",
+           "find_chromium", "launch", "check_page", "book_pages", "redirect_target"]
 
 #: Flags for a quiet, offline, sandbox-free headless Chromium (CI runs as root).
 CHROMIUM_ARGS: tuple[str, ...] = (
@@ -40,6 +47,17 @@ CHROMIUM_ARGS: tuple[str, ...] = (
 )
 #: URL schemes a page may load; anything else (http, https, ws, ...) is aborted and reported.
 LOCAL_SCHEMES: tuple[str, ...] = ("file:", "data:", "blob:", "about:")
+#: Window size pages are opened at (CSS pixels, device pixel ratio 1): a laptop's, at which the book's
+#: content column is about 690 px wide.
+VIEWPORT: dict[str, int] = {"width": 1280, "height": 800}
+#: The content column: the first of these that the page has.
+COLUMN_SELECTORS: tuple[str, ...] = ("article.bd-article", "main", "body")
+#: Elements meant to stand outside the column (sphinx-book-theme's margin notes and full-width content).
+_OUTSIDE_ON_PURPOSE = ".margin, aside.sidebar, .full-width, .tag_full-width"
+#: Slack for sub-pixel rounding, in CSS pixels.
+_TOLERANCE_PX = 1.0
+#: Most layout problems listed per page (the rest are counted).
+_MAX_LISTED = 12
 #: Page errors that are known, harmless and not ours, with the reason: reported in
 #: ``PageReport.ignored``, not as problems. Matched exactly.
 KNOWN_HARMLESS: dict[str, str] = {
@@ -92,6 +110,80 @@ async (timeoutMs) => {
              .map(img => img.currentSrc || img.src || img.outerHTML.slice(0, 120));
 }
 """
+# Opens every <details>, then measures the column, every image in it, and every box or line of text in it
+# whose right edge is beyond the column and is not inside a box that scrolls or clips sideways (only the
+# outermost of nested offenders is listed).
+_LAYOUT_JS = r"""
+async ({selectors, outsideOnPurpose, tolerance}) => {
+  for (const d of document.querySelectorAll('details')) d.open = true;
+  await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
+  let col = null;
+  for (const sel of selectors) { col = document.querySelector(sel); if (col) break; }
+  const cs = getComputedStyle(col);
+  const box = col.getBoundingClientRect();
+  const right = box.right - parseFloat(cs.paddingRight) - parseFloat(cs.borderRightWidth);
+  const left = box.left + parseFloat(cs.paddingLeft) + parseFloat(cs.borderLeftWidth);
+  const memo = new Map();
+  const insideClip = (a) => {  // a, or an element between a and the column, scrolls or clips sideways
+    if (!a || a === col) return false;
+    if (memo.has(a)) return memo.get(a);
+    const v = getComputedStyle(a).overflowX !== 'visible' || insideClip(a.parentElement);
+    memo.set(a, v);
+    return v;
+  };
+  const describe = (el) => {
+    let d = el.tagName.toLowerCase();
+    if (el.id) d += '#' + el.id;
+    const cls = [...el.classList].slice(0, 3);
+    if (cls.length) d += '.' + cls.join('.');
+    const text = (el.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 60);
+    return text ? `${d} "${text}"` : d;
+  };
+  const flagged = new Set();
+  const underFlagged = (el) => {
+    for (let a = el; a && a !== col; a = a.parentElement) if (flagged.has(a)) return true;
+    return false;
+  };
+  const overflow = [];
+  for (const el of col.querySelectorAll('*')) {
+    if (insideClip(el.parentElement) || el.closest(outsideOnPurpose) || underFlagged(el)) continue;
+    const st = getComputedStyle(el);
+    if (st.position === 'fixed' || st.display === 'none' || st.visibility === 'hidden') continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    if (r.right > right + tolerance) {
+      flagged.add(el);
+      overflow.push({what: describe(el), kind: 'box', over: r.right - right, width: r.width});
+    }
+  }
+  const walker = document.createTreeWalker(col, NodeFilter.SHOW_TEXT);
+  const range = document.createRange();
+  let node;
+  while ((node = walker.nextNode())) {
+    const el = node.parentElement;
+    if (!el || !node.textContent.trim() || insideClip(el) || el.closest(outsideOnPurpose) || underFlagged(el)) continue;
+    if (getComputedStyle(el).visibility === 'hidden') continue;  // e.g. a figure's permalink until hovered
+    range.selectNodeContents(node);
+    let far = -Infinity;
+    for (const r of range.getClientRects()) if (r.width > 0) far = Math.max(far, r.right);
+    if (far > right + tolerance) {
+      flagged.add(el);
+      overflow.push({what: describe(el), kind: 'text', over: far - right, width: far - left});
+    }
+  }
+  const scrolling = [];
+  for (const el of col.querySelectorAll('*')) {
+    const ox = getComputedStyle(el).overflowX;
+    if ((ox === 'auto' || ox === 'scroll') && el.scrollWidth > el.clientWidth + tolerance && el.clientWidth > 0)
+      scrolling.push(`${describe(el)} (${el.scrollWidth} px in ${el.clientWidth} px)`);
+  }
+  const images = [...col.querySelectorAll('img')].filter(img => !img.closest(outsideOnPurpose)).map(img => ({
+    src: (img.currentSrc || img.src || '').split('/').pop().slice(0, 80),
+    natural: img.naturalWidth, shown: img.getBoundingClientRect().width}));
+  const doc = document.documentElement;
+  return {column: right - left, images, overflow, scrolling, pageOverflow: doc.scrollWidth - doc.clientWidth};
+}
+"""
 _REDIRECT = re.compile(r'<meta\s+http-equiv=["\']refresh["\']\s+content=["\']\s*\d+\s*;\s*url=([^"\']+)["\']',
                        re.IGNORECASE)
 # Resolves when MathJax 3 has finished its first typesetting pass ('done'), or 'timeout'; null when
@@ -127,6 +219,16 @@ class PageReport:
         The URL finally shown (differs from the page's own for a redirect such as ``index.html``).
     seconds : float
         Wall time of the check, page load included.
+    layout_problems : list of str
+        One line per thing that does not fit the content column (see the module's description);
+        empty when everything fits. Kept apart from ``problems``: ``ok`` is about rendering only.
+    column_width : float
+        Width of the content column in CSS pixels (0 when the layout was not checked).
+    image_scales : list of (str, float)
+        Each image in the column (file name) and its shown width over its natural width.
+    scrolling : list of str
+        Boxes in the column that scroll sideways because their content is wider (allowed, so not
+        problems: a wide table in its own box), each with its content's and its own width.
     """
 
     page: str
@@ -137,6 +239,10 @@ class PageReport:
     images: int = 0
     ignored: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    layout_problems: list[str] = field(default_factory=list)
+    column_width: float = 0.0
+    image_scales: list[tuple[str, float]] = field(default_factory=list)
+    scrolling: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -195,7 +301,8 @@ def redirect_target(path: Path) -> Path | None:
     return (Path(path).parent / match.group(1).strip().split("#")[0]).resolve()
 
 
-def check_page(browser: Any, path: Path, *, timeout_s: float = 30.0, html_dir: Path | None = None) -> PageReport:
+def check_page(browser: Any, path: Path, *, timeout_s: float = 30.0, html_dir: Path | None = None,
+               layout: bool = True, min_image_scale: float | None = None) -> PageReport:
     """Open ``path`` from ``file://`` offline and list what did not render.
 
     Parameters
@@ -208,6 +315,11 @@ def check_page(browser: Any, path: Path, *, timeout_s: float = 30.0, html_dir: P
         Limit for loading the page, for MathJax to finish, and for each image.
     html_dir : Path, optional
         The book's HTML directory, only to name the page relative to it in the report.
+    layout : bool
+        Also measure what does not fit the content column (``layout_problems``), after the other checks.
+    min_image_scale : float, optional
+        Least shown width / natural width of an image in the column (e.g. 0.69 keeps 14.5-px text at
+        10 px); None checks no image's scale.
 
     Returns
     -------
@@ -215,7 +327,15 @@ def check_page(browser: Any, path: Path, *, timeout_s: float = 30.0, html_dir: P
         ``problems`` is empty when every image loaded, every formula was typeset without TeX error,
         no raw TeX is left in the text, the console had no error, no script raised, and the page
         requested nothing outside ``file:`` (and ``data:``, ``blob:``, ``about:``).
+        ``layout_problems`` is empty when everything fits the content column.
+
+    Raises
+    ------
+    ValueError
+        When ``min_image_scale`` is not a number in (0, 1].
     """
+    if min_image_scale is not None and not 0.0 < float(min_image_scale) <= 1.0:
+        raise ValueError(f"min_image_scale must be in (0, 1]; got {min_image_scale!r}")
     path = Path(path).resolve()
     name = str(path.relative_to(Path(html_dir).resolve())) if html_dir is not None else str(path)
     report = PageReport(page=name)
@@ -224,7 +344,8 @@ def check_page(browser: Any, path: Path, *, timeout_s: float = 30.0, html_dir: P
     console: list[str] = []
     page_errors: list[str] = []
     failed: list[str] = []
-    context = browser.new_context(service_workers="block", java_script_enabled=True)
+    context = browser.new_context(service_workers="block", java_script_enabled=True, viewport=VIEWPORT,
+                                  device_scale_factor=1)
     try:
         def route(r: Any) -> None:
             url = r.request.url
@@ -273,6 +394,8 @@ def check_page(browser: Any, path: Path, *, timeout_s: float = 30.0, html_dir: P
         for src in page.evaluate(_BROKEN_IMAGES_JS, timeout_ms):
             report.problems.append(f"image did not load: {src}")
         page.evaluate("() => document.fonts.ready.then(() => true)")
+        if layout:
+            _check_layout(page, report, min_image_scale)
     finally:
         context.close()
     for url in failed:
@@ -287,3 +410,29 @@ def check_page(browser: Any, path: Path, *, timeout_s: float = 30.0, html_dir: P
                 report.problems.append(f"{kind}: {text}")
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _check_layout(page: Any, report: PageReport, min_image_scale: float | None) -> None:
+    """Measure the open page (see ``_LAYOUT_JS``) and write ``report``'s layout fields."""
+    found = page.evaluate(_LAYOUT_JS, {"selectors": list(COLUMN_SELECTORS), "outsideOnPurpose": _OUTSIDE_ON_PURPOSE,
+                                       "tolerance": _TOLERANCE_PX})
+    report.column_width = float(found["column"])
+    report.scrolling = list(found["scrolling"])
+    problems: list[str] = []
+    if found["pageOverflow"] > _TOLERANCE_PX:
+        problems.append(f"the page scrolls sideways by {found['pageOverflow']:.0f} px")
+    for image in found["images"]:
+        if image["natural"] <= 0 or image["shown"] <= 0:
+            continue  # not loaded (reported above) or not shown
+        scale = image["shown"] / image["natural"]
+        report.image_scales.append((image["src"], scale))
+        if min_image_scale is not None and scale < min_image_scale - 1e-9:
+            problems.append(f"image shown at {scale:.2f} of its natural width ({image['shown']:.0f} of "
+                            f"{image['natural']} px; at least {min_image_scale:.2f}, or its text is too small): "
+                            f"{image['src']}")
+    for item in found["overflow"]:
+        problems.append(f"{item['kind']} {item['over']:.0f} px beyond the {report.column_width:.0f}-px content column "
+                        f"({item['width']:.0f} px wide): {item['what']}")
+    if len(problems) > _MAX_LISTED:
+        problems = problems[:_MAX_LISTED] + [f"... and {len(problems) - _MAX_LISTED} more"]
+    report.layout_problems = problems
