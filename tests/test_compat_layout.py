@@ -71,7 +71,10 @@ def test_issue_example_is_layout_invariant_and_google_layouts_value():
     # layout used to change (issue 20: 0.9377498475 against google's 0.9373547493)
     ref_f = gref.compute_pwcca(x.T, y.T)
     assert abs(ref_f[0] - ref_c[0]) > 1e-5
-    assert value == pytest.approx(0.9373547493, abs=1e-10)
+    # the value quoted in issue 20, to its 10 decimals; the last digit moves with the machine's BLAS
+    # kernels (0.93735474930 on one machine, 0.93735474942 on another): the check against google's
+    # algorithm above, on the same machine, is the tight one
+    assert value == pytest.approx(0.9373547493, abs=5e-10)
     # the paper's definition is a function of the data: another value, the same in any layout
     assert pwcca(x, y) == pytest.approx(pwcca(np.asfortranarray(x), np.asfortranarray(y)), abs=1e-13)
 
