@@ -39,7 +39,7 @@ _MODULE_EXPORTS: dict[str, tuple[str, ...]] = {
     "verdicts.findings": ("Finding", "Evidence", "NetworkGroups", "judge", "above", "mean_intervals",),
     "verdicts.rules": ("MIN_NETWORKS", "NetworkMeans", "FIT_THRESHOLD",),
     "report.findings": ("report_findings",),
-    "report.numbers": ("format_estimate", "format_number", "format_p", "format_count", "format_list", "plural",),
+    "numbers": ("format_estimate", "format_number", "format_p", "format_count", "format_list", "plural",),
     "report.parameters": ("check_notebook_parameters",),
     "report.plots": ("PALETTE", "group_colors", "label_axes", "new_axes", "errorbar_by_group", "chance_band", "interval_curves",),
     "report.tables": ("show_table",),
