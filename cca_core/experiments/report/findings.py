@@ -211,6 +211,12 @@ class FindingView:
     """A finding as every table shows it: the claim, the paper's number, ours in one short line, the
     verdict and its reason in one sentence; and, for the toggle, everything in full.
 
+    ``reason``: for "inconclusive", the first unmet requirement or undecided statement (and how many
+    more); otherwise the check that decided, in our numbers (``"gap: the interval [0.30, 0.45] lies
+    above 0.05"``), when the file records the rule's checks, else a generic sentence. ``checks``: the
+    checks the verdict rests on (the recorded decisive ones; in older files, the statements an
+    inconclusive verdict could not decide).
+
     Built by :func:`finding_view` from a :class:`Finding` or its JSON dict."""
 
     claim: str

@@ -389,7 +389,7 @@ class Judgement:
         for level, check in self.checks:
             seen: set[tuple[Any, ...]] = set()
             for c in singles(check):
-                if not c.evidence:
+                if not c.evidence or not np.all(np.isfinite(c.threshold)):  # strict JSON: no NaN thresholds
                     continue
                 key = (c.evidence[0].name, c.op, c.threshold, c.on)
                 if key in seen:
