@@ -12,6 +12,8 @@ Rooms, one job each (the arrows point down: a room imports only those below it a
   training (the only code hashed into cache keys), activations
 - :mod:`~cca_core.experiments.evidence` -- the evidence record and its intervals over networks (below
   analysis and verdicts, which both use it)
+- :mod:`~cca_core.experiments.numbers` -- the one number formatter (estimates with their intervals, counts,
+  plurals), below the evidence, the verdicts and the report, which all write numbers through it
 - :mod:`~cca_core.experiments.paths`, :mod:`~cca_core.experiments.files`, :mod:`~cca_core.experiments.cluster`
   -- the cache and data directories, atomic writes, the training sweeps' executor
 """
@@ -39,7 +41,7 @@ _MODULE_EXPORTS: dict[str, tuple[str, ...]] = {
     "verdicts.findings": ("Finding", "Evidence", "NetworkGroups", "judge", "above", "mean_intervals",),
     "verdicts.rules": ("MIN_NETWORKS", "NetworkMeans", "FIT_THRESHOLD",),
     "report.findings": ("report_findings",),
-    "report.numbers": ("format_estimate", "format_number", "format_p", "format_count", "format_list", "plural",),
+    "numbers": ("format_estimate", "format_number", "format_p", "format_count", "format_list", "plural",),
     "report.parameters": ("check_notebook_parameters",),
     "report.plots": ("PALETTE", "group_colors", "label_axes", "new_axes", "errorbar_by_group", "chance_band", "interval_curves",),
     "report.tables": ("show_table",),

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from cca_core.experiments.numbers import format_estimate, format_number, format_spec
 from cca_core.stats import (NETWORK_RESAMPLES, NetworkDraws, pair_means, percentile_interval, resample_counts,
                             t_interval)
 from cca_core.validation import check_confidence_level, check_count, check_probability
@@ -61,11 +62,13 @@ def _sizes(n: Any) -> dict[str, int | tuple[int, ...]]:
 
 
 def _fmt(value: float, spec: str) -> str:
+    """One number: with no spec by the one formatter (:func:`~cca_core.experiments.numbers.format_number`,
+    three significant digits), else ``format(value, spec)`` without a negative zero."""
     if not math.isfinite(value):
         return str(value)
-    if not spec:  # three decimals for the usual range of similarities, p-values and fractions
-        spec = ".3f" if value == 0 or 1e-3 <= abs(value) < 1e3 else ".3g"
-    return format(value, spec)
+    if not spec:
+        return format_number(value)
+    return format_spec(value, spec)
 
 
 @dataclass(frozen=True)
@@ -93,8 +96,11 @@ class Evidence:
     note : str
         Why an interval or p-value is missing, or a caveat.
 
-    Formatting: ``f"{ev:.2f}"`` gives ``"0.38 [0.30, 0.45]"`` (the estimate and its interval), or
-    ``"0.38"`` when there is no interval.
+    Formatting: ``f"{ev}"`` (no spec) writes the estimate and its interval by the one formatter,
+    :func:`~cca_core.experiments.numbers.format_estimate` (decimals set by the interval's width:
+    ``"0.38 [0.30, 0.45]"``, ``"0.007 [-0.008, 0.022]"``); an explicit spec formats each number with it
+    (``f"{ev:.2f}"`` gives ``"0.38 [0.30, 0.45]"``). Either way: the estimate alone when there is no
+    interval (or the value is exact), never a negative zero.
     """
 
     name: str
@@ -189,8 +195,14 @@ class Evidence:
         return None if self.interval is None else self.interval[1]
 
     def __format__(self, spec: str) -> str:
-        text = _fmt(self.estimate, spec)
-        if self.interval is not None and not self.method.startswith("exact"):
+        shown = self.interval is not None and not self.method.startswith("exact")
+        if not spec:
+            if shown and all(math.isfinite(v) for v in (self.estimate, *self.interval)):
+                return format_estimate(self.estimate, *self.interval)
+            text = _fmt(self.estimate, spec)
+        else:
+            text = _fmt(self.estimate, spec)
+        if shown:
             text += f" [{_fmt(self.interval[0], spec)}, {_fmt(self.interval[1], spec)}]"
         return text
 
@@ -198,7 +210,8 @@ class Evidence:
         return self.__format__("")
 
     def summary(self, spec: str = "") -> str:
-        """One line for a table: name, estimate [interval] (level), p (min), sample sizes."""
+        """One line for a table: name, estimate [interval] (level), p (min), sample sizes; the estimate
+        and interval as :meth:`__format__` writes them with ``spec`` (default: the one formatter)."""
         parts = [f"{self.name}: {self:{spec}}"]
         if self.interval is not None and not self.method.startswith("exact"):
             parts[0] += f" ({self.confidence_level:.0%})"

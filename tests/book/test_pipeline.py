@@ -175,10 +175,10 @@ def test_scorecard_counts_inconclusive_and_draws_the_undecided_claim(book: Modul
                     notebook="tiny", title="Tiny", scale="s", path=page.findings_path)
     text = book.scorecard_markdown([page])
     assert "**3 claims: 1 reproduced, 0 partly, 0 not reproduced, 2 inconclusive.**" in text
-    assert ":::{figure} scorecard_figure.png" in text and "(1 of 3)" in text  # c3: one estimate, one threshold
+    assert ":::{figure} scorecard_figure.png" in text and "(2 of 3)" in text  # c1, c3: one estimate, one threshold
     assert "3. **inconclusive** · c3 — ours: 0.1" in text and "c3 — ours: 0.1 *(not" not in text
     assert "1 claim whose verdict rests on a requirement that is not met" in text  # c2
-    assert book.scorecard_figure([page], book.BOOK / "f.png") == 1 and (book.BOOK / "f.png").stat().st_size > 0
+    assert book.scorecard_figure([page], book.BOOK / "f.png") == 2 and (book.BOOK / "f.png").stat().st_size > 0
     assert "gap" not in text  # the evidence stays in the chapter
     table = book.findings_table(page.findings_path, width=100)
     assert "why: the smallest p-value this test can give is 0.1, above the significance level 0.05" in table.replace(

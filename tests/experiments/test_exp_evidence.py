@@ -15,7 +15,7 @@ def test_evidence_formats_interval_and_refuses_bad_input():
     e = Evidence("gap", 0.38, (0.30, 0.45), n={"networks": [5, 5], "pairs": 20})
     assert f"{e:.2f}" == "0.38 [0.30, 0.45]"
     assert e.confidence_level == 0.95 and e.n["networks"] == (5, 5)
-    assert "gap: 0.380 [0.300, 0.450] (95%)" in e.summary() and "networks 5+5" in e.summary()
+    assert "gap: 0.38 [0.30, 0.45] (95%)" in e.summary() and "networks 5+5" in e.summary()
     assert f"{Evidence('x', 0.5):.2f}" == "0.50"  # no interval: the estimate alone
     with pytest.raises(ValueError, match="attainable minimum"):
         Evidence("p", 0.1, p_value=0.2)

@@ -20,7 +20,8 @@ from typing import Any
 
 from cca_core.experiments.files import atomic_write
 from cca_core.experiments.paths import findings_target
-from cca_core.experiments.report.numbers import format_estimate, format_p, format_sizes, format_threshold
+from cca_core.experiments.numbers import (format_estimate, format_interval, format_number, format_p, format_sizes,
+                                          format_threshold)
 from cca_core.experiments.report.tables import escape_cell
 from cca_core.experiments.verdicts.findings import Evidence, Finding
 
@@ -96,10 +97,49 @@ class CheckRead:
     op: str
     threshold: float | tuple[float, float]
     on: str = "interval"
+    holds: bool | None = None
+    decisive: bool = False
+
+    @property
+    def drawable(self) -> bool:
+        """Whether the check compares a number with its threshold (an interval that exists, or the
+        estimate): a row of the scorecard's figure. A p-value check is not."""
+        return self.on == "estimate" or (self.on == "interval" and self.evidence.interval is not None)
+
+    def outcome(self, holds: bool | None = None) -> str:
+        """What the check found, in our numbers: ``"gap: the interval [0.30, 0.45] lies above 0.05"``
+        (``holds`` True), ``"... lies at or below 0.05"`` (False), ``"... straddles 0.05"`` (None);
+        the estimate alone for ``on="estimate"``, ``p = ...`` for a p-value. ``holds`` defaults to the
+        recorded value."""
+        holds = self.holds if holds is None else holds
+        ev = self.evidence
+        if self.on == "p_value":
+            p = "p = -" if ev.p_value is None else f"p = {format_number(ev.p_value, 2)}"
+            relation = {True: "at most", False: "above", None: "against"}[holds]
+            return f"{ev.name}: {p}, {relation} the significance level {format_threshold(self.threshold)}"
+        if self.op == "in":
+            lo, hi = self.threshold  # type: ignore[misc]
+            where = {True: "within", False: "outside", None: "across an end of"}[holds]
+            bound = f"[{format_threshold(lo)}, {format_threshold(hi)}]"
+        else:
+            same = {">": "above", ">=": "at or above", "<": "below", "<=": "at or below"}
+            opposite = {">": "at or below", ">=": "below", "<": "at or above", "<=": "above"}
+            where = same[self.op] if holds is True else opposite[self.op] if holds is False else "across"
+            bound = format_threshold(self.threshold)
+        exact = ev.method.startswith("exact")
+        if self.on == "estimate" or ev.interval is None or exact:
+            what = "the exact value" if exact else "the estimate"
+            verb = {"within": "is within", "outside": "is outside"}.get(where, "is " + where)
+            return f"{ev.name}: {what} {format_number(ev.estimate)} {verb} {bound}"
+        verb = "straddles" if holds is None and self.op != "in" else "lies " + where
+        return f"{ev.name}: the interval {format_interval(*ev.interval)} {verb} {bound}"
 
     def text(self) -> str:
         """The statement with the number written by the one formatter."""
         ev = self.evidence
+        if self.on == "p_value":
+            p = "-" if ev.p_value is None else format_number(ev.p_value, 2)
+            return f"{ev.name}: p = {p} ≤ {format_threshold(self.threshold)}"
         if self.on == "estimate":
             value = format_estimate(ev.estimate)
         else:
@@ -132,24 +172,50 @@ def _read_check(statement: str, evidence: Sequence[Evidence]) -> CheckRead | Non
 
 
 def _checks_recorded(finding: Mapping[str, Any], evidence: Sequence[Evidence]) -> list[tuple[str, CheckRead]]:
-    """The rule's checks a findings file records (key ``"checks"``: ``{"evidence": name, "op": ..,
-    "threshold": .., "level": "reproduced" | "partly"}``), as ``(level, check)``."""
+    """The rule's checks a findings file records (key ``"checks"``, written by
+    :meth:`~cca_core.experiments.verdicts.findings.Finding.to_dict`: ``{"evidence": name, "op": ..,
+    "threshold": .., "on": .., "level": "reproduced" | "partly", "holds": .., "decisive": ..}``), as
+    ``(level, check)``; records of evidence the finding does not carry are skipped."""
     by_name = {e.name: e for e in evidence}
     out = []
     for c in finding.get("checks") or ():
         ev = by_name.get(c.get("evidence"))
-        if ev is None or c.get("op") not in (*_OPS, "in"):
+        if ev is None or c.get("op") not in (*_OPS, "in") or c.get("on", "interval") not in ("interval", "estimate",
+                                                                                            "p_value"):
             continue
         t = c.get("threshold")
         threshold = (float(t[0]), float(t[1])) if c["op"] == "in" else float(t)
-        out.append((str(c.get("level", "reproduced")), CheckRead(ev, c["op"], threshold, c.get("on", "interval"))))
+        out.append((str(c.get("level", "reproduced")),
+                    CheckRead(ev, c["op"], threshold, c.get("on", "interval"), c.get("holds"),
+                              bool(c.get("decisive", False)))))
     return out
+
+
+def _decisive_read(verdict: str, recorded: Sequence[tuple[str, CheckRead]]) -> list[CheckRead]:
+    """The recorded checks that decided ``verdict``: those marked ``decisive``; in a file that marks
+    none, the checks of the level that decides (reproduced: "reproduced"; partly and not reproduced:
+    "partly", or "reproduced" for a two-way rule), with the value the verdict implies when the
+    file does not give it."""
+    marked = [c for _, c in recorded if c.decisive]
+    if marked or verdict == "inconclusive":
+        return marked
+    levels = {lv for lv, _ in recorded}
+    level = "reproduced" if verdict == "reproduced" or "partly" not in levels else "partly"
+    implied = verdict != "not reproduced"
+    return [c if c.holds is not None else CheckRead(c.evidence, c.op, c.threshold, c.on, implied, True)
+            for lv, c in recorded if lv == level]
 
 
 @dataclass(frozen=True)
 class FindingView:
     """A finding as every table shows it: the claim, the paper's number, ours in one short line, the
     verdict and its reason in one sentence; and, for the toggle, everything in full.
+
+    ``reason``: for "inconclusive", the first unmet requirement or undecided statement (and how many
+    more); otherwise the check that decided, in our numbers (``"gap: the interval [0.30, 0.45] lies
+    above 0.05"``), when the file records the rule's checks, else a generic sentence. ``checks``: the
+    checks the verdict rests on (the recorded decisive ones; in older files, the statements an
+    inconclusive verdict could not decide).
 
     Built by :func:`finding_view` from a :class:`Finding` or its JSON dict."""
 
@@ -220,16 +286,14 @@ def finding_view(finding: Finding | Mapping[str, Any]) -> FindingView:
         else:
             rewritten.append(r)
     recorded = _checks_recorded(data, evidence)
-    if recorded:
-        checks = [c for level, c in recorded if level == "reproduced"] or [c for _, c in recorded]
+    decisive = _decisive_read(verdict, recorded)
+    if recorded and (decisive or verdict != "inconclusive" or not reasons):
+        checks = decisive
     if verdict == "inconclusive" and rewritten:
         reason = rewritten[0] + (f" (and {len(rewritten) - 1 + more} more)" if len(rewritten) - 1 + more else "")
-    elif recorded and verdict != "inconclusive":
-        level = "partly" if verdict == "partly" else "reproduced"
-        decisive = [c for lv, c in recorded if lv == level] or [c for _, c in recorded]
-        holds = "holds" if verdict != "not reproduced" else "fails"
-        reason = f"{decisive[0].text()} {holds} over its whole interval" + (
-            f" (and {len(decisive) - 1} more)" if len(decisive) > 1 else "")
+    elif decisive and verdict != "inconclusive":
+        # the check that decided, in our numbers: "gap: the interval [0.30, 0.45] lies above 0.05"
+        reason = decisive[0].outcome() + (f" (and {_more_checks(len(decisive) - 1)})" if len(decisive) > 1 else "")
     else:
         reason = _WHY[verdict]
     ours = str(data.get("ours") or "")
@@ -240,6 +304,11 @@ def finding_view(finding: Finding | Mapping[str, Any]) -> FindingView:
                        ours_full=ours, verdict=verdict, reason=shorten(reason, MAX_REASON),
                        reasons=tuple(rewritten) + ((f"and {more} more",) if more else ()),
                        details=own, evidence=evidence, checks=tuple(checks))
+
+
+def _more_checks(n: int) -> str:
+    """``"1 more check"``, ``"2 more checks"``."""
+    return f"{n} more check" + ("" if n == 1 else "s")
 
 
 # ---------------------------------------------------------------------------------------- tables

@@ -6,10 +6,14 @@ marked by verdict (colour and marker), grouped by chapter, drawn for the book's 
 no text under 10 px as shown). Then one line per claim (:func:`scorecard_markdown`), chapter by
 chapter with a link to each; the chapters' tables are not repeated.
 
-A claim gets a row when its findings file says which single check its verdict rests on: the
-``"checks"`` its rule recorded (``{"evidence": name, "op": ">=", "threshold": 0.05, "level":
-"reproduced"}``), or else the statements an inconclusive verdict could not decide. The others are
-listed under the figure with the reason they have no row.
+A claim gets a row when its verdict rests on one decisive single check, a comparison of one estimate
+(or its interval) with a threshold: the ``"checks"`` its rule recorded, those marked ``"decisive"``
+(:meth:`~cca_core.experiments.verdicts.findings.Judgement.records`: ``{"evidence": name, "op": ">=",
+"threshold": 0.05, "on": "interval", "level": "reproduced", "holds": true, "decisive": true}``), or, in
+files written before checks were recorded, the statements an inconclusive verdict could not decide.
+The others are listed under the figure, counted by the reason they have no row (a rule that weighs
+several estimates, a requirement that is not met, a verdict that rests on a p-value, a file that
+records no check).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cca_core.experiments.report.findings import CheckRead, FindingView, finding_view, shorten
-from cca_core.experiments.report.numbers import plural
+from cca_core.experiments.numbers import plural
 from cca_core.experiments.report.tables import escape_cell
 
 __all__ = ["VERDICT_STYLE", "Chapter", "Row", "forest_rows", "forest_figure", "scorecard_figure",
@@ -69,22 +73,26 @@ class Row:
 
 
 #: Why a claim has no row in the figure, by kind (the text follows a count of claims).
-_NO_ROW = {"several": "whose rule weighs several estimates against their thresholds",
+_NO_ROW = {"several": "whose verdict rests on several estimates, each against its own threshold (one row could "
+                      "not show the rule)",
+           "p_value": "whose verdict rests on a significance test (a p-value, not an estimate against a threshold)",
            "requirement": "whose verdict rests on a requirement that is not met (networks that did not learn, too "
                           "few of them)",
-           "unrecorded": "whose findings file does not record the threshold of their rule (it records the "
-                         "thresholds an inconclusive verdict could not decide)"}
+           "unrecorded": "whose findings file records no check of their rule (a file written before checks were "
+                         "recorded, or a verdict given by hand): rerun the chapter to draw them"}
 
 
 def _headline(view: FindingView) -> tuple[CheckRead | None, str]:
     """The one check a finding's verdict rests on, or None and the kind of reason it has no row
     (a key of ``_NO_ROW``)."""
-    usable = [c for c in view.checks if c.evidence.interval is not None or c.on == "estimate"]
-    names = {c.evidence.name for c in usable}
-    if len(names) == 1:
-        return usable[0], ""
+    names = {c.evidence.name for c in view.checks}
+    usable = [c for c in view.checks if c.drawable]
     if len(names) > 1:
         return None, "several"
+    if usable:
+        return usable[0], ""
+    if names:
+        return None, "p_value"
     if view.verdict == "inconclusive" and view.reasons:
         return None, "requirement"
     return None, "unrecorded"

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any
 
-from cca_core.experiments.report.numbers import format_decimals, format_estimate, format_number
+from cca_core.experiments.numbers import format_decimals, format_estimate, format_number
 
 __all__ = ["markdown_table", "show_table", "format_cell", "escape_cell"]
 
@@ -28,7 +28,7 @@ def format_cell(value: Any, digits: int = 3) -> str:
     """One cell's text: integers grouped by thousands (``1,797``), other numbers with ``digits``
     decimals (``nan``: "-", never a negative zero),
     ``(estimate, low, high)`` triples as ``"0.512 [0.480, 0.540]"`` (decimals set by the interval's
-    width, :func:`~cca_core.experiments.report.numbers.format_estimate`), anything else as ``str``
+    width, :func:`~cca_core.experiments.numbers.format_estimate`), anything else as ``str``
     (escaped by :func:`escape_cell`)."""
     if isinstance(value, bool):
         return str(value)

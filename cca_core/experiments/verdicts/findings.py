@@ -27,23 +27,35 @@ JSON layout (one file per executed notebook)::
                                  "confidence_level": 0.95, "p_value": null, "min_p_value": null,
                                  "n": {"networks": [5, 5], "pairs": 20}, "method": ..., "note": ""}]}]}
 
-Files written before ``evidence`` existed (no such key) still load.
+The rule's checks are recorded too (``"checks"``), one per single statement about one piece of
+evidence, flattened out of ``&``/``|``/``~``/:func:`at_least_fraction`::
+
+    "checks": [{"evidence": "gap", "op": ">=", "threshold": 0.05, "on": "interval",
+                "level": "reproduced", "holds": true, "decisive": true}, ...]
+
+``op`` is one of ``>``, ``>=``, ``<``, ``<=`` (``on``: ``"interval"`` or ``"estimate"``; ``"p_value"``
+for :func:`significant`, ``p <= alpha``) or ``"in"`` (``threshold``: ``[low, high]``, :func:`within`);
+``level`` the rule it belongs to (``"reproduced"`` or ``"partly"``); ``holds`` its value (``null``:
+undecided); ``decisive`` marks the checks that decided the verdict (:attr:`Judgement.decisive`).
+
+Files written before ``evidence`` or ``checks`` existed (no such key) still load.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from cca_core.experiments.evidence import (Evidence, NetworkGroups, _fmt, _number, _sizes,  # noqa: F401
                                            mean_interval, mean_intervals)
+from cca_core.experiments.numbers import format_threshold
 
 __all__ = ["VERDICTS", "Evidence", "Check", "Judgement", "Finding", "above", "below", "at_least",
            "at_most", "within", "significant", "enough", "premise", "all_of", "any_of",
-           "at_least_fraction", "judge", "NetworkGroups", "mean_interval", "mean_intervals"]
+           "at_least_fraction", "singles", "decisive", "judge", "NetworkGroups", "mean_interval", "mean_intervals"]
 
 #: The verdicts a finding may carry, strongest first; "inconclusive": the evidence cannot tell.
 VERDICTS: tuple[str, ...] = ("reproduced", "partly", "not reproduced", "inconclusive")
@@ -94,6 +106,16 @@ class Check:
         The statements (of this check or the checks it combines) whose value is None.
     evidence : tuple of Evidence
         The evidence the statement is about.
+    op, threshold, on : str, float or (float, float), str
+        For a single check (``kind == "single"``, made by :func:`above`, :func:`at_least`,
+        :func:`below`, :func:`at_most`, :func:`within`, :func:`significant`): the comparison
+        (``">"``, ``">="``, ``"<"``, ``"<="``, or ``"in"`` with ``threshold == (low, high)``), its
+        threshold, and what is compared (``"interval"``, ``"estimate"`` or ``"p_value"``).
+    kind : str
+        ``"single"``; ``"and"``, ``"or"``, ``"not"``, ``"fraction"`` for a combination (its checks in
+        ``parts``); ``""`` for a requirement (:func:`enough`, :func:`premise`) or a constant.
+    parts : tuple of Check
+        The checks a combination is made of.
 
     ``a & b``, ``a | b`` and ``~a`` combine checks in three-valued (Kleene) logic: false and
     undecided is false, true or undecided is true; requirements and evidence are pooled.
@@ -104,6 +126,11 @@ class Check:
     unmet: tuple[str, ...] = ()
     undecided: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = ()
+    op: str = ""
+    threshold: Any = None
+    on: str = ""
+    kind: str = ""
+    parts: tuple["Check", ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.value is not None and not isinstance(self.value, (bool, np.bool_)):
@@ -116,8 +143,10 @@ class Check:
     def _combine(self, other: "Check", value: bool | None, op: str) -> "Check":
         if not isinstance(other, Check):
             return NotImplemented
+        parts = tuple(p for c in (self, other) for p in (c.parts if c.kind == op else (c,)))  # associative
         return Check(value, f"({self.text}) {op} ({other.text})", _union(self.unmet, other.unmet),
-                     _union(self.undecided, other.undecided), _union(self.evidence, other.evidence))
+                     _union(self.undecided, other.undecided), _union(self.evidence, other.evidence),
+                     kind=op, parts=parts)
 
     def __and__(self, other: "Check") -> "Check":
         return self._combine(other, _and(self.value, other.value), "and")
@@ -126,12 +155,21 @@ class Check:
         return self._combine(other, _or(self.value, other.value), "or")
 
     def __invert__(self) -> "Check":
-        return Check(None if self.value is None else not self.value, f"not ({self.text})", self.unmet,
-                     self.undecided, self.evidence)
+        value = None if self.value is None else not self.value
+        if self.kind == "single" and self.op in _NEGATED and self.on != "p_value":
+            # not (x > t) over an interval is x <= t over it, in three values: still a single check
+            return Check(value, f"not ({self.text})", self.unmet, self.undecided, self.evidence,
+                         _NEGATED[self.op], self.threshold, self.on, "single")
+        return Check(value, f"not ({self.text})", self.unmet, self.undecided, self.evidence, kind="not",
+                     parts=(self,))
 
     def __bool__(self) -> bool:
         raise TypeError("a Check is three-valued: combine checks with &, | and ~ (not and/or/not), "
                         "and read .value")
+
+
+#: The comparison that is true exactly where another is false, over an interval as over a number.
+_NEGATED = {">": "<=", "<=": ">", ">=": "<", "<": ">="}
 
 
 def _interval_check(ev: Evidence, threshold: float, op: str, on: str = "interval") -> Check:
@@ -140,20 +178,21 @@ def _interval_check(ev: Evidence, threshold: float, op: str, on: str = "interval
     if on not in ("interval", "estimate"):
         raise ValueError(f"on must be 'interval' or 'estimate', got {on!r}")
     t = float(threshold)
+    single = dict(op=op, threshold=t, on=on, kind="single")
     if on == "estimate":
-        text = f"{ev.name} {_fmt(ev.estimate, '')} {op} {t:g} (estimate)"
+        text = f"{ev.name} {_fmt(ev.estimate, '')} {op} {format_threshold(t)} (estimate)"
         lo = hi = ev.estimate
     else:
-        text = f"{ev.name} {ev} {op} {t:g}"
+        text = f"{ev.name} {ev} {op} {format_threshold(t)}"
         if ev.interval is None:
             why = ev.note or "no interval"
-            return Check(None, text, unmet=(f"{ev.name}: {why}",), evidence=(ev,))
+            return Check(None, text, unmet=(f"{ev.name}: {why}",), evidence=(ev,), **single)
         lo, hi = ev.interval
     value = {">": (True if lo > t else False if hi <= t else None),
              ">=": (True if lo >= t else False if hi < t else None),
              "<": (True if hi < t else False if lo >= t else None),
              "<=": (True if hi <= t else False if lo > t else None)}[op]
-    return Check(value, text, evidence=(ev,))
+    return Check(value, text, evidence=(ev,), **single)
 
 
 def above(ev: Evidence, threshold: float, on: str = "interval") -> Check:
@@ -184,12 +223,15 @@ def within(ev: Evidence, low: float, high: float) -> Check:
     """``low <= ev <= high``: true when the interval lies inside, false when it lies outside."""
     if not float(low) <= float(high):
         raise ValueError(f"within needs low <= high, got {low!r}, {high!r}")
-    text = f"{ev.name} {ev} in [{float(low):g}, {float(high):g}]"
+    if not isinstance(ev, Evidence):
+        raise TypeError(f"expected Evidence, got {type(ev).__name__}")
+    single = dict(op="in", threshold=(float(low), float(high)), on="interval", kind="single")
+    text = f"{ev.name} {ev} in [{format_threshold(low)}, {format_threshold(high)}]"
     if ev.interval is None:
-        return Check(None, text, unmet=(f"{ev.name}: {ev.note or 'no interval'}",), evidence=(ev,))
+        return Check(None, text, unmet=(f"{ev.name}: {ev.note or 'no interval'}",), evidence=(ev,), **single)
     lo, hi = ev.interval
     value = True if lo >= float(low) and hi <= float(high) else False if hi < float(low) or lo > float(high) else None
-    return Check(value, text, evidence=(ev,))
+    return Check(value, text, evidence=(ev,), **single)
 
 
 def significant(ev: Evidence, alpha: float = 0.05) -> Check:
@@ -200,14 +242,15 @@ def significant(ev: Evidence, alpha: float = 0.05) -> Check:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
     if not isinstance(ev, Evidence):
         raise TypeError(f"expected Evidence, got {type(ev).__name__}")
+    single = dict(op="<=", threshold=float(alpha), on="p_value", kind="single")
     if ev.p_value is None:
-        return Check(None, f"{ev.name}: p <= {alpha:g}", unmet=(f"{ev.name}: no p-value",), evidence=(ev,))
+        return Check(None, f"{ev.name}: p <= {alpha:g}", unmet=(f"{ev.name}: no p-value",), evidence=(ev,), **single)
     text = f"{ev.name}: p = {ev.p_value:.2g} <= {alpha:g}"
     if ev.min_p_value > alpha:
         return Check(None, text, evidence=(ev,), unmet=(
             f"{ev.name}: the smallest p-value this test can give is {ev.min_p_value:.2g}, above the "
-            f"significance level {alpha:g} ({_sizes_text(ev)})",))
-    return Check(ev.p_value <= alpha, text, evidence=(ev,))
+            f"significance level {alpha:g} ({_sizes_text(ev)})",), **single)
+    return Check(ev.p_value <= alpha, text, evidence=(ev,), **single)
 
 
 def _sizes_text(ev: Evidence) -> str:
@@ -272,7 +315,38 @@ def at_least_fraction(checks: Iterable[Check], fraction: float, text: str = "") 
     value = True if n_true >= need else False if n_true + n_open < need else None
     pooled = all_of(checks) if checks else Check(True, "")
     text = text or f"at least {fraction:.0%} of {len(checks)} checks hold ({n_true} do, {n_open} undecided)"
-    return Check(value, text, pooled.unmet, () if value is not None else (text,), pooled.evidence)
+    return Check(value, text, pooled.unmet, () if value is not None else (text,), pooled.evidence,
+                 kind="fraction", parts=tuple(checks))
+
+
+def singles(check: Check) -> tuple[Check, ...]:
+    """The single checks (``kind == "single"``) a check is made of, in order (requirements left out)."""
+    if check.kind == "single":
+        return (check,)
+    return _union(*(singles(p) for p in check.parts))
+
+
+def decisive(check: Check, value: bool | None) -> tuple[Check, ...]:
+    """The single checks that make ``check`` take ``value`` (True, False or None, undecided).
+
+    A single check: itself when its value is ``value``. ``a & b`` true: every part; false: the parts
+    that are false; undecided: the undecided parts. ``a | b`` true: the parts that are true; false:
+    every part; undecided: the undecided parts. ``~a``: the checks that make ``a`` take the opposite
+    value. :func:`at_least_fraction`: the parts whose value is ``value``. Requirements: none."""
+    if check.kind == "single":
+        return (check,) if check.value is value else ()
+    if check.kind == "not":
+        return decisive(check.parts[0], None if value is None else not value)
+    every = (check.kind == "and" and value is True) or (check.kind == "or" and value is False)
+    picked = check.parts if every else tuple(p for p in check.parts if p.value is value)
+    return _union(*(decisive(p, value) for p in picked))
+
+
+def _record(check: Check, level: str, holds_decisive: bool) -> dict[str, Any]:
+    t = check.threshold
+    return {"evidence": check.evidence[0].name, "op": check.op,
+            "threshold": [float(t[0]), float(t[1])] if check.op == "in" else float(t), "on": check.on,
+            "level": level, "holds": check.value, "decisive": holds_decisive}
 
 
 # ---------------------------------------------------------------------------------------- judgement
@@ -289,12 +363,42 @@ class Judgement:
     rule : str
         The checks behind "reproduced" and "partly", as stated.
     evidence : tuple of Evidence
+    checks : tuple of (str, Check)
+        The rule's checks by level: ``("reproduced", check)`` and, for a three-way rule,
+        ``("partly", check)``.
+    decisive : tuple of (str, Check)
+        The single checks that decided the verdict, with the level they belong to (see
+        :func:`decisive`): "reproduced" -- what made the "reproduced" check true; "partly" -- what made
+        the "partly" check true; "not reproduced" -- what made the "partly" check (of a two-way rule:
+        the only one) false; "inconclusive" -- the undecided single checks, or none when a
+        requirement is unmet.
     """
 
     verdict: str
     reasons: tuple[str, ...]
     rule: str
     evidence: tuple[Evidence, ...]
+    checks: tuple[tuple[str, Check], ...] = field(default=(), compare=False, repr=False)
+    decisive: tuple[tuple[str, Check], ...] = field(default=(), compare=False, repr=False)
+
+    def records(self) -> list[dict[str, Any]]:
+        """The rule's single checks as the findings JSON records them (see the module's docstring):
+        each level's, flattened, without repeats within a level; ``decisive`` marks those of
+        :attr:`decisive`."""
+        out: list[dict[str, Any]] = []
+        for level, check in self.checks:
+            seen: set[tuple[Any, ...]] = set()
+            for c in singles(check):
+                if not c.evidence or not np.all(np.isfinite(c.threshold)):  # strict JSON: no NaN thresholds
+                    continue
+                key = (c.evidence[0].name, c.op, c.threshold, c.on)
+                if key in seen:
+                    continue
+                seen.add(key)
+                hit = any(lv == level and (d is c or (d.evidence[0].name, d.op, d.threshold, d.on) == key)
+                          for lv, d in self.decisive)
+                out.append(_record(c, level, hit))
+        return out
 
     def explain(self) -> str:
         """``"inconclusive: <reasons>"`` or ``""``."""
@@ -338,17 +442,26 @@ def judge(reproduced: Check, partly: Check | None = None, *, requires: Iterable[
     rule = f"reproduced if {reproduced.text}" + ("" if partly is None else f"; partly if {partly.text}")
     if requires:
         rule += "; needs " + "; ".join(c.text for c in requires)
+    levels = (("reproduced", reproduced),) + (() if partly is None else (("partly", partly),))
+    part_level = "reproduced" if partly is None else "partly"
+
+    def why(level: str, check: Check, value: bool | None) -> tuple[tuple[str, Check], ...]:
+        return tuple((level, c) for c in decisive(check, value))
+
     if unmet:
-        return Judgement("inconclusive", unmet, rule, evidence)
+        return Judgement("inconclusive", unmet, rule, evidence, levels)
     if reproduced.value is True:
-        return Judgement("reproduced", (), rule, evidence)
+        return Judgement("reproduced", (), rule, evidence, levels, why("reproduced", reproduced, True))
     if part.value is True:
-        return Judgement("partly", (), rule, evidence)
+        return Judgement("partly", (), rule, evidence, levels, why("partly", part, True))
     if part.value is False and reproduced.value is False:
-        return Judgement("not reproduced", (), rule, evidence)
+        return Judgement("not reproduced", (), rule, evidence, levels, why(part_level, part, False))
     undecided = _union(reproduced.undecided if reproduced.value is None else (),
                        part.undecided if part.value is None else ())
-    return Judgement("inconclusive", tuple(f"the interval cannot decide {u}" for u in undecided), rule, evidence)
+    open_checks = (why("reproduced", reproduced, None) if reproduced.value is None else ()) + (
+        why(part_level, part, None) if part.value is None and partly is not None else ())
+    return Judgement("inconclusive", tuple(f"the interval cannot decide {u}" for u in undecided), rule, evidence,
+                     levels, open_checks)
 
 
 # ---------------------------------------------------------------------------------------- findings
@@ -388,6 +501,14 @@ class Finding:
         How ``ours`` was computed or why the verdict (one or two sentences).
     evidence : sequence of Evidence (or their dicts), optional
         The numbers behind the verdict, with intervals or p-values and sample sizes.
+    checks : sequence of dict, optional
+        The rule's single checks as the JSON records them (see the module's docstring); defaults to
+        the judgement's (:meth:`Judgement.records`).
+
+    Raises
+    ------
+    TypeError, ValueError
+        A field of the wrong type, an unknown verdict, an empty claim, a malformed check record.
     """
 
     claim: str
@@ -396,6 +517,7 @@ class Finding:
     verdict: Any
     details: str = ""
     evidence: tuple[Evidence, ...] = ()
+    checks: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.verdict, Judgement):
@@ -403,6 +525,8 @@ class Finding:
             object.__setattr__(self, "verdict", j.verdict)
             if not self.evidence:
                 object.__setattr__(self, "evidence", j.evidence)
+            if not self.checks:
+                object.__setattr__(self, "checks", tuple(j.records()))
             if j.explain():
                 details = self.details if isinstance(self.details, str) else ""
                 object.__setattr__(self, "details", f"{details}; {j.explain()}" if details else j.explain())
@@ -414,7 +538,37 @@ class Finding:
         if not self.claim.strip():
             raise ValueError("Finding.claim must not be empty")
         object.__setattr__(self, "evidence", _evidence_tuple(self.evidence))
+        object.__setattr__(self, "checks", tuple(_check_record(c) for c in (self.checks or ())))
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (the module's layout), with the rule's checks under ``"checks"``."""
         return {"claim": self.claim, "paper": self.paper, "ours": self.ours, "verdict": self.verdict,
-                "details": self.details, "evidence": [e.to_dict() for e in self.evidence]}
+                "details": self.details, "evidence": [e.to_dict() for e in self.evidence],
+                "checks": [dict(c) for c in self.checks]}
+
+
+_RECORD_OPS = (">", ">=", "<", "<=", "in")
+_RECORD_ON = ("interval", "estimate", "p_value")
+
+
+def _check_record(c: Any) -> dict[str, Any]:
+    """A check record (see the module's docstring), checked and completed with its defaults."""
+    if not isinstance(c, Mapping):
+        raise TypeError(f"Finding.checks must hold dicts, got {type(c).__name__}")
+    name, op, on = c.get("evidence"), c.get("op"), c.get("on", "interval")
+    level = c.get("level", "reproduced")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a check record needs the evidence's name, got {c!r}")
+    if op not in _RECORD_OPS or on not in _RECORD_ON or level not in ("reproduced", "partly"):
+        raise ValueError(f"a check record needs op in {_RECORD_OPS}, on in {_RECORD_ON} and level 'reproduced' "
+                         f"or 'partly', got {c!r}")
+    t = c.get("threshold")
+    try:
+        threshold: Any = [float(t[0]), float(t[1])] if op == "in" else float(t)
+    except (TypeError, ValueError, IndexError):
+        raise ValueError(f"a check record's threshold must be a number ([low, high] for 'in'), got {t!r}") from None
+    holds = c.get("holds")
+    if holds is not None and not isinstance(holds, bool):
+        raise ValueError(f"a check record's holds must be true, false or null, got {holds!r}")
+    return {"evidence": name, "op": op, "threshold": threshold, "on": on, "level": level, "holds": holds,
+            "decisive": bool(c.get("decisive", False))}

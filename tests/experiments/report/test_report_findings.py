@@ -88,8 +88,12 @@ def test_inconclusive_reason_is_one_sentence_with_its_numbers_and_the_count_of_o
     view = finding_view(f)
     assert view.verdict == "inconclusive"
     assert view.reason == "the interval cannot decide layer 0 - layer 1 0.007 [-0.008, 0.022] > 0 (and 4 more)"
-    assert len(view.checks) == 3  # the judge lists three reasons, then "and 2 more"
-    assert [c.threshold for c in view.checks] == [0.0, 0.0, 0.0] and view.checks[0].op == ">"
+    assert len(view.checks) == 5  # every undecided check is recorded
+    assert [c.threshold for c in view.checks] == [0.0] * 5 and view.checks[0].op == ">"
+    legacy = {k: v for k, v in f.to_dict().items() if k != "checks"}  # a file written before checks were recorded
+    old = finding_view(legacy)
+    assert old.reason == view.reason and len(old.checks) == 3  # read back from the three reasons listed
+    assert [c.threshold for c in old.checks] == [0.0, 0.0, 0.0] and old.checks[0].op == ">"
     unmet = finding_view(Finding("c", "p", "o", judge(above(evs[0], 0.0), requires=[enough(evs[0], networks=9)])))
     assert unmet.reason == "layer 0 - layer 1: 5 networks, the rule needs at least 9" and not unmet.checks
 
@@ -118,7 +122,7 @@ def test_recorded_checks_give_the_reason_and_the_row():
     data["checks"] = [{"evidence": "gap", "op": ">=", "threshold": 0.05, "level": "reproduced"},
                       {"evidence": "gap", "op": ">", "threshold": 0.0, "level": "partly"}]
     view = finding_view(data)
-    assert view.reason == "gap 0.38 [0.30, 0.45] ≥ 0.05 holds over its whole interval"
+    assert view.reason == "gap: the interval [0.30, 0.45] lies at or above 0.05"
     rows, missing = forest_rows([Chapter("p", "T", "s", (view,))])
     assert len(rows) == 1 and not missing and rows[0].check.threshold == 0.05
 
@@ -153,8 +157,8 @@ def test_table_gives_intervals_p_values_and_sizes_behind_the_toggle():
     table = findings_table([Finding("c1", "p", f"{gap:.2f}", judge(above(gap, 0))),
                             Finding("c2", "p", "x", judge(significant(sep)))])
     cells, _ = _visible(table)
-    assert cells[5:10] == ["1", "c1", "p", "0.38 [0.30, 0.45]", "**reproduced**: the evidence clears the rule's bar "
-                           "for 'reproduced'"]
+    assert cells[5:10] == ["1", "c1", "p", "0.38 [0.30, 0.45]", "**reproduced**: gap: the interval [0.30, 0.45] "
+                           "lies above 0"]
     assert cells[-1].startswith("**inconclusive**: sep: the smallest p-value this test can give is 0.1")
     assert "- gap: 0.38 [0.30, 0.45] (95% interval); 5 + 5 networks, 20 pairs" in table
     assert "- sep: 0.0200; p = 0.10 (smallest possible 0.10); 3 + 3 networks" in table

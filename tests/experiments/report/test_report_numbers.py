@@ -1,4 +1,4 @@
-"""The one number formatter (cca_core.experiments.report.numbers), by its properties.
+"""The one number formatter (cca_core.experiments.numbers), by its properties.
 
 hypothesis is not in the project's environment, so the properties run over a fixed random sample of
 intervals at every magnitude and sign (and over hand-picked edge cases); each formatted number is read
@@ -13,7 +13,7 @@ import re
 import numpy as np
 import pytest
 
-from cca_core.experiments.report.numbers import (decimals_for, format_count, format_decimals, format_estimate,
+from cca_core.experiments.numbers import (decimals_for, format_count, format_decimals, format_estimate,
                                                  format_list, format_number, format_p, format_sizes,
                                                  format_threshold, plural)
 

@@ -1,5 +1,9 @@
 """Numbers written for people: the one formatter of every findings table, page and the scorecard.
 
+A base module of the experiments (below the verdicts and the report, importing neither), so that the
+evidence record (:class:`~cca_core.experiments.evidence.Evidence`), the verdicts' statements and the
+report's tables all write numbers the same way.
+
 Rules
     - An estimate with its interval is written with as many decimals as the interval's width needs:
       the width to two significant digits, so that interval ends that differ are written differently
@@ -20,8 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from numbers import Integral, Real
 from typing import Any
 
-__all__ = ["decimals_for", "format_number", "format_decimals", "format_threshold", "format_estimate", "format_p", "format_count", "plural",
-           "format_list", "format_sizes"]
+__all__ = ["decimals_for", "format_number", "format_decimals", "format_threshold", "format_estimate", "format_interval",
+           "format_spec", "format_p", "format_count", "plural", "format_list", "format_sizes"]
 
 #: Below this magnitude, or from SCIENTIFIC_HIGH on, numbers are written in scientific notation.
 SCIENTIFIC_LOW = 1e-4
@@ -151,6 +155,41 @@ def format_estimate(estimate: Any, low: Any = None, high: Any = None, *, percent
     else:
         text = [_fixed(v, decimals) for v in values]
     return f"{text[0]}{unit} [{text[1]}{unit}, {text[2]}{unit}]"
+
+
+def format_interval(low: Any, high: Any) -> str:
+    """``"[0.30, 0.45]"``: an interval alone, its ends written as :func:`format_estimate` writes them
+    (the decimals its width needs, never a negative zero).
+
+    Raises
+    ------
+    ValueError
+        ``low > high``.
+    """
+    text = format_estimate(low, low, high)
+    return text[text.index(" [") + 1:]
+
+
+def format_spec(value: Any, spec: str) -> str:
+    """``format(value, spec)`` for an explicit format spec (``".2f"``, ``"+.1%"``, ``"8.3g"``), except
+    that a number that rounds to zero is never written with a minus sign (``-0.001`` with ``".2f"``
+    gives ``"0.00"``); ``nan`` and infinities as Python writes them.
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not a real number.
+    ValueError
+        ``spec`` is not a valid format spec for a float.
+    """
+    x = _real("value", value)
+    text = format(x, spec)
+    if not math.isfinite(x) or not (x < 0 or math.copysign(1.0, x) < 0):
+        return text
+    mantissa = text.lower().split("e")[0]
+    if not any(c in "123456789" for c in mantissa.replace(" ", "")):
+        return format(0.0, spec)
+    return text
 
 
 def format_p(p_value: Any, min_p_value: Any = None) -> str:
