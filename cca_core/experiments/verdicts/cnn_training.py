@@ -124,7 +124,7 @@ BOTTOM_UP_FRACTION = 0.8
 
 
 def cnn_training(ev: Mapping[str, Evidence], lowest_test_accuracy: float,
-                 measures: Sequence[str] = ("PWCCA", "SVCCA")) -> list[Judgement]:
+                 measures: Sequence[str] = ("PWCCA", "SVCCA"), converged: Check | None = None) -> list[Judgement]:
     """The findings of the CNN training-dynamics chapter (Raghu et al. 2017, section 4 and figure 4;
     Morcos et al. 2018, section 4.1), one bottom-up finding per measure, then two.
 
@@ -142,8 +142,15 @@ def cnn_training(ev: Mapping[str, Evidence], lowest_test_accuracy: float,
     3. Every layer approaches its final representation: no drop of the mean similarity of more
        than 0.01 between consecutive checkpoints (reproduced); every layer higher at the last
        trained checkpoint than at initialization (partly).
+
+    ``converged`` (:func:`~.premises.convergence_premise`), when given, is required by every finding:
+    networks still improving at their last epoch give inconclusive, saying so. Raises ``TypeError``
+    when it is not a :class:`~.findings.Check`.
     """
+    if converged is not None and not isinstance(converged, Check):
+        raise TypeError(f"converged must be a Check (convergence_premise), got {type(converged).__name__}")
     learned = learned_premise(lowest_test_accuracy)
+    premises = [learned] + ([converged] if converged is not None else [])
     out = []
     for m in measures:
         k = _slug(m)
@@ -153,11 +160,11 @@ def cnn_training(ev: Mapping[str, Evidence], lowest_test_accuracy: float,
                          "layer converges at epoch 0 and there is nothing to order")
         out.append(judge(at_least(ev[f"ordered_{k}"], BOTTOM_UP_FRACTION) & above(ev[f"gap_{k}"], 0.0),
                          above(ev[f"net_order_{k}"], 0.0) & above(ev[f"gap_{k}"], 0.0),
-                         requires=[learned, starts, enough(ev[f"gap_{k}"], networks=MIN_NETWORKS,
-                                                           trained_checkpoints=MIN_TRAINED_CHECKPOINTS)]))
+                         requires=[*premises, starts, enough(ev[f"gap_{k}"], networks=MIN_NETWORKS,
+                                                              trained_checkpoints=MIN_TRAINED_CHECKPOINTS)]))
     out.append(judge(above(ev["clearer"], 0.0), at_least(ev["clearer"], 0.0),
-                     requires=[learned, enough(ev["clearer"], networks=MIN_NETWORKS,
-                                               trained_checkpoints=MIN_TRAINED_CHECKPOINTS)]))
+                     requires=[*premises, enough(ev["clearer"], networks=MIN_NETWORKS,
+                                                 trained_checkpoints=MIN_TRAINED_CHECKPOINTS)]))
     out.append(judge(at_least(ev["min_step"], -0.01), above(ev["rise"], 0.0),
-                     requires=[learned, enough(ev["min_step"], networks=MIN_NETWORKS, trained_checkpoints=2)]))
+                     requires=[*premises, enough(ev["min_step"], networks=MIN_NETWORKS, trained_checkpoints=2)]))
     return out

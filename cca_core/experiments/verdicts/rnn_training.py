@@ -114,7 +114,8 @@ def perplexity_premise(final_perplexity: Sequence[float], unigram: float,
                    "little for their convergence to say how a language model converges")
 
 
-def rnn_training(ev: Mapping[str, Evidence], n_layers: int, learned: Check | None = None) -> list[Judgement]:
+def rnn_training(ev: Mapping[str, Evidence], n_layers: int, learned: Check | None = None,
+                 converged: Check | None = None) -> list[Judgement]:
     """The three findings of the RNN training-dynamics chapter (Morcos et al. 2018, section 4.1, figure 6).
 
     Judged on the mean over networks at the trained checkpoints before the end (at least 3 for
@@ -131,9 +132,15 @@ def rnn_training(ev: Mapping[str, Evidence], n_layers: int, learned: Check | Non
        at initialization (partly).
 
     ``learned`` (:func:`perplexity_premise`), when given, is required by every finding: models that
-    did not learn beyond word frequencies give inconclusive, saying so.
+    did not learn beyond word frequencies give inconclusive, saying so. ``converged``
+    (:func:`~.premises.convergence_premise`), when given, likewise: models still improving at their
+    last epoch give inconclusive. Raises ``TypeError`` when either is not a :class:`~.findings.Check`.
     """
-    nets = [enough(ev["strict"], networks=MIN_RNN_NETWORKS)] + ([learned] if learned is not None else [])
+    for name, c in (("learned", learned), ("converged", converged)):
+        if c is not None and not isinstance(c, Check):
+            raise TypeError(f"{name} must be a Check, got {type(c).__name__}")
+    nets = ([enough(ev["strict"], networks=MIN_RNN_NETWORKS)] + ([learned] if learned is not None else [])
+            + ([converged] if converged is not None else []))
     need3 = nets + [enough(ev["strict"], trained_checkpoints=MIN_TRAINED_CHECKPOINTS)]
     need2 = nets + [enough(ev["min_step"], trained_checkpoints=2)]
     order = all_of(above(ev[f"order_{l}"], 0.0) for l in range(int(n_layers) - 1))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -103,3 +105,32 @@ def test_cnn_clearer_is_inconclusive_when_the_difference_straddles_zero():
     pw_all = mc.copy()
     pw_all[:, 5, :] = [0.95, 0.90, 0.91]
     assert rules.cnn_training(_cnn_ev(pw_all, mc, checkpoints=tuple(range(11))), 0.98)[2].verdict == "not reproduced"
+
+
+# ---------------------------------------------------------------------------------------- convergence
+STILL_IMPROVING = ("1 of 4 networks were still improving at their last epoch (first: best 0.31 at epoch 5 of 5): "
+                   "their layers are compared with a final representation that was still moving")
+
+
+def _converged(*met: bool):
+    return rules.convergence_premise([SimpleNamespace(met=m, detail="best 0.31 at epoch 5 of 5") for m in met])
+
+
+def test_cnn_rules_need_networks_that_stopped_improving_when_asked():
+    ev = _cnn_ev(_cnn_curves(4), _cnn_curves(4, order=(0, 2, 1)))  # as in the first test: reproduced x 4
+    # every network converged: the verdicts of the clear bottom-up curves, the premise in each rule
+    judged = rules.cnn_training(ev, 0.98, converged=_converged(True, True, True, True))
+    assert [j.verdict for j in judged] == ["reproduced"] * 4
+    assert all("validation loss stopped improving" in j.rule for j in judged)
+    # one network still improving: every finding inconclusive, for that reason alone
+    judged = rules.cnn_training(ev, 0.98, converged=_converged(True, False, True, True))
+    assert [j.verdict for j in judged] == ["inconclusive"] * 4
+    assert all(j.reasons == (STILL_IMPROVING,) for j in judged)
+    # whatever the curves say: top-down curves (3 x not reproduced, reproduced) become inconclusive too
+    top = _cnn_ev(_cnn_curves(4, order=(2, 1, 0)), _cnn_curves(4))
+    assert [j.verdict for j in rules.cnn_training(top, 0.98, converged=_converged(False, True, True, True))] == \
+        ["inconclusive"] * 4
+    # not given: no convergence requirement
+    assert all("validation loss" not in j.rule for j in rules.cnn_training(ev, 0.98))
+    with pytest.raises(TypeError, match="converged must be a Check"):
+        rules.cnn_training(ev, 0.98, converged=True)

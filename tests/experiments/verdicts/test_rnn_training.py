@@ -6,6 +6,8 @@ right value: an RNN rerun on Tiny Shakespeare with epochs=2.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -92,3 +94,25 @@ def test_rnn_rules_are_inconclusive_when_the_networks_disagree():
     ev = rules.rnn_training_evidence(nets, (0, 1, 2, 3, 4, 5))
     assert ev["order_0"].low < 0 < ev["order_0"].high
     assert rules.rnn_training(ev, 3)[0].verdict == "inconclusive"
+
+
+def test_rnn_rules_need_models_that_stopped_improving_when_asked():
+    ev = rules.rnn_training_evidence(_nets_from(RNN_BOTTOM_UP_PWCCA, RNN_BOTTOM_UP_MEAN_CCA), (0, 1, 2, 3, 4, 5))
+    done = rules.convergence_premise([SimpleNamespace(met=True, detail="flat")] * 3)
+    judged = rules.rnn_training(ev, 3, converged=done)
+    assert [j.verdict for j in judged] == ["reproduced"] * 3
+    assert all("validation loss stopped improving" in j.rule for j in judged)
+    moving = rules.convergence_premise([SimpleNamespace(met=m, detail=d) for m, d in
+                                        ((True, "flat"), (False, "best 4.2 at epoch 6 of 6"), (False, "falling"))])
+    still = ("2 of 3 networks were still improving at their last epoch (first: best 4.2 at epoch 6 of 6): their "
+             "layers are compared with a final representation that was still moving")
+    judged = rules.rnn_training(ev, 3, None, moving)  # positional, after learned
+    assert [j.verdict for j in judged] == ["inconclusive"] * 3
+    assert all(j.reasons == (still,) for j in judged)
+    # with a failing perplexity premise too: both reasons, the perplexity's first
+    short = rules.perplexity_premise([120.0, 237.0, 200.0], 709.0)
+    judged = rules.rnn_training(ev, 3, short, moving)
+    assert all(len(j.reasons) == 2 and "perplexity of 237" in j.reasons[0] and j.reasons[1] == still
+               for j in judged)
+    with pytest.raises(TypeError, match="converged must be a Check"):
+        rules.rnn_training(ev, 3, converged="yes")
