@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from cca_core.experiments.evidence import Evidence, NetworkGroups, mean_interval
+from cca_core.experiments.evidence import Evidence, NetworkGroups, NetworkMeans, mean_interval
 
 
 def test_evidence_formats_interval_and_refuses_bad_input():
@@ -98,3 +98,21 @@ def test_network_groups_vector_statistic_over_layers():
     assert est[1] == pytest.approx(sub.mean("a"))
 
 
+def test_network_means_give_student_t_intervals_over_networks():
+    # 3 networks with values 0.1, 0.2, 0.6: mean 0.3, s = sqrt((0.04 + 0.01 + 0.09) / 2) = 0.26458,
+    # t(0.975, 2) = 4.3027, half-width 4.3027 * 0.26458 / sqrt(3) = 0.65724: [-0.35724, 0.95724]
+    nets = NetworkMeans({"x": np.array([[0.1], [0.2], [0.6]])})
+    est, lo, hi = nets.interval()
+    assert est[0] == pytest.approx(0.3) and lo[0] == pytest.approx(-0.35724, abs=1e-5)
+    assert hi[0] == pytest.approx(0.95724, abs=1e-5)
+    ev = nets.evidence("x", lambda v: v["x"][0], clip=(0.0, 1.0))
+    assert ev.n == {"networks": 3} and ev.interval == pytest.approx((0.0, 0.95724), abs=1e-5)
+    # a statistic of each network, then the mean: x > 0.25 holds for one network of three
+    assert nets.evidence("x > 0.25", lambda v: float(v["x"][0] > 0.25)).estimate == pytest.approx(1 / 3)
+    # networks that agree exactly: a zero-width interval
+    same = NetworkMeans({"x": np.array([[0.5], [0.5]])}).evidence("x", lambda v: v["x"][0])
+    assert same.interval == (0.5, 0.5)
+    one = NetworkMeans({"x": np.array([[0.1]])}).evidence("x", lambda v: v["x"][0])
+    assert one.interval is None and "1 network" in one.note
+    with pytest.raises(ValueError, match="same networks"):
+        NetworkMeans({"a": np.zeros((3, 2)), "b": np.zeros((2, 2))})

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import cca_core
-from cca_core.experiments.analysis.compare import pairwise_matrix
+from cca_core import pwcca
+from cca_core.experiments.analysis.compare import chance_distance, pairwise_matrix
 
 DISTANCES = [cca_core.pwcca_distance, cca_core.mean_cca_distance, cca_core.svcca_distance,
              cca_core.linear_cka_distance]
@@ -47,3 +48,16 @@ def test_errors():
     with pytest.raises(ValueError, match="known measures"):
         pairwise_matrix(acts, "cosine")
     assert pairwise_matrix(acts[:1], cca_core.pwcca_distance).shape == (1, 1)
+
+
+def test_chance_distance_is_the_distance_of_unrelated_data():
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((300, 8)), rng.standard_normal((300, 8))
+    level, lo, hi = chance_distance(x, x @ rng.standard_normal((8, 8)) + 0.3 * rng.standard_normal((300, 8)),
+                                    "pwcca", n_permutations=199)
+    assert lo <= level <= hi < 1.0
+    fresh = [1 - 0.5 * (pwcca(a, b) + pwcca(b, a)) for a, b in
+             ((rng.standard_normal((300, 8)), rng.standard_normal((300, 8))) for _ in range(5))]
+    assert all(lo - 0.02 <= v <= hi + 0.02 for v in fresh)  # unrelated pairs sit in the chance band
+    related = 1 - 0.5 * (pwcca(x, x + 0.1 * y) + pwcca(x + 0.1 * y, x))
+    assert related < lo

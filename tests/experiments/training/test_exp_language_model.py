@@ -27,7 +27,7 @@ HAVE_TF = importlib.util.find_spec("tensorflow") is not None
 
 def _mirror() -> Path | None:
     env = os.environ.get("CCA_CORE_DATA_DIR", "").strip()
-    for c in ([Path(env)] if env else []) + [Path(__file__).resolve().parents[3] / "shared" / "data"]:
+    for c in ([Path(env)] if env else []) + [Path(__file__).resolve().parents[4] / "shared" / "data"]:
         if all((c / rel).is_file() for rel in SHA256):
             return c
     return None

@@ -23,7 +23,7 @@ from cca_core.experiments.training.text import (SHA256, SOURCES, ChecksumError, 
 def _mirror() -> Path | None:
     env = os.environ.get("CCA_CORE_DATA_DIR", "").strip()
     candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[3] / "shared" / "data")
+    candidates.append(Path(__file__).resolve().parents[4] / "shared" / "data")
     for c in candidates:
         if all((c / rel).is_file() for rel in SHA256):
             return c

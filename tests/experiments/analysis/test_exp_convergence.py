@@ -161,3 +161,12 @@ def test_measure_cost_bad_input():
         measure_cost(3)
     with pytest.raises(ValueError, match="repeats"):
         measure_cost(lambda: None, repeats=0)
+
+
+def test_measure_cost_keeps_every_timed_run():
+    from cca_core.experiments.analysis.costs import measure_cost
+
+    calls = []
+    cost = measure_cost(lambda: calls.append(1) or len(calls), repeats=4)
+    assert len(cost.times) == 4 and cost.seconds == min(cost.times) and cost.value == 4
+    assert len(calls) == 5  # four timed calls and one traced
