@@ -4,7 +4,7 @@
 group) and `rnn_training_dynamics -p corpus=tinyshakespeare -p epochs=2 -p softmax_samples=0` (one trained checkpoint) said
 "reproduced"; every finding of both must be inconclusive. About 40 s each once their networks are in
 the cache (CCA_CORE_CACHE_DIR), a minute more the first time. The same runs are unit-tested on their
-numbers in tests/experiments/test_exp_findings.py.
+numbers in tests/experiments/verdicts/test_memorization.py and test_rnn_training.py.
 """
 
 from __future__ import annotations
