@@ -2,8 +2,9 @@
 
 :func:`cca_core.experiments.training.cache.atomic_write` creates its temporary file with
 :func:`tempfile.mkstemp`, hence mode 0600 whatever the umask: right for the private training cache,
-wrong for the book's pages and findings, which others read. ``runs.py`` keeps its own writer because
-it is part of the code fingerprint of every cached network (editing it would retrain them all).
+wrong for the book's pages and findings, which others read. The training cache keeps its own writer
+because ``training/cache.py`` is part of the code fingerprint of every cached network (editing it
+would retrain them all).
 """
 
 from __future__ import annotations

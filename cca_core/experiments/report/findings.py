@@ -355,7 +355,7 @@ def findings_table(findings: Sequence[Finding | Mapping[str, Any]], *, evidence:
 def findings_text(findings: Sequence[Finding | Mapping[str, Any]], width: int | None = None) -> str:
     """The findings for a terminal: the same rows as :func:`findings_table` (claim, ours, verdict) in
     plain text wrapped to ``width`` columns (default: the terminal's), each followed by the verdict's
-    reason in one line ("why: ...", cut to the width)."""
+    reason ("why: ...", wrapped to the width, never cut)."""
     import shutil
     import textwrap
 
@@ -371,8 +371,7 @@ def findings_text(findings: Sequence[Finding | Mapping[str, Any]], width: int | 
         for i in range(max(len(a), len(b))):
             lines.append(f"{a[i] if i < len(a) else '':<{text_w}} | {b[i] if i < len(b) else '':<{text_w}} | "
                          f"{v.verdict if i == 0 else ''}".rstrip())
-        why = f"  why: {v.reason}"
-        lines.append(why if len(why) <= width else why[: width - 2].rstrip() + " …")
+        lines += textwrap.wrap(v.reason, width, initial_indent="  why: ", subsequent_indent="       ") or ["  why:"]
     return "\n".join(lines)
 
 

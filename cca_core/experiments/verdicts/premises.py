@@ -23,11 +23,20 @@ FIT_THRESHOLD = 0.99
 ALPHA = 0.05
 
 
+def _below(accuracy: float, threshold: float) -> str:
+    """``accuracy`` as a percentage with the decimals that show it is below ``threshold`` (98.6%, not 99%)."""
+    for decimals in range(0, 6):
+        text = f"{accuracy:.{decimals}%}"
+        if float(text.rstrip("%")) / 100 < threshold:
+            return text
+    return f"{accuracy:.6%}"
+
+
 def fit_premise(lowest_accuracy: Mapping[str, float], threshold: float = FIT_THRESHOLD) -> Check:
     """Premise "every network fits its training labels": the lowest training accuracy of each group
     (on the labels it was trained on) at least ``threshold``."""
     short = {g: a for g, a in lowest_accuracy.items() if not a >= threshold}
-    failure = "; ".join(f"the {g} networks reach only {a:.0%} training accuracy (lowest), below "
+    failure = "; ".join(f"the {g} networks reach only {_below(a, threshold)} training accuracy (lowest), below "
                         f"{threshold:.0%}: the paper compares networks that fit their labels" for g, a in short.items())
     return premise(not short, f"every network reaches {threshold:.0%} training accuracy", failure)
 

@@ -4,6 +4,7 @@ our numbers; the book's own (older) findings files still render."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -121,9 +122,15 @@ def test_no_negative_zero_in_the_reasons():
 
 
 @pytest.mark.parametrize("path", BOOK_FINDINGS, ids=lambda p: p.stem)
-def test_the_books_findings_written_before_checks_still_render(path, tmp_path):
+@pytest.mark.parametrize("old_format", [False, True], ids=["as written", "without checks"])
+def test_the_books_findings_render_with_and_without_recorded_checks(path, old_format, tmp_path):
     data = load_findings(path)
-    assert all(f["checks"] == [] for f in data["findings"])  # the old format: nothing recorded
+    if old_format:  # a findings file written before checks were recorded
+        stripped = [{k: v for k, v in f.items() if k != "checks"} for f in data["findings"]]
+        old = tmp_path / "old.json"
+        old.write_text(json.dumps({**data, "findings": stripped}))
+        data = load_findings(old)
+        assert all(f["checks"] == [] for f in data["findings"])
     chapter = Chapter.from_json(path.stem, data)
     text = scorecard_markdown([chapter])
     assert f"]({path.stem}.ipynb)" in text
