@@ -41,7 +41,20 @@ named by ``CCA_CORE_FINDINGS_PATH`` (set for the kernel only), so no path is inj
 On the terminal: papermill's cell counter, each sweep's progress (one line per network trained, from
 the kernel's stderr as it arrives), and the kernel process's own stderr less known noise
 (TensorFlow's messages logged before its logging is set up, the kernel's "running over TCP without
-encryption" warning). Files are written with the user's umask.
+encryption" warning, asyncio's "Task was destroyed but it is pending!" at kernel shutdown). Files are
+written with the user's umask.
+
+Ctrl-C (SIGINT): the kernel runs in a session of its own, so the pipeline passes the interrupt on to
+its process group (the kernel and its training processes), as Jupyter's interrupt button does; the
+running cell stops, and the terminal gets one line and no traceback: the sweep's own ("interrupted: 1
+of 3 network(s) trained and cached; rerun to continue") or, when no sweep was training, the
+pipeline's ("interrupted: <page> was not written; networks already trained are cached; rerun to
+continue"). Exit status 130; the page being executed is not written and its scratch directory is
+removed. A second Ctrl-C kills the kernel.
+
+A notebook name that is neither a template nor a page gets the closest name (``did you mean
+'rnn_training_dynamics'?``); a parameter given twice (``-p "epochs=3 epochs=4"``, ``-p "epochs: 3,
+epochs: 4"``, or in two ``-p``) is one line naming it and exit status 2.
 
 Parameters: the template's ``parameters`` cell is parsed once and the values (a book page's, with the
 ``-p`` overrides) are checked once, before a kernel starts, by
@@ -67,10 +80,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import difflib
 import json
+import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -239,6 +255,15 @@ class PageFailed(RuntimeError):
     """A notebook raised (the message names the page, the cell and the error), or the HTML build failed."""
 
 
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) while a page executed: the message is the one line :func:`main` prints (unless
+    the kernel's sweep already said how many networks it trained, ``said``); exit status 130."""
+
+    def __init__(self, message: str, said: bool = False) -> None:
+        super().__init__(message)
+        self.said = said
+
+
 _KEY = re.compile(r"[A-Za-z_]\w*")
 
 
@@ -273,19 +298,39 @@ def split_parameters(text: str) -> dict[str, Any] | list[tuple[str, str]]:
         out = []
         for pair in pairs:
             key, _, value = pair.strip().partition("=")
+            if key.strip() in {k for k, _ in out}:
+                raise UsageError(f"{key.strip()}: given twice; give each parameter once")
             out.append((key.strip(), value.strip()))
         return out
     if ":" not in stripped:
         raise UsageError(f"-p expects KEY=VALUE or a YAML mapping such as 'widths: [2, 4], seeds: 3', got {text!r}")
     source = stripped if stripped.startswith("{") else "{" + stripped + "}"
     try:
-        mapping = yaml.safe_load(source)
+        mapping = yaml.load(source, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as err:
         raise UsageError(f"-p {text!r}: not KEY=VALUE nor a YAML mapping ({_yaml_problem(err)})") from None
     if (not isinstance(mapping, dict) or not mapping
             or not all(isinstance(k, str) and _KEY.fullmatch(k) for k in mapping)):
         raise UsageError(f"-p expects KEY=VALUE or a YAML mapping such as 'widths: [2, 4], seeds: 3', got {text!r}")
     return mapping
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a mapping that repeats a key (``epochs: 3, epochs: 4``)."""
+
+
+def _construct_unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, (str, int, float, bool)) or key is None:
+            if key in seen:
+                raise UsageError(f"{key}: given twice; give each parameter once")
+            seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
 def _yaml_problem(err: yaml.YAMLError) -> str:
@@ -340,6 +385,8 @@ def parse_overrides(args: list[str], template: Path, spec: dict[str, Any]) -> di
                     value = raw  # -p layer=12: the text as typed
                 items.append((key, value))
         for key, value in items:
+            if key in params:
+                raise parameter_error(template, f"{key}: given twice; give each parameter once")
             if key in RESERVED:
                 raise parameter_error(template, f"{key}: not a parameter you can set here: {RESERVED[key]}")
             params[key] = value
@@ -447,6 +494,9 @@ KERNEL_NOISE = (
     re.compile(r"^\[IPKernelApp\] WARNING \| Kernel is running over TCP without encryption"),
     # ipykernel, when nbclient shuts the kernel down after the last cell
     re.compile(r"^\[IPKernelApp\] ERROR \| KeyboardInterrupt caught in kernel"),
+    # asyncio, in the kernel as it shuts down: ipykernel's pending dispatch_control task
+    re.compile(r"^Task was destroyed but it is pending!$"),
+    re.compile(r"^task: <Task pending name=.*dispatch_control"),
 )
 
 
@@ -458,6 +508,9 @@ class KernelStderr:
     def __init__(self) -> None:
         self._read, self.fd = os.pipe()
         self._thread = threading.Thread(target=self._pump, name="kernel-stderr", daemon=True)
+        #: Set on Ctrl-C: from then on only a line starting ``interrupted:`` passes (the tracebacks of
+        #: the interrupted kernel and its training processes do not).
+        self.interrupted = threading.Event()
 
     def __enter__(self) -> "KernelStderr":
         self._thread.start()
@@ -471,6 +524,8 @@ class KernelStderr:
         with os.fdopen(self._read, "rb") as pipe:
             for raw in pipe:
                 line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                if self.interrupted.is_set() and not line.lstrip().startswith("interrupted:"):
+                    continue
                 if line.strip() and not any(p.search(line) for p in KERNEL_NOISE):
                     _say(line)
 
@@ -481,14 +536,16 @@ class SweepProgress:
     (``[3/20] training ... `` then ``[3/20] done in 12.3 s, test acc 0.97``); networks loaded from the
     cache are counted in the summary, not listed. Other stderr output (warnings) stays in the page."""
 
-    _LINE = re.compile(r"^(sweep(?: done)?: |\[\d+/\d+\] )")
+    _LINE = re.compile(r"^(sweep(?: done)?: |\[\d+/\d+\] |interrupted: )")
     _STARTED = re.compile(r"^(\[\d+/\d+\]) training .* \.\.\.$")
-    _OUTCOME = re.compile(r"^(done|submitted|failed|cached)\b")
+    _OUTCOME = re.compile(r"^(done|failed|cached)\b")
 
     def __init__(self, indent: str = "    ") -> None:
         self.indent = indent
         self._buffer = ""
         self._started: str | None = None
+        #: Whether the sweep said ``interrupted: ...`` (how many networks it trained and cached).
+        self.said_interrupted = False
 
     def write(self, text: str) -> int:
         self._buffer += text
@@ -508,22 +565,56 @@ class SweepProgress:
                 _say(f"{self.indent}{started.split(' ', 1)[0]} {rest}")
             return
         if self._LINE.match(line) and not line.endswith("... cached"):
+            self.said_interrupted = self.said_interrupted or line.startswith("interrupted: ")
             _say(self.indent + line)
 
     def flush(self) -> None:
         pass
 
 
-def _kernel_manager_class(env: dict[str, str], stderr_fd: int) -> type:
+class _Kernel:
+    """The kernel's process group, as :func:`_kernel_manager_class` starts it (jupyter_client starts
+    each kernel in a session of its own, so Ctrl-C on the terminal does not reach it): :meth:`signal`
+    sends it a signal, now or, when it has not started yet, as soon as it has."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pgid: int | None = None
+        self._pending: int | None = None
+
+    def started(self, pgid: int | None) -> None:
+        with self._lock:
+            self._pgid, pending = pgid, self._pending
+        if pending is not None:
+            self.signal(pending)
+
+    def signal(self, signum: int) -> None:
+        with self._lock:
+            pgid = self._pgid
+            if pgid is None:
+                self._pending = signum
+                return
+        try:
+            os.killpg(pgid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _kernel_manager_class(env: dict[str, str], stderr_fd: int, kernel: _Kernel | None = None) -> type:
     """A jupyter_client kernel manager that starts the kernel with ``env`` added to this process's
-    environment and its stderr on ``stderr_fd``; nbclient creates it (``kernel_manager_class``)."""
+    environment and its stderr on ``stderr_fd``, and tells ``kernel`` its process group; nbclient
+    creates it (``kernel_manager_class``)."""
     from jupyter_client.manager import AsyncKernelManager
 
     class PipelineKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kw: Any) -> None:
             kw["env"] = {**os.environ, **kw.get("env", {}), **env}
             kw.setdefault("stderr", stderr_fd)
-            return await super().start_kernel(**kw)
+            started = await super().start_kernel(**kw)
+            if kernel is not None:
+                provisioner = getattr(self, "provisioner", None)
+                kernel.started(getattr(provisioner, "pgid", None) or getattr(provisioner, "pid", None))
+            return started
 
     return PipelineKernelManager
 
@@ -669,17 +760,21 @@ def execute(template: Path, output: Path, findings: Path, parameters: dict[str, 
     scratch_findings = scratch / "findings" / findings.name
     env = dict(kernel_environment(), **{FINDINGS_ENV: str(scratch_findings)})
     start = time.perf_counter()
+    progress = SweepProgress()
     try:
         with KernelStderr() as kernel_stderr:
-            papermill.execute_notebook(str(template), str(scratch_nb), parameters=dict(parameters), cwd=str(scratch),
-                                       kernel_name="python3", progress_bar=True,
-                                       request_save_on_cell_execute=False, log_output=False,
-                                       stderr_file=SweepProgress(),
-                                       kernel_manager_class=_kernel_manager_class(env, kernel_stderr.fd),
-                                       # C-level stderr (TensorFlow's start-up banner) goes to the
-                                       # terminal, through KernelStderr, not into the page;
-                                       # Python-level output is captured as usual.
-                                       extra_arguments=["--IPKernelApp.capture_fd_output=False"])
+            kernel = _Kernel()
+            _run_interruptibly(lambda: papermill.execute_notebook(
+                str(template), str(scratch_nb), parameters=dict(parameters), cwd=str(scratch),
+                kernel_name="python3", progress_bar=True, request_save_on_cell_execute=False, log_output=False,
+                stderr_file=progress, kernel_manager_class=_kernel_manager_class(env, kernel_stderr.fd, kernel),
+                # C-level stderr (TensorFlow's start-up banner) goes to the terminal, through
+                # KernelStderr, not into the page; Python-level output is captured as usual.
+                extra_arguments=["--IPKernelApp.capture_fd_output=False"]), kernel, kernel_stderr)
+    except Interrupted:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise Interrupted(f"interrupted: {_shown(output)} was not written; networks already trained are cached; "
+                          "rerun to continue", said=progress.said_interrupted) from None
     except PapermillExecutionError as err:
         FAILED.mkdir(parents=True, exist_ok=True)
         kept = FAILED / output.name
@@ -713,6 +808,52 @@ def execute(template: Path, output: Path, findings: Path, parameters: dict[str, 
     atomic_write(output, lambda f: f.write(text.encode("utf-8")))
     shutil.rmtree(scratch, ignore_errors=True)
     return seconds
+
+
+def _run_interruptibly(work: Any, kernel: _Kernel, kernel_stderr: KernelStderr) -> None:
+    """Run ``work()`` (papermill executing a notebook) in a thread, so that nbclient installs no signal
+    handler of its own, while this thread waits for Ctrl-C. On the first, the kernel's process group
+    (the kernel and its training processes) gets SIGINT, as Jupyter's interrupt button sends it: the
+    running cell stops (a sweep says how many networks it trained and cached), papermill shuts the
+    kernel down, and :class:`Interrupted` is raised, whatever ``work`` raised meanwhile. A second
+    Ctrl-C, or a kernel that has not stopped within 30 s, gets SIGKILL. From the interrupt on, the
+    kernel's stderr shows only an ``interrupted:`` line and asyncio's logger is silenced."""
+    outcome: dict[str, BaseException] = {}
+
+    finished = threading.Event()  # not Thread.join: an interrupted join can leave is_alive() wrong
+
+    def target() -> None:
+        try:
+            work()
+        except BaseException as err:  # noqa: BLE001 - handed to the waiting thread
+            outcome["error"] = err
+        finally:
+            finished.set()
+
+    thread = threading.Thread(target=target, name="papermill", daemon=True)
+    thread.start()
+    interrupted, deadline = False, None
+    while not finished.is_set():
+        try:
+            finished.wait(timeout=0.2)
+            if deadline is not None and time.monotonic() > deadline:
+                kernel.signal(signal.SIGKILL)
+                deadline = None
+        except KeyboardInterrupt:
+            logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+            kernel_stderr.interrupted.set()
+            if not interrupted:
+                interrupted, deadline = True, time.monotonic() + 30
+                kernel.signal(signal.SIGINT)
+            else:
+                kernel.signal(signal.SIGKILL)
+                deadline = None
+    error = outcome.get("error")
+    if interrupted or isinstance(error, KeyboardInterrupt) or getattr(error, "ename", None) == "KeyboardInterrupt":
+        kernel_stderr.interrupted.set()
+        raise Interrupted("interrupted")
+    if error is not None:
+        raise error
 
 
 def _say(msg: str) -> None:
@@ -804,6 +945,10 @@ def rerun_start(notebook: str, pages: list[Page], book_parameters: str | None,
     if not template.exists():
         if notebook not in by_name:
             known = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
+            close = difflib.get_close_matches(notebook, sorted(set(known) | set(by_name)), n=1)
+            if close:
+                raise UsageError(f"no template notebooks/{notebook}.ipynb and no book page {notebook!r}; "
+                                 f"did you mean {close[0]!r}?")
             raise UsageError(f"no template notebooks/{notebook}.ipynb and no book page {notebook!r}; "
                              f"templates: {', '.join(known)}; pages: {', '.join(by_name)}")
         named_page = by_name[notebook]
@@ -969,6 +1114,14 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as err:
         _say(f"error: {err}")
         return 2
+    except Interrupted as err:
+        if not err.said:
+            _say(str(err))
+        return 130
+    except KeyboardInterrupt:
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        _say("interrupted: no page was being written; networks already trained are cached; rerun to continue")
+        return 130
     except PageFailed as err:
         _say(f"FAILED {err}")
         _say("Pages executed before this one, and every existing page, are intact.")

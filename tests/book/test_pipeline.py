@@ -6,8 +6,10 @@ The pipeline's directories are module globals; each test points them at a tempor
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -690,3 +692,155 @@ def test_sweep_progress_and_kernel_noise_filters(pipeline: ModuleType, capsys: p
 
     assert [is_noise(s) for s in noise] == [True] * len(noise)
     assert [is_noise(s) for s in news] == [False] * len(news)
+
+
+# ----------------------------------------------------------------------------------------------------
+# issue 17, reruns that talk: an interrupt, a misspelt notebook, a repeated parameter, the sweep's lines
+
+
+SLOW = '''
+import time
+from cca_core.experiments.training.cache import SequentialExecutor, sweep
+
+
+class Config:
+    def __init__(self, name):
+        self.name = name
+
+    def short(self):
+        return self.name
+
+
+def train(config, cache_dir):
+    time.sleep(300)
+
+
+sweep([Config("net-a"), Config("net-b")], "cache", train, lambda c, d: None, lambda r: "done", SequentialExecutor())
+'''
+
+
+def test_ctrl_c_ends_with_one_line_no_traceback_and_status_130(tmp_path: Path) -> None:
+    """Ctrl-C sends SIGINT to the terminal's process group: the pipeline (the kernel runs in a session
+    of its own) stops the running cell, and the terminal gets the sweep's line, no traceback."""
+    import os
+    import shutil
+    import signal
+    import sys
+
+    from pipeline_module import ROOT
+
+    (tmp_path / "book").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    shutil.copyfile(ROOT / "book" / "pipeline.py", tmp_path / "book" / "pipeline.py")
+    make_template(tmp_path / "notebooks" / "slow.ipynb", SLOW)
+    (tmp_path / "book" / "experiments.yml").write_text("pages:\n  slow:\n    template: slow\n")
+    before = sorted(p.relative_to(tmp_path) for p in (tmp_path / "book").rglob("*") if p.is_file())
+    env = dict(os.environ, PYTHONPATH=str(ROOT), CCA_CORE_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("CCA_CORE_SCHEDULER", None)
+    proc = subprocess.Popen([sys.executable, "book/pipeline.py", "run", "slow"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        assert proc.stderr is not None
+        seen = b""
+        deadline = time.monotonic() + 180
+        while b"[1/2] training net-a ..." not in seen:  # the kernel is in the long cell
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            assert chunk and time.monotonic() < deadline, seen.decode(errors="replace")
+            seen += chunk
+        time.sleep(1)
+        os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C does: the whole process group
+        _, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    tail = (seen + err).decode(errors="replace").split("[1/2] training net-a ...", 1)[1]
+    lines = [ln.strip() for ln in re.split(r"[\r\n]", tail)
+             if ln.strip() and not ln.strip().startswith("Executing:")]  # papermill's progress bar, redrawn
+    assert proc.returncode == 130, tail
+    assert "Traceback" not in tail and len(lines) <= 3, tail
+    assert lines == ["interrupted: 0 of 2 network(s) trained and cached; rerun to continue"], tail
+    assert sorted(p.relative_to(tmp_path) for p in (tmp_path / "book").rglob("*") if p.is_file()) == before
+
+
+def test_an_interrupt_outside_a_sweep_is_the_pipelines_own_line(book: ModuleType, capsys: pytest.CaptureFixture,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    import papermill
+
+    monkeypatch.setattr(papermill, "execute_notebook", interrupted)
+    before = sorted(p.relative_to(book.ROOT) for p in book.BOOK.rglob("*") if p.is_file())
+    capsys.readouterr()
+    assert book.main(["run", "tiny", "-o", str(book.RERUNS / "x.ipynb")]) == 130
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith("interrupted: ") and err[-1].endswith(
+        "x.ipynb was not written; networks already trained are cached; rerun to continue")
+    assert not any("Traceback" in line for line in err)
+    assert sorted(p.relative_to(book.ROOT) for p in book.BOOK.rglob("*") if p.is_file()) == before
+
+
+def test_kernel_stderr_after_an_interrupt_passes_only_the_interrupted_line(
+        pipeline: ModuleType, capsys: pytest.CaptureFixture) -> None:
+    import os
+
+    with pipeline.KernelStderr() as pump:
+        os.write(pump.fd, b"before\n")
+        time.sleep(0.3)
+        pump.interrupted.set()
+        os.write(pump.fd, b"Traceback (most recent call last):\n  File x\nKeyboardInterrupt\n"
+                          b"interrupted: 1 of 3 network(s) trained and cached; rerun to continue\n")
+    assert capsys.readouterr().err.splitlines() == [
+        "before", "interrupted: 1 of 3 network(s) trained and cached; rerun to continue"]
+
+
+def test_an_unknown_notebook_suggests_the_closest_name(book: ModuleType, capsys: pytest.CaptureFixture) -> None:
+    write_pages(book, {"tiny": {"template": "tiny", "parameters": {"scale": 1.0}},
+                       "tiny_dynamics": {"template": "tiny", "parameters": {"scale": 2.0}}})
+    capsys.readouterr()
+    assert book.main(["run", "tiny_dynamic"]) == 2
+    assert _one_line_error(capsys) == ("error: no template notebooks/tiny_dynamic.ipynb and no book page "
+                                       "'tiny_dynamic'; did you mean 'tiny_dynamics'?\n")
+    assert book.main(["run", "elsewhere"]) == 2  # nothing close: the list
+    err = _one_line_error(capsys)
+    assert "did you mean" not in err and "templates: tiny; pages: tiny, tiny_dynamics" in err
+
+
+@pytest.mark.parametrize("arg", ["scale=3 scale=4", "scale: 3, scale: 4", "{scale: 3, fail: true, scale: 4}"])
+def test_a_repeated_parameter_is_one_line_and_exit_2(book: ModuleType, capsys: pytest.CaptureFixture,
+                                                     arg: str) -> None:
+    before = sorted(p.relative_to(book.ROOT) for p in book.ROOT.rglob("*"))
+    capsys.readouterr()
+    assert book.main(["run", "tiny", "-p", arg]) == 2
+    assert _one_line_error(capsys) == "error: notebooks/tiny.ipynb: scale: given twice; give each parameter once\n"
+    assert book.main(["run", "tiny", "-p", "scale=3", "-p", "scale: 4"]) == 2  # across -p arguments too
+    assert "scale: given twice" in _one_line_error(capsys)
+    assert sorted(p.relative_to(book.ROOT) for p in book.ROOT.rglob("*")) == before
+
+
+def test_sweep_progress_leaves_out_submitted_lines(pipeline: ModuleType, capsys: pytest.CaptureFixture) -> None:
+    progress = pipeline.SweepProgress(indent="")
+    capsys.readouterr()
+    for chunk in ["sweep: 2 networks, 0 cached, 2 to train (cache c)\n",
+                  "training on 2 local process(es), one thread each\n",
+                  "[1/2] training a ...", " submitted\n", "[2/2] training b ...", " submitted\n",
+                  "[2/2] b ... done in 2.0 s, test acc 0.9\n", "[1/2] a ... done in 3.0 s, test acc 0.8\n",
+                  "sweep done: 2 trained, 0 cached, 3.1 s\n"]:
+        progress.write(chunk)
+    assert capsys.readouterr().err.splitlines() == [
+        "sweep: 2 networks, 0 cached, 2 to train (cache c)", "[1/2] training a ...", "[2/2] training b ...",
+        "[2/2] b ... done in 2.0 s, test acc 0.9", "[1/2] a ... done in 3.0 s, test acc 0.8",
+        "sweep done: 2 trained, 0 cached, 3.1 s"]
+    assert not progress.said_interrupted
+    progress.write("\ninterrupted: 0 of 2 network(s) trained and cached; rerun to continue\n")
+    assert capsys.readouterr().err.splitlines() == [
+        "interrupted: 0 of 2 network(s) trained and cached; rerun to continue"]
+    assert progress.said_interrupted
+
+
+def test_asyncios_task_destroyed_warning_at_kernel_shutdown_is_noise(pipeline: ModuleType) -> None:
+    lines = ["Task was destroyed but it is pending!",
+             "task: <Task pending name='Task-2' coro=<Kernel.dispatch_control() running at /x/ipykernel/"
+             "kernelbase.py:311> wait_for=<Future pending cb=[Task.task_wakeup()]>>"]
+    assert all(any(p.search(line) for p in pipeline.KERNEL_NOISE) for line in lines)
