@@ -34,7 +34,7 @@ _MODULE_EXPORTS: dict[str, tuple[str, ...]] = {
     "analysis.compare": ("pairwise_matrix", "chance_distance",),
     "analysis.convergence": ("adjacent_order", "crossing_epochs", "interval_over_networks", "permutation_null",),
     "analysis.learning": ("Convergence", "convergence_of", "stopped_improving", "fits_labels"),
-    "report.convergence": ("show_convergence",),
+    "report.convergence": ("show_convergence", "convergence_table"),
     "analysis.costs": ("measure_cost", "DFT_CHUNK_ELEMENTS"),
     "analysis.synthetic": ("pca_reduce", "signal_noise_pair",),
     "analysis.measure_checks": ("memorization_configs", "learning_rate_configs", "MEASURE_CHECKS_MEASURES", "bootstrap_evidence", "cross_similarity", "deletion_curves", "deletion_ks", "group_auprc", "group_violation_rate", "layer_identification", "monotonicity", "sensitivity", "specificity",),

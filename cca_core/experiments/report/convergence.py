@@ -1,10 +1,12 @@
 """The learning curves of a page's networks, and whether each met the convergence criterion.
 
-One call per page, after its networks are trained: :func:`show_convergence` draws every network's
-curve (validation loss by epoch; training accuracy for networks trained on permuted labels, which are
-asked to memorize), shows one table row per group (how many of its networks met the criterion and
-the numbers behind the worst), and returns the :class:`~cca_core.experiments.analysis.learning.Convergence`
-of each network so that the page's verdicts can depend on it.
+Two calls per page, after its networks are trained, in two cells (a cell whose output is a figure
+carries the figure's caption and label, so it shows nothing else): :func:`show_convergence` draws
+every network's curve (validation loss by epoch; training accuracy for networks trained on permuted
+labels, which are asked to memorize) and returns the
+:class:`~cca_core.experiments.analysis.learning.Convergence` of each network, so that the page's
+verdicts can depend on it; :func:`convergence_table` shows one row per group (how many of its
+networks met the criterion and the numbers behind the first that missed).
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from typing import Any
 
 from cca_core.experiments.analysis.learning import STOP_TOLERANCE, STOP_WINDOW, Convergence, convergence_of
 
-__all__ = ["show_convergence"]
+__all__ = ["convergence_table", "show_convergence"]
 
 
 def show_convergence(groups: Mapping[str, Sequence[Any]], fit_threshold: float = 0.99,
                      title: str | None = None) -> dict[str, list[Convergence]]:
-    """Draw the learning curves of ``groups`` (name -> trained results) and tabulate the criterion.
+    """Draw the learning curves of ``groups`` (name -> trained results); :func:`convergence_table`
+    tabulates the criterion.
 
     Parameters
     ----------
@@ -43,8 +46,6 @@ def show_convergence(groups: Mapping[str, Sequence[Any]], fit_threshold: float =
     import numpy as np
 
     from cca_core.experiments.report.plots import group_colors, label_axes, new_axes
-    from cca_core.experiments.report.tables import show_table
-
     verdicts = {g: [convergence_of(r, fit_threshold) for r in rs] for g, rs in groups.items()}
     memorizing = {g for g, rs in groups.items() if rs and getattr(rs[0].config, "labels", "true") == "random"}
     panels = [kind for kind, present in (("loss", any(g not in memorizing and rs for g, rs in groups.items())),
@@ -76,6 +77,14 @@ def show_convergence(groups: Mapping[str, Sequence[Any]], fit_threshold: float =
             label_axes(ax, "epoch", "validation loss", "stopped improving?", legend=True)
     if title:
         fig.suptitle(title)
+    return verdicts
+
+
+def convergence_table(verdicts: Mapping[str, Sequence[Convergence]]) -> None:
+    """Show one row per group of :func:`show_convergence`'s result: how many networks met the
+    criterion, which criterion, and the numbers behind the first network that missed it (else the last)."""
+    from cca_core.experiments.report.tables import show_table
+
     rows = []
     for g, cs in verdicts.items():
         if not cs:
@@ -86,4 +95,3 @@ def show_convergence(groups: Mapping[str, Sequence[Any]], fit_threshold: float =
     show_table(["group", "met the criterion", "criterion", "the numbers (first that missed, else the last)"], rows,
                caption=f"Convergence: validation loss improved by less than {100 * STOP_TOLERANCE:.0f}% over the "
                        f"last {STOP_WINDOW} epochs (dotted curves missed it)")
-    return verdicts
