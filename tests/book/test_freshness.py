@@ -34,6 +34,8 @@ def test_page_cells_are_the_templates(page: object) -> None:
         pytest.fail(f"book/{page.name}.ipynb does not exist; run `python book/pipeline.py build --only {page.name}`")
     executed = nbformat.read(page.output_path, as_version=4)
     template = nbformat.read(page.template_path, as_version=4)
+    # the page's own title, introduction and rerun hint (book/experiments.yml), as the pipeline puts them
+    PIPELINE._prepare_for_book(template, page.template, page.name, page.heading)
     added = {"injected-parameters", PIPELINE.HOW_MADE_TAG}
     cells = [(c.cell_type, c.source) for c in executed.cells
              if not added & set(c.metadata.get("tags", []))]
