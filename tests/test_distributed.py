@@ -50,22 +50,6 @@ def da():
     return pytest.importorskip("dask.array")
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    """One 2-worker LocalCluster (processes, one thread each) for the module."""
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def client(cluster):
-    import distributed
-
-    with distributed.Client(cluster, set_as_default=False) as c:
-        yield c
-
-
 # ----------------------------------------------------------------------------------------------------
 # core without dask
 

@@ -21,22 +21,6 @@ from cca_core.experiments.cluster import (SCHEDULER_ENV, ClusterExecutor, JobFai
                                           check_scheduler, client_from_env, executor_from_env)
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    """One 2-worker LocalCluster (processes, one thread each) for the module."""
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def client(cluster):
-    import distributed
-
-    with distributed.Client(cluster, set_as_default=False) as c:
-        yield c
-
-
 @pytest.fixture
 def env_clients():
     """Close the clients that client_from_env made, so tests stay independent."""

@@ -1,4 +1,5 @@
-"""cca_core.experiments.files.atomic_write: atomic like runs.atomic_write, with the mode open() gives."""
+"""Atomic writes: cca_core.experiments.files.atomic_write (the mode open() gives) and the training cache's
+training.cache.atomic_write (private, mode 0600) leave nothing behind on failure."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import os
 import pytest
 
 from cca_core.experiments.files import atomic_write
+from cca_core.experiments.training import cache
 
 
+@pytest.mark.parametrize("write", [atomic_write, cache.atomic_write], ids=["files", "training cache"])
 @pytest.mark.parametrize("error", [OSError, KeyboardInterrupt])
-def test_atomic_write_leaves_nothing_on_failure(tmp_path, error):
+def test_atomic_write_leaves_nothing_on_failure(tmp_path, error, write):
     target = tmp_path / "page.json"
 
     def failing(f):
@@ -18,13 +21,13 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path, error):
         raise error("boom")
 
     with pytest.raises(error):
-        atomic_write(target, failing)
+        write(target, failing)
     assert list(tmp_path.iterdir()) == []
     target.write_bytes(b"old")
     with pytest.raises(error):
-        atomic_write(target, failing)
+        write(target, failing)
     assert target.read_bytes() == b"old" and list(tmp_path.iterdir()) == [target]
-    atomic_write(target, lambda f: f.write(b"new"))
+    write(target, lambda f: f.write(b"new"))
     assert target.read_bytes() == b"new" and list(tmp_path.iterdir()) == [target]
 
 

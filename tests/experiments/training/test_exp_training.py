@@ -17,7 +17,6 @@ from key_checks import assert_key_sensitive_to_every_field
 from cca_core.experiments import (TrainConfig, cache_key, code_fingerprint, load_model, load_result, train,
                                   train_many)
 from cca_core.experiments.training import cnn as training_module
-from cca_core.experiments.training.cache import atomic_write
 from cca_core.experiments.training.datasets import load_dataset
 
 TINY = dict(dataset="digits", depth=2, width=4, epochs=1, batch_size=64)  # as conftest.TINY
@@ -93,31 +92,6 @@ def test_key_depends_on_code(tmp_path, monkeypatch):
 def test_bad_config(kwargs, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**kwargs)
-
-
-# ------------------------------------------------------------------------------------------------
-# atomic writes
-
-
-@pytest.mark.parametrize("error", [OSError, KeyboardInterrupt])
-def test_atomic_write_leaves_nothing_on_failure(tmp_path, error):
-    target = tmp_path / "result.npz"
-
-    def failing(f):
-        f.write(b"partial")
-        raise error("boom")
-
-    with pytest.raises(error):
-        atomic_write(target, failing)
-    assert list(tmp_path.iterdir()) == []
-
-    target.write_bytes(b"old")
-    with pytest.raises(error):
-        atomic_write(target, failing)
-    assert target.read_bytes() == b"old" and list(tmp_path.iterdir()) == [target]
-
-    atomic_write(target, lambda f: f.write(b"new"))
-    assert target.read_bytes() == b"new" and list(tmp_path.iterdir()) == [target]
 
 
 # ------------------------------------------------------------------------------------------------
