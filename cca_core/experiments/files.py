@@ -1,10 +1,7 @@
-"""Atomic file writes that honour the user's umask, for the files a person reads (findings, pages).
+"""Atomic file writes that honour the user's umask: the training cache, findings and the book's pages.
 
-:func:`cca_core.experiments.training.cache.atomic_write` creates its temporary file with
-:func:`tempfile.mkstemp`, hence mode 0600 whatever the umask: right for the private training cache,
-wrong for the book's pages and findings, which others read. The training cache keeps its own writer
-because ``training/cache.py`` is part of the code fingerprint of every cached network (editing it
-would retrain them all).
+One writer for all three (the training cache had its own copy, whose :func:`tempfile.mkstemp` gave
+mode 0600 whatever the umask).
 """
 
 from __future__ import annotations

@@ -1,19 +1,20 @@
-"""Atomic writes: cca_core.experiments.files.atomic_write (the mode open() gives) and the training cache's
-training.cache.atomic_write (private, mode 0600) leave nothing behind on failure."""
+"""Atomic writes: cca_core.experiments.files.atomic_write (the mode open() gives), the one writer of the
+training cache, findings and pages, leaves nothing behind on failure."""
 
 from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
 from cca_core.experiments.files import atomic_write
 from cca_core.experiments.training import cache
 
 
-@pytest.mark.parametrize("write", [atomic_write, cache.atomic_write], ids=["files", "training cache"])
 @pytest.mark.parametrize("error", [OSError, KeyboardInterrupt])
-def test_atomic_write_leaves_nothing_on_failure(tmp_path, error, write):
+def test_atomic_write_leaves_nothing_on_failure(tmp_path, error):
+    write = atomic_write
     target = tmp_path / "page.json"
 
     def failing(f):
@@ -41,3 +42,18 @@ def test_atomic_write_honours_the_umask(tmp_path, umask, mode):
         os.umask(old)
     assert (tmp_path / "sub" / "a.txt").stat().st_mode & 0o777 == mode
     assert (tmp_path / "plain.txt").stat().st_mode & 0o777 == mode  # as open() does
+
+
+@pytest.mark.parametrize("error", [OSError, KeyboardInterrupt])
+def test_a_checkpoint_file_is_never_half_written(tmp_path, monkeypatch, error):
+    """save_checkpoints goes through atomic_write: a failure while the arrays are written leaves no file."""
+    target = tmp_path / "lm-key.npz"
+
+    def failing_savez(f, **arrays):
+        f.write(b"PK partial")
+        raise error("disk full")
+
+    monkeypatch.setattr(np, "savez", failing_savez)
+    with pytest.raises(error):
+        cache.save_checkpoints(target, {0: [np.zeros(3)]}, {"config": {}})
+    assert list(tmp_path.iterdir()) == []

@@ -102,14 +102,15 @@ def memorization_configs(*, dataset: str, n_networks: int, depth: int, width: in
 
 
 def learning_rate_configs(*, dataset: str, depth: int, width: int, learning_rates: Sequence[float], seeds: int,
-                          epochs: int, optimizer: str, batch_size: int, share_initializations: bool = False
-                          ) -> tuple[list[float], list[Any]]:
+                          epochs: int, optimizer: str, batch_size: int, share_initializations: bool = False,
+                          lr_decay: float = 1.0, decay_after: int = 0) -> tuple[list[float], list[Any]]:
     """The training configurations of the learning-rate chapter: ``(learning rates, configs)``.
 
     The learning rates are sorted and deduplicated; network ``i`` of the ``g``-th learning rate has
     seed ``g * seeds + i`` (``i`` with ``share_initializations``), as ``notebooks/learning_rates.ipynb``
     builds them, so that a page with the same parameters finds every network in the cache. The
-    configs are grouped by learning rate, ``seeds`` each.
+    configs are grouped by learning rate, ``seeds`` each; every rate decays by ``lr_decay`` after
+    ``decay_after`` epochs (:class:`~.training.TrainConfig`).
 
     Raises
     ------
@@ -124,7 +125,8 @@ def learning_rate_configs(*, dataset: str, depth: int, width: int, learning_rate
         raise ValueError("learning_rates must hold at least one learning rate")
     keys = [(lr, i if share_initializations else g * seeds + i) for g, lr in enumerate(rates) for i in range(seeds)]
     return rates, [TrainConfig(dataset=dataset, depth=depth, width=width, epochs=epochs, learning_rate=lr,
-                               optimizer=optimizer, batch_size=batch_size, seed=s) for lr, s in keys]
+                               optimizer=optimizer, batch_size=batch_size, seed=s, lr_decay=lr_decay,
+                               decay_after=decay_after) for lr, s in keys]
 
 
 # ---------------------------------------------------------------------------------------- measures

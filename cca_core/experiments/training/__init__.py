@@ -27,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 #: trained weights (measured on a tiny CNN and LSTM: SSE4.1, AVX, AVX2 kernels and 1, 2, 4 threads
 #: give six different weight hashes); with these values the weights are those this machine gives
 #: by default (2 cores, AVX2) and do not change when the process has 1 core
-#: (tests/experiments/test_exp_determinism.py). Networks are small: 2 threads cost little.
+#: (tests/experiments/training/test_exp_determinism.py). Networks are small: 2 threads cost little.
 REPRODUCIBLE_ENV: dict[str, str] = {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CPU_ISA": "AVX2",
                                     "TF_NUM_INTRAOP_THREADS": "2", "TF_NUM_INTEROP_THREADS": "2"}
 for _key, _value in REPRODUCIBLE_ENV.items():

@@ -5,12 +5,17 @@
 
 - cache keys: :func:`config_dict` (a configuration as canonical JSON-ready data), :func:`source_fingerprint`
   (SHA-256 of the source files that define a result) and :func:`digest` (SHA-256 of canonical JSON);
-- storage: :func:`atomic_write`, :func:`save_checkpoints` / :func:`load_checkpoints` (weights at the
-  checkpoint epochs and a JSON ``meta`` record in one ``.npz`` file);
-- training: :func:`normalize_checkpoints`, :func:`make_optimizer`, :func:`record_checkpoints`;
+- configurations: :class:`RunConfig`, the base of both configuration dataclasses (``to_dict`` /
+  ``from_dict``, the canonical form hashed into keys);
+- storage: :func:`save_checkpoints` / :func:`load_checkpoints` (weights at the checkpoint epochs and
+  a JSON ``meta`` record in one ``.npz`` file, written atomically by
+  :func:`cca_core.experiments.files.atomic_write`);
+- training: :func:`normalize_checkpoints`, :func:`make_optimizer`, :func:`learning_rate_at` (the
+  step decay of the learning rate), :func:`record_checkpoints`;
 - sweeps: :func:`sweep` through any ``concurrent.futures``-style executor (by default
   :func:`local_executor`: one training process per core, each on one thread), with a progress line
-  per run.
+  per run; a run that fails (:class:`FloatingPointError` for a diverged loss) does not stop the
+  others, and :class:`SweepError` names every failed run at the end.
 
 This module is part of the code fingerprint of both kinds of cached results: editing it gives new keys.
 """
@@ -24,7 +29,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -32,9 +36,11 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["OPTIMIZERS", "SequentialExecutor", "TRAIN_WORKERS_ENV", "atomic_write", "local_executor", "config_dict", "digest", "load_checkpoints",
-           "make_optimizer", "normalize_checkpoints", "record_checkpoints", "save_checkpoints",
-           "report_epoch", "source_fingerprint", "sweep"]
+from cca_core.experiments.files import atomic_write
+
+__all__ = ["OPTIMIZERS", "RunConfig", "SequentialExecutor", "SweepError", "TRAIN_WORKERS_ENV", "local_executor",
+           "config_dict", "digest", "learning_rate_at", "load_checkpoints", "make_optimizer", "normalize_checkpoints",
+           "record_checkpoints", "save_checkpoints", "report_epoch", "source_fingerprint", "sweep"]
 
 #: Optimizers understood by the configurations: plain SGD, SGD with momentum 0.9, Adam.
 OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")
@@ -47,6 +53,20 @@ OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")
 def config_dict(config: Any) -> dict[str, Any]:
     """A configuration dataclass as a JSON-serializable dict (tuples become lists)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+
+
+class RunConfig:
+    """Base of the configuration dataclasses of cached runs (:class:`~cca_core.experiments.training.cnn.TrainConfig`,
+    :class:`~cca_core.experiments.training.lstm.LMConfig`): their canonical dict form and back."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as a JSON-serializable dict (tuples become lists): what cache keys hash."""
+        return config_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Any:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**d)
 
 
 def source_fingerprint(paths: Sequence[str | os.PathLike]) -> str:
@@ -81,24 +101,6 @@ def normalize_checkpoints(checkpoints: Iterable[int] | None, epochs: int) -> tup
 # storage
 
 
-def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write ``path`` through ``write(file)`` into a temporary file in the same directory, fsync it and
-    :func:`os.replace` it into place; on any error (including KeyboardInterrupt) remove the
-    temporary file, leaving ``path`` untouched."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def save_checkpoints(path: Path, weights: dict[int, list[np.ndarray]], meta: dict[str, Any]) -> None:
     """Write the weights of every checkpoint epoch and ``meta`` (JSON; ``n_weights`` is added) atomically."""
     arrays: dict[str, np.ndarray] = {}
@@ -125,6 +127,16 @@ def load_checkpoints(path: Path, config: dict[str, Any],
 
 # ----------------------------------------------------------------------------------------------------
 # training
+
+
+def learning_rate_at(epoch: int, learning_rate: float, lr_decay: float = 1.0, decay_after: int = 0) -> float:
+    """The learning rate of epoch ``epoch`` (1-based) under step decay (Zaremba et al. 2014, section 4).
+
+    Epochs ``1 .. decay_after`` train at ``learning_rate``; every later epoch multiplies it by
+    ``lr_decay``: epoch ``e`` trains at ``learning_rate * lr_decay ** max(0, e - decay_after)``.
+    ``lr_decay = 1`` is a constant rate.
+    """
+    return float(learning_rate) * float(lr_decay) ** max(0, int(epoch) - int(decay_after))
 
 
 def make_optimizer(name: str, learning_rate: float, global_clipnorm: float = 0.0) -> Any:
@@ -395,12 +407,40 @@ def _epoch_queue(meter: EpochProgress | None, epochs: dict[int, int]) -> tuple[A
     return queue, stop
 
 
+class SweepError(RuntimeError):
+    """Runs of a sweep that failed (e.g. a diverged loss); the others were trained and cached.
+
+    One line: how many failed and each one's error; ``__cause__`` is the first failure's error.
+
+    Attributes
+    ----------
+    failures : list of (int, config, BaseException)
+        0-based index in the sweep, configuration and the error of each failed run.
+    """
+
+    def __init__(self, failures: list[tuple[int, Any, BaseException]], n: int) -> None:
+        self.failures = failures
+        lines = "; ".join(f"[{i + 1}/{n}] {error}" for i, _, error in failures)
+        super().__init__(f"{len(failures)} of {n} run(s) failed, the others are cached: {lines}")
+
+
 def _train_all(configs: list[Any], cache_dir: str | os.PathLike, train: Callable[[Any, Any], Any], todo: list[int],
                results: list[Any], executor: Any, log: Callable[..., None], outcome: Callable[[Any], str],
                channel: Any = None) -> None:
     """Submit the runs ``todo`` to ``executor`` and fill ``results`` as they finish; with a
-    ``channel``, each run reports its epochs there (:func:`_train_reporting`)."""
+    ``channel``, each run reports its epochs there (:func:`_train_reporting`). A run that raises an
+    ``Exception`` is logged and left ``None``; :class:`SweepError` lists them once the others are done."""
     n = len(configs)
+    failures: list[tuple[int, Any, BaseException]] = []
+
+    def collect(i: int, future: Any, head: str) -> None:
+        try:
+            results[i] = future.result()
+        except Exception as error:  # noqa: BLE001 - reported with the others below
+            failures.append((i, configs[i], error))
+            log(f"{head} FAILED: {error}")
+        else:
+            log(f"{head} {outcome(results[i])}")
 
     pending: dict[Any, int] = {}
     for i in todo:
@@ -410,8 +450,7 @@ def _train_all(configs: list[Any], cache_dir: str | os.PathLike, train: Callable
         else:
             future = executor.submit(_train_reporting, train, channel, i, configs[i], cache_dir)
         if future.done():
-            results[i] = future.result()
-            log(f" {outcome(results[i])}")
+            collect(i, future, "")
         else:
             log(" submitted")
             pending[future] = i
@@ -424,5 +463,7 @@ def _train_all(configs: list[Any], cache_dir: str | os.PathLike, train: Callable
             ordered = futures
         for future in ordered:
             i = pending[future]
-            results[i] = future.result()
-            log(f"[{i + 1}/{n}] {configs[i].short()} ... {outcome(results[i])}")
+            collect(i, future, f"[{i + 1}/{n}] {configs[i].short()} ...")
+    if failures:
+        failures.sort(key=lambda f: f[0])
+        raise SweepError(failures, n) from failures[0][2]

@@ -45,7 +45,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from cca_core.experiments.training.datasets import KNOWN_DATASETS, LABEL_MODES
-from cca_core.experiments.training.cache import (OPTIMIZERS, SequentialExecutor, config_dict, digest, load_checkpoints, make_optimizer,
+from cca_core.experiments.training.cache import (OPTIMIZERS, SequentialExecutor, RunConfig, digest, learning_rate_at, load_checkpoints, make_optimizer,
                    normalize_checkpoints, record_checkpoints, report_epoch, save_checkpoints, source_fingerprint,
                    sweep)
 
@@ -181,7 +181,7 @@ def build_cnn(depth: int = 3, width: int = 8, strides: Sequence[int] | None = No
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(RunConfig):
     """Everything that determines a trained network.
 
     Parameters
@@ -205,6 +205,13 @@ class TrainConfig:
     checkpoints : tuple of int, optional
         Epochs whose weights are stored; 0 is at initialization, -1 means ``epochs``. ``None``
         becomes ``(0, epochs)``.
+    lr_decay : float
+        Step decay of the learning rate: every epoch after ``decay_after`` multiplies it by
+        ``lr_decay``, in (0, 1]; 1: a constant rate
+        (:func:`~cca_core.experiments.training.cache.learning_rate_at`).
+    decay_after : int
+        Epochs trained at ``learning_rate`` before the decay starts; with ``lr_decay < 1`` it must be
+        below ``epochs``.
 
     Notes
     -----
@@ -224,6 +231,8 @@ class TrainConfig:
     batch_size: int = 32
     seed: int = 0
     checkpoints: tuple[int, ...] | None = None
+    lr_decay: float = 1.0
+    decay_after: int = 0
 
     def __post_init__(self) -> None:
         if self.dataset not in KNOWN_DATASETS:
@@ -236,12 +245,21 @@ class TrainConfig:
         lr = float(self.learning_rate)
         if not np.isfinite(lr) or lr <= 0:
             raise ValueError(f"learning_rate must be a finite number > 0, got {self.learning_rate!r}")
-        for field in ("epochs", "batch_size", "seed"):
+        for field in ("epochs", "batch_size", "seed", "decay_after"):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise ValueError(f"{field} must be an integer, got {value!r}")
         if self.epochs < 0:
             raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+        if self.decay_after < 0:
+            raise ValueError(f"decay_after must be >= 0, got {self.decay_after}")
+        decay = self.lr_decay
+        if isinstance(decay, bool) or not isinstance(decay, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(decay) or not 0 < decay <= 1:
+            raise ValueError(f"lr_decay must be a finite number in (0, 1] (1 = a constant learning rate), got {decay!r}")
+        if decay < 1 and self.epochs > 0 and self.decay_after >= self.epochs:
+            raise ValueError(f"decay_after={self.decay_after} leaves no epoch to decay the learning rate in "
+                             f"(epochs={self.epochs}): make it below epochs, or lr_decay 1")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         checkpoints = normalize_checkpoints(self.checkpoints, self.epochs)
@@ -253,20 +271,14 @@ class TrainConfig:
         object.__setattr__(self, "batch_size", int(self.batch_size))
         object.__setattr__(self, "seed", int(self.seed))
         object.__setattr__(self, "checkpoints", checkpoints)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The configuration as a JSON-serializable dict (tuples become lists)."""
-        return config_dict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        """Inverse of :meth:`to_dict`."""
-        return cls(**d)
+        object.__setattr__(self, "lr_decay", float(decay))
+        object.__setattr__(self, "decay_after", int(self.decay_after))
 
     def short(self) -> str:
         """A one-line human-readable summary for progress messages."""
+        decay = f" x{self.lr_decay:g} after epoch {self.decay_after}" if self.lr_decay < 1 else ""
         return (f"{self.dataset}/{self.labels} depth={self.depth} width={self.width} "
-                f"{self.optimizer} lr={self.learning_rate:g} epochs={self.epochs} seed={self.seed}")
+                f"{self.optimizer} lr={self.learning_rate:g}{decay} epochs={self.epochs} seed={self.seed}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -284,7 +296,9 @@ class TrainResult:
         ``model.get_weights()`` at each checkpoint epoch (0 = initialization), including the
         batch-normalization moving statistics.
     history : dict[str, list of float]
-        Per-epoch training ``loss`` and ``accuracy`` (training mode, as reported by ``fit``).
+        Per-epoch training ``loss`` and ``accuracy`` (training mode, as reported by ``fit``),
+        ``val_loss`` and ``val_accuracy`` on the test split (inference mode) and the ``learning_rate``
+        each epoch trained at.
     train_accuracy, test_accuracy, train_loss, test_loss : float
         Final evaluation in inference mode; ``train_*`` on the labels trained on.
     input_shape : tuple of int
@@ -379,6 +393,9 @@ def _fit(config: TrainConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, An
     tf.config.experimental.enable_op_determinism()
 
     data = load_dataset(config.dataset, config.labels)
+    if config.batch_size > len(data.x_train):
+        raise ValueError(f"batch_size={config.batch_size} is larger than the {len(data.x_train)} training examples of "
+                         f"{config.dataset}")
     model = build_cnn(config.depth, config.width, config.strides, data.input_shape, data.num_classes)
     model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -391,13 +408,19 @@ def _fit(config: TrainConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, An
             report_epoch(epoch + 1, f"loss {logs.get('loss', float('nan')):.3f}, "
                                     f"test loss {logs.get('val_loss', float('nan')):.3f}")
 
-    history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+    history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [],
+                                       "learning_rate": []}
+
+    def rate(epoch: int, _: float) -> float:  # epoch is 0-based here
+        return learning_rate_at(epoch + 1, config.learning_rate, config.lr_decay, config.decay_after)
+
     if config.epochs > 0:
         # The test split is evaluated after every epoch (history "val_loss", "val_accuracy"): the
         # learning curve on which the pages judge whether a network stopped improving.
         fitted = model.fit(data.x_train, data.y_train, batch_size=config.batch_size, epochs=config.epochs,
                            shuffle=True, verbose=0, validation_data=(data.x_test, data.y_test),
-                           validation_batch_size=eval_bs, callbacks=[recorder, _Epochs()])
+                           validation_batch_size=eval_bs,
+                           callbacks=[keras.callbacks.LearningRateScheduler(rate), recorder, _Epochs()])
         history = {k: [float(v) for v in vs] for k, vs in fitted.history.items()}
     train_eval = model.evaluate(data.x_train, data.y_train, batch_size=eval_bs, verbose=0, return_dict=True)
     test_eval = model.evaluate(data.x_test, data.y_test, batch_size=eval_bs, verbose=0, return_dict=True)

@@ -40,6 +40,12 @@ model starts as the word-frequency model (:func:`unigram_perplexity`, the bar it
 sampled softmax, which updates few rare words' biases per step, does not have to learn them first.
 ``benchmarks/train_bench.py`` measures the tokens per second of both recipes.
 
+Learning-rate schedule: the step decay of Zaremba et al. (2014, section 4.1): ``decay_after`` epochs
+at ``learning_rate``, then the rate times ``lr_decay`` after every epoch
+(:func:`~cca_core.experiments.training.cache.learning_rate_at`; the rate of each epoch is recorded in
+the history). It is what lets the validation loss settle before the epoch cap, so that the last
+checkpoint is a converged representation (:mod:`cca_core.experiments.analysis.learning`).
+
 Determinism: ``keras.utils.set_random_seed(config.seed)`` and
 ``tf.config.experimental.enable_op_determinism()`` before the model is built, so the same
 configuration gives bitwise identical weights on the same machine and software.
@@ -62,7 +68,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from cca_core.experiments.training.activations import layer_outputs
-from cca_core.experiments.training.cache import (OPTIMIZERS, config_dict, digest, load_checkpoints, make_optimizer, normalize_checkpoints,
+from cca_core.experiments.training.cache import (OPTIMIZERS, RunConfig, digest, learning_rate_at, load_checkpoints, make_optimizer, normalize_checkpoints,
                    record_checkpoints, report_epoch, save_checkpoints, source_fingerprint, sweep)
 from cca_core.experiments.training.text import KNOWN_CORPORA, load_corpus, window_arrays
 
@@ -85,7 +91,7 @@ def _is_int(value: object) -> bool:
 
 
 @dataclass(frozen=True)
-class LMConfig:
+class LMConfig(RunConfig):
     """Everything that determines a trained language model.
 
     Parameters
@@ -121,6 +127,13 @@ class LMConfig:
         0: train on the full softmax. ``k > 0``: train on the sampled softmax with ``k`` candidates
         (Jean et al. 2015; see the module docstring); must be below the vocabulary size, which is
         checked before training. Evaluation always uses the full softmax.
+    lr_decay : float
+        Step decay of the learning rate (Zaremba et al. 2014): every epoch after ``decay_after``
+        multiplies it by ``lr_decay``, in (0, 1]; 1: a constant rate
+        (:func:`~cca_core.experiments.training.cache.learning_rate_at`).
+    decay_after : int
+        Epochs trained at ``learning_rate`` before the decay starts; with ``lr_decay < 1`` it must be
+        below ``epochs``, so that at least one epoch decays.
 
     Notes
     -----
@@ -145,6 +158,8 @@ class LMConfig:
     grad_clip: float = 5.0
     eval_tokens: int | None = 10_000
     softmax_samples: int = 0
+    lr_decay: float = 1.0
+    decay_after: int = 0
 
     def __post_init__(self) -> None:
         if self.corpus not in KNOWN_CORPORA:
@@ -152,11 +167,11 @@ class LMConfig:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; known optimizers: {', '.join(OPTIMIZERS)}")
         for field in ("embedding_size", "hidden_size", "n_layers", "seq_len", "batch_size", "epochs", "seed",
-                      "softmax_samples"):
+                      "softmax_samples", "decay_after"):
             value = getattr(self, field)
             if not _is_int(value):
                 raise ValueError(f"{field} must be an integer, got {value!r}")
-            minimum = 0 if field in ("epochs", "seed", "softmax_samples") else 1
+            minimum = 0 if field in ("epochs", "seed", "softmax_samples", "decay_after") else 1
             if value < minimum:
                 raise ValueError(f"{field} must be >= {minimum}, got {value}")
         for field, minimum in (("max_tokens", 2), ("eval_tokens", 2)):
@@ -169,7 +184,7 @@ class LMConfig:
         if self.max_tokens is not None and self.max_tokens < self.batch_size * (self.seq_len + 1):
             raise ValueError(f"max_tokens={self.max_tokens} is too few for one window: need at least "
                              f"batch_size * (seq_len + 1) = {self.batch_size * (self.seq_len + 1)}")
-        for field in ("learning_rate", "dropout", "grad_clip"):
+        for field in ("learning_rate", "dropout", "grad_clip", "lr_decay"):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
                     or not np.isfinite(value):
@@ -180,34 +195,31 @@ class LMConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.grad_clip < 0:
             raise ValueError(f"grad_clip must be >= 0 (0 = no clipping), got {self.grad_clip!r}")
+        if not 0 < self.lr_decay <= 1:
+            raise ValueError(f"lr_decay must be in (0, 1] (1 = a constant learning rate), got {self.lr_decay!r}")
+        if self.lr_decay < 1 and self.epochs > 0 and self.decay_after >= self.epochs:
+            raise ValueError(f"decay_after={self.decay_after} leaves no epoch to decay the learning rate in "
+                             f"(epochs={self.epochs}): make it below epochs, or lr_decay 1")
         if self.checkpoints is not None and not all(_is_int(e) for e in self.checkpoints):
             raise ValueError(f"checkpoints must be integers, got {self.checkpoints!r}")
         checkpoints = normalize_checkpoints(self.checkpoints, int(self.epochs))
         for field in ("embedding_size", "hidden_size", "n_layers", "seq_len", "batch_size", "epochs", "seed",
-                      "softmax_samples"):
+                      "softmax_samples", "decay_after"):
             object.__setattr__(self, field, int(getattr(self, field)))
         for field in ("max_tokens", "eval_tokens"):
             value = getattr(self, field)
             object.__setattr__(self, field, None if value is None else int(value))
-        for field in ("learning_rate", "dropout", "grad_clip"):
+        for field in ("learning_rate", "dropout", "grad_clip", "lr_decay"):
             object.__setattr__(self, field, float(getattr(self, field)))
         object.__setattr__(self, "checkpoints", checkpoints)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The configuration as a JSON-serializable dict (tuples become lists)."""
-        return config_dict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "LMConfig":
-        """Inverse of :meth:`to_dict`."""
-        return cls(**d)
 
     def short(self) -> str:
         """A one-line summary for progress messages."""
         tokens = "all" if self.max_tokens is None else f"{self.max_tokens}"
         sampled = f" sampled softmax {self.softmax_samples}" if self.softmax_samples else ""
+        decay = f" x{self.lr_decay:g} after epoch {self.decay_after}" if self.lr_decay < 1 else ""
         return (f"{self.corpus}[{tokens} tokens] {self.n_layers}x LSTM({self.hidden_size}) "
-                f"{self.optimizer} lr={self.learning_rate:g} batch={self.batch_size}{sampled} "
+                f"{self.optimizer} lr={self.learning_rate:g}{decay} batch={self.batch_size}x{self.seq_len}{sampled} "
                 f"epochs={self.epochs} seed={self.seed}")
 
 
@@ -227,7 +239,8 @@ class LMResult:
     history : dict[str, list of float]
         ``train_loss`` (mean cross-entropy per token in training mode, nats, one per epoch; with
         ``softmax_samples`` the sampled-softmax loss, which is not comparable with the full one),
-        ``valid_loss`` and ``valid_perplexity`` (inference mode, epochs 0 .. ``epochs``).
+        ``valid_loss`` and ``valid_perplexity`` (inference mode, epochs 0 .. ``epochs``),
+        ``learning_rate`` (the rate each epoch trained at, one per epoch).
     vocab_size : int
     train_seconds : float
     cached : bool
@@ -461,6 +474,11 @@ def _fit(config: LMConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, Any]]
     snapshots, recorder = record_checkpoints(model, config.checkpoints)
     valid_loss = [valid_loss_now()]
     train_loss: list[float] = []
+    rates: list[float] = []
+
+    def rate(epoch: int, _: float) -> float:  # epoch is 0-based here
+        rates.append(learning_rate_at(epoch + 1, config.learning_rate, config.lr_decay, config.decay_after))
+        return rates[-1]
 
     class _Epochs(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -475,9 +493,9 @@ def _fit(config: LMConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, Any]]
 
     if config.epochs > 0:
         train_model.fit(fit_x, fit_y, batch_size=config.batch_size, epochs=config.epochs, shuffle=True, verbose=0,
-                        callbacks=[_Epochs(), recorder])
+                        callbacks=[keras.callbacks.LearningRateScheduler(rate), _Epochs(), recorder])
     history = {"train_loss": train_loss, "valid_loss": valid_loss,
-               "valid_perplexity": [float(np.exp(v)) for v in valid_loss]}
+               "valid_perplexity": [float(np.exp(v)) for v in valid_loss], "learning_rate": rates}
     meta = {"history": history, "vocab_size": int(corpus.vocab_size), "train_tokens": int(len(corpus.train)),
             "train_windows": int(len(x)), "valid_windows": int(len(vx)),
             "weight_paths": [w.path for w in model.weights],

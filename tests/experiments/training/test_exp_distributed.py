@@ -12,6 +12,8 @@ import io
 import numpy as np
 import pytest
 
+from cca_core.experiments.training.cache import SweepError
+
 from cca_core.experiments.cluster import SCHEDULER_ENV, JobFailed
 from cca_core.experiments import TrainConfig, cache_key, load_result, sweep_executor, train_many
 
@@ -78,8 +80,11 @@ def test_worker_error_names_the_configuration(executor, tmp_path):
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the cache directory should be")
     config = TrainConfig(**dict(TINY, epochs=0))  # nothing to fit: it fails when it writes the result
-    with pytest.raises(JobFailed) as err:
+    with pytest.raises(SweepError) as swept:
         train_many([config], blocker / "cache", executor=executor, progress=False)
-    msg = str(err.value)
+    err = swept.value.__cause__
+    assert isinstance(err, JobFailed) and [f[2] for f in swept.value.failures] == [err]
+    msg = str(err)
     assert msg.startswith(f"train({config.short()}) failed on the Dask cluster: ")
-    assert "\n" not in msg and isinstance(err.value.__cause__, OSError)
+    assert "\n" not in msg and isinstance(err.__cause__, OSError)
+    assert "\n" not in str(swept.value) and msg in str(swept.value)

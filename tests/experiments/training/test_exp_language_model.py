@@ -77,6 +77,9 @@ def tiny_result(data_env, tmp_path_factory):
     ({"learning_rate": float("nan")}, "learning_rate must be a finite"), ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
     ({"grad_clip": -1}, "grad_clip must be >= 0"), ({"checkpoints": (0, 9)}, "checkpoints must be epochs in 0..4"),
     ({"checkpoints": ()}, "checkpoints"), ({"checkpoints": (0.5,)}, "checkpoints must be integers"),
+    ({"lr_decay": 0}, r"lr_decay must be in \(0, 1\]"), ({"lr_decay": 1.5}, r"lr_decay must be in \(0, 1\]"),
+    ({"lr_decay": float("inf")}, "lr_decay must be a finite"), ({"decay_after": -1}, "decay_after must be >= 0"),
+    ({"lr_decay": 0.5, "decay_after": 4}, "decay_after=4 leaves no epoch to decay"),
 ])
 def test_config_validation(changes, match):
     with pytest.raises(ValueError, match=match):
@@ -100,7 +103,7 @@ BASE = LMConfig(corpus="ptb", max_tokens=50_000, embedding_size=64, hidden_size=
 ALTERNATIVES = {"corpus": "wikitext2", "max_tokens": None, "embedding_size": 32, "hidden_size": 32, "n_layers": 2,
                 "dropout": 0.1, "seq_len": 35, "batch_size": 32, "learning_rate": 0.001, "optimizer": "sgd",
                 "epochs": 5, "seed": 1, "checkpoints": (0, 2, 4), "grad_clip": 0.0, "eval_tokens": None,
-                "softmax_samples": 64}
+                "softmax_samples": 64, "lr_decay": 0.5, "decay_after": 2}
 
 
 def test_key_is_sensitive_to_every_field():
@@ -284,3 +287,40 @@ def test_eval_windows_against_direct_slicing():
 # sequence dynamics helpers
 
 
+
+
+@needs_training
+def test_learning_rate_decays_as_scheduled(data_env, tmp_path):
+    """The rate of every epoch, recorded and actually used by the optimizer, is Zaremba et al.'s step decay
+    lr * decay ** max(0, epoch - decay_after), written out here by hand."""
+    config = dataclasses.replace(TINY, epochs=4, checkpoints=(0, 4), lr_decay=0.5, decay_after=2)
+    result = train_lm(config, tmp_path)
+    assert result.history["learning_rate"] == pytest.approx([0.01, 0.01, 0.005, 0.0025], rel=1e-12)
+    constant = train_lm(dataclasses.replace(config, lr_decay=1.0, decay_after=0), tmp_path)
+    assert constant.history["learning_rate"] == pytest.approx([0.01] * 4, rel=1e-12)
+    # Same first two epochs (same rate, same seed), different weights once the rate differs.
+    assert result.history["valid_loss"][:3] == constant.history["valid_loss"][:3]
+    assert not np.array_equal(result.weights[4][0], constant.weights[4][0])
+
+
+def test_sweep_goes_on_past_a_failed_run_and_names_it(tmp_path):
+    """A diverged run fails alone: the others are trained and returned, then SweepError names the failed one."""
+    from cca_core.experiments.training.cache import SequentialExecutor, SweepError, sweep
+
+    configs = [dataclasses.replace(TINY, seed=s) for s in range(3)]
+
+    def train(config, cache_dir):
+        if config.seed == 1:
+            raise lm.DivergedError(f"{config.short()}: the loss diverged in epoch 1")
+        return dataclasses.replace(config, seed=config.seed + 100)  # stands in for a result
+
+    class Done:
+        def __init__(self, config):
+            self.cached, self.config = False, config
+
+    stream = io.StringIO()
+    with pytest.raises(SweepError, match=r"1 of 3 run\(s\) failed.*\[2/3\].*diverged in epoch 1") as caught:
+        sweep(configs, tmp_path, lambda c, d: Done(train(c, d)), lambda c, d: None, lambda r: "done",
+              SequentialExecutor(), stream=stream)
+    assert [(i, c.seed) for i, c, _ in caught.value.failures] == [(1, 1)]
+    assert stream.getvalue().count("done") == 2 and "FAILED" in stream.getvalue()

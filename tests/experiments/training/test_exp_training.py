@@ -34,7 +34,7 @@ BASE = TrainConfig(dataset="digits", labels="true", depth=3, width=8, strides=(2
 ALTERNATIVES = {
     "dataset": "mnist", "labels": "random", "depth": 4, "width": 9, "strides": (1, 2),
     "learning_rate": 0.02, "optimizer": "adam", "epochs": 3, "batch_size": 16, "seed": 1,
-    "checkpoints": (0, 1, 2),
+    "checkpoints": (0, 1, 2), "lr_decay": 0.5, "decay_after": 1,
 }
 
 
@@ -88,6 +88,10 @@ def test_key_depends_on_code(tmp_path, monkeypatch):
     (dict(batch_size=0), "batch_size"),
     (dict(epochs=2, checkpoints=(0, 3)), "checkpoints"),
     (dict(depth=2, strides=(3,)), "strides"),
+    (dict(lr_decay=0.0), r"lr_decay must be a finite number in \(0, 1\]"),
+    (dict(lr_decay=2), r"lr_decay must be a finite number in \(0, 1\]"),
+    (dict(decay_after=-1), "decay_after must be >= 0"),
+    (dict(epochs=3, lr_decay=0.5, decay_after=3), "decay_after=3 leaves no epoch to decay the learning rate in"),
 ])
 def test_bad_config(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -105,7 +109,7 @@ def test_train_stores_checkpoints_history_accuracy(tiny_result, tiny_config):
     assert sorted(r.weights) == [0, 1]
     assert len(r.weights[0]) == len(r.weights[1]) > 0
     assert any(not np.array_equal(a, b) for a, b in zip(r.weights[0], r.weights[1]))
-    assert set(r.history) == {"loss", "accuracy", "val_loss", "val_accuracy"} and len(r.history["loss"]) == 1
+    assert set(r.history) == {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate"} and len(r.history["loss"]) == 1
     # the learning curve's last test loss is the final evaluation of the same weights on the test split
     assert np.isclose(r.history["val_loss"][-1], r.test_loss, rtol=1e-4)
     assert np.isclose(r.history["val_accuracy"][-1], r.test_accuracy)
@@ -157,7 +161,7 @@ def test_training_is_deterministic(tmp_path):
     assert a.history == b.history
     assert a.test_accuracy == b.test_accuracy
     other = train(dataclasses.replace(config, seed=8, epochs=0, checkpoints=(0,)), tmp_path / "a")
-    assert other.history == {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+    assert other.history == {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [], "learning_rate": []}
     assert not all(np.array_equal(x, y) for x, y in zip(a.weights[0], other.weights[0]))
 
 
@@ -257,3 +261,14 @@ def test_sweep_in_spawned_process_pool(tmp_path):
         (result,) = train_many([config], tmp_path, executor=pool, progress=False)
     assert not result.cached and result.path.exists()
     assert load_result(config, tmp_path).test_accuracy == result.test_accuracy
+
+
+@needs_tf
+def test_learning_rate_decay_and_a_batch_larger_than_the_data(tmp_path):
+    """The CNN's rate at every epoch is lr * decay ** max(0, epoch - decay_after) (written out here); a batch
+    larger than the training set fails before training, naming the parameter."""
+    result = train(TrainConfig(**dict(TINY, epochs=3), lr_decay=0.5, decay_after=1), tmp_path)
+    assert result.history["learning_rate"] == pytest.approx([0.01, 0.005, 0.0025], rel=1e-6)  # float32 in Keras
+    with pytest.raises(ValueError, match=r"batch_size=5000 is larger than the \d+ training examples of digits"):
+        train(TrainConfig(**dict(TINY, batch_size=5000)), tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [result.path.name], "nothing cached for the failed run"
