@@ -18,6 +18,7 @@ This module sits below the analysis and the verdicts (both import it; it imports
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,7 @@ from cca_core.stats import (NETWORK_RESAMPLES, NetworkDraws, pair_means, percent
                             t_interval)
 from cca_core.validation import check_confidence_level, check_count, check_probability
 
-__all__ = ["Evidence", "NetworkGroups", "NetworkValues", "NetworkMeans", "mean_interval", "mean_intervals",
+__all__ = ["Evidence", "NetworkGroups", "NetworkValues", "NetworkMeans", "mean_interval", "mean_intervals", "replicates_to_decide",
            "MIN_NETWORKS", "MIN_RNN_NETWORKS"]
 
 #: Fewest networks per group for a within-group interval (two give one pair and no spread), and
@@ -445,6 +446,43 @@ def mean_interval(values: Any, name: str, *, confidence_level: float = 0.95, uni
     _, lo, hi = t_interval(v, confidence_level)
     return Evidence(name, est, (float(lo), float(hi)), confidence_level, n={unit: int(v.size)},
                     method=f"Student t over {v.size} {unit}")
+
+
+_T_METHOD = re.compile(r"^Student t over (\d+) (\w+)")
+
+
+def replicates_to_decide(evidence: Evidence, threshold: float, *, limit: int = 10_000) -> tuple[int, str] | None:
+    """How many replicates a Student-t interval would need to lie wholly on one side of ``threshold``,
+    at the spread it observed: ``(n, unit)``, e.g. ``(14, "networks")``.
+
+    For :class:`Evidence` from :func:`mean_interval` or :meth:`NetworkMeans.evidence` (``method``
+    ``"Student t over n <unit>"``): the sample standard deviation is recovered from the interval,
+    ``s = h sqrt(n) / t_{(1+cl)/2, n-1}`` with ``h`` the larger distance from the estimate to an end
+    (the other may be clipped), and the answer is the smallest ``n' >= 2`` with
+    ``t_{(1+cl)/2, n'-1} s / sqrt(n') < |estimate - threshold|`` -- assuming the mean and the spread
+    stay as observed, which more replicates may not confirm.
+
+    Returns None for other evidence (no interval, a bootstrap, a p-value), an estimate at the
+    threshold, or more than ``limit`` replicates.
+    """
+    from scipy import stats as _stats
+
+    match = _T_METHOD.match(evidence.method or "")
+    if match is None or evidence.interval is None or evidence.confidence_level is None:
+        return None
+    n, unit = int(match.group(1)), match.group(2)
+    quantile = (1 + evidence.confidence_level) / 2
+    half = max(evidence.estimate - evidence.interval[0], evidence.interval[1] - evidence.estimate)
+    distance = abs(evidence.estimate - float(threshold))
+    if n < 2 or distance == 0 or not np.isfinite(distance):
+        return None
+    sd = half * np.sqrt(n) / _stats.t.ppf(quantile, n - 1)
+    if sd == 0:
+        return None
+    candidates = np.arange(2, limit + 1)
+    widths = _stats.t.ppf(quantile, candidates - 1) * sd / np.sqrt(candidates)
+    enough = np.flatnonzero(widths < distance)
+    return None if enough.size == 0 else (int(candidates[enough[0]]), unit)
 
 
 def mean_intervals(values: Any, confidence_level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

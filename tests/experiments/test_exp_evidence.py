@@ -116,3 +116,55 @@ def test_network_means_give_student_t_intervals_over_networks():
     assert one.interval is None and "1 network" in one.note
     with pytest.raises(ValueError, match="same networks"):
         NetworkMeans({"a": np.zeros((3, 2)), "b": np.zeros((2, 2))})
+
+
+# ------------------------------------------------------------------------------------------------
+# how many replicates would decide an undecided check
+
+def _sample(n, mean, sd):
+    """n values with exactly this mean and sample standard deviation."""
+    z = np.linspace(-1, 1, n)
+    z = (z - z.mean()) / z.std(ddof=1)
+    return mean + sd * z
+
+
+@pytest.mark.parametrize("n, mean, sd, threshold", [(3, 0.04, 0.05, 0.0), (6, -0.01, 0.03, 0.0),
+                                                    (5, 0.56, 0.08, 0.5), (4, 0.3, 0.001, 0.3005)])
+def test_replicates_to_decide_is_the_first_size_whose_t_interval_clears_the_threshold(n, mean, sd, threshold):
+    """Against scipy's t interval on samples of the same mean and spread, size by size."""
+    from scipy import stats as st
+
+    from cca_core.experiments.evidence import mean_interval, replicates_to_decide
+
+    ev = mean_interval(_sample(n, mean, sd), "x", unit="networks")
+    assert ev.interval[0] < threshold < ev.interval[1], "the case must start undecided"
+    need, unit = replicates_to_decide(ev, threshold)
+    assert unit == "networks"
+
+    def clears(m):
+        lo, hi = st.t.interval(0.95, m - 1, loc=mean, scale=sd / np.sqrt(m))
+        return lo > threshold or hi < threshold
+
+    assert clears(need) and not clears(need - 1)
+
+
+def test_replicates_to_decide_says_nothing_it_cannot_know():
+    from cca_core.experiments.evidence import Evidence, mean_interval, replicates_to_decide
+
+    at = mean_interval(_sample(4, 0.2, 0.1), "x")
+    assert replicates_to_decide(at, 0.2) is None  # the estimate is at the threshold
+    assert replicates_to_decide(mean_interval(_sample(4, 0.2, 0.1), "x"), 0.19999) is None  # beyond the limit
+    boot = Evidence("y", 0.1, (-0.1, 0.3), 0.95, method="network bootstrap, 9999 resamples")
+    assert replicates_to_decide(boot, 0.0) is None
+    assert replicates_to_decide(Evidence("z", 0.1), 0.0) is None
+
+
+def test_an_undecided_verdict_says_how_many_networks_would_decide_it():
+    from cca_core.experiments.evidence import mean_interval, replicates_to_decide
+    from cca_core.experiments.verdicts.findings import above, judge
+
+    ev = mean_interval(_sample(3, 0.04, 0.05), "gap", unit="networks")
+    verdict = judge(above(ev, 0.0))
+    need, _ = replicates_to_decide(ev, 0.0)
+    assert verdict.verdict == "inconclusive"
+    assert any(f"about {need} networks would decide it" in r for r in verdict.reasons)

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from cca_core.experiments.evidence import (Evidence, NetworkGroups, _fmt, _number, _sizes,  # noqa: F401
-                                           mean_interval, mean_intervals)
+                                           mean_interval, mean_intervals, replicates_to_decide)
 from cca_core.experiments.numbers import format_threshold
 
 __all__ = ["VERDICTS", "Evidence", "Check", "Judgement", "Finding", "above", "below", "at_least",
@@ -460,8 +460,20 @@ def judge(reproduced: Check, partly: Check | None = None, *, requires: Iterable[
                        part.undecided if part.value is None else ())
     open_checks = (why("reproduced", reproduced, None) if reproduced.value is None else ()) + (
         why(part_level, part, None) if part.value is None and partly is not None else ())
-    return Judgement("inconclusive", tuple(f"the interval cannot decide {u}" for u in undecided), rule, evidence,
+    return Judgement("inconclusive", tuple(_undecided_reason(u, open_checks) for u in undecided), rule, evidence,
                      levels, open_checks)
+
+
+def _undecided_reason(text: str, open_checks: tuple[tuple[str, Check], ...]) -> str:
+    """"the interval cannot decide <text>", and how many replicates would decide it at the spread observed
+    (:func:`~cca_core.experiments.evidence.replicates_to_decide`) when the check's interval is a Student t."""
+    reason = f"the interval cannot decide {text}"
+    for _, check in open_checks:
+        if check.text == text and check.on == "interval" and check.op in (">", ">=", "<", "<=") and check.evidence:
+            need = replicates_to_decide(check.evidence[0], check.threshold)
+            if need is not None:
+                return f"{reason} (about {need[0]} {need[1]} would decide it, at the spread observed)"
+    return reason
 
 
 # ---------------------------------------------------------------------------------------- findings
