@@ -27,8 +27,9 @@ test: $(VENV)/.installed
 # Execute the pages whose template, parameters or cca_core code changed, then build the HTML
 # (book/_build/html/index.html). It refuses to execute pages while cca_core/, notebooks/ or
 # book/experiments.yml have uncommitted changes (ALLOW_DIRTY=1: execute them anyway, and say so on each page).
+# EXPERIMENTS=book/experiments.paper.yml: the book at the paper's scale (networks for a GPU machine; see README).
 book: $(VENV)/.installed
-	$(BIN)/python book/pipeline.py build $(if $(strip $(ALLOW_DIRTY)),--allow-dirty)
+	$(BIN)/python book/pipeline.py $(if $(strip $(EXPERIMENTS)),--experiments $(EXPERIMENTS)) build $(if $(strip $(ALLOW_DIRTY)),--allow-dirty)
 
 # Rerun one notebook with other parameters into book/reruns/ (the book's pages are untouched), starting
 # from its book page's parameters; the terminal ends with its findings table. P is a YAML mapping or

@@ -20,6 +20,10 @@ Commands (run from anywhere; paths are relative to the repository)::
         touched. `make page NB=NOTEBOOK P="..."` runs this with ``-p "..."``.
     python book/pipeline.py status
         Say, page by page, whether it is up to date and if not, why.
+    python book/pipeline.py --experiments book/experiments.paper.yml build ...
+        The same with another parameter set: the paper's scale (`make book
+        EXPERIMENTS=book/experiments.paper.yml`), for a machine with a GPU; it executes the same
+        pages, in place, at those parameters (every page whose parameters differ is stale).
     python book/pipeline.py html [--build-dir DIR]
         Only generate the scorecard and build the HTML (into DIR/html, default book/_build/html).
 
@@ -1063,6 +1067,9 @@ def build_html(pages: list[Page], build_dir: Path | None = None) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="book/pipeline.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--experiments", type=Path, default=None, metavar="YAML",
+                        help="the book's parameter set (default book/experiments.yml; the paper's scale, for a machine "
+                             "with a GPU: book/experiments.paper.yml)")
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="execute stale pages, then build the HTML")
     b.add_argument("--only", nargs="+", metavar="PAGE", help="consider only these pages")
@@ -1088,7 +1095,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        pages = load_pages()
+        pages = load_pages(args.experiments)
         if args.command in ("build", "run"):
             check_cluster()
         if args.command == "build":
