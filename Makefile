@@ -56,6 +56,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/pairwise_bench.py --markdown --readme $(BENCH_README)
 	$(BIN)/python benchmarks/stats_bench.py --readme $(BENCH_README)
 	$(BIN)/python benchmarks/dft_bench.py --readme $(BENCH_README)
+	$(BIN)/python benchmarks/train_bench.py --markdown --readme $(BENCH_README)
 
 # Moments of a 2,000,000 x 256 dask array on 1 and 2 Dask workers against local streaming, into its
 # section of benchmarks/README.md.

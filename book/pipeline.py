@@ -126,7 +126,7 @@ RESERVED = {"findings_path": "the pipeline collects the findings itself and writ
 #: What a page is made from: ``build`` refuses to execute pages while tracked files here differ from
 #: the commit (or new ``.py`` files lie under ``cca_core/``, which the code hash includes), unless
 #: ``--allow-dirty``; the page's box then says "+ uncommitted changes".
-SOURCES = ("cca_core", "notebooks", "book/experiments.yml")
+SOURCES = ("cca_core", "notebooks", "book/experiments.yml", "book/experiments.paper.yml")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -148,10 +148,12 @@ class Page:
     #: that share a template: ``None`` keeps the template's.
     title: str | None = None
     introduction: str | None = None
+    #: The parameter set it comes from, relative to the repository (``--experiments``).
+    origin: str = "book/experiments.yml"
 
     @property
     def heading(self) -> dict[str, str] | None:
-        """The title and introduction set for this page in book/experiments.yml, or ``None``."""
+        """The title and introduction set for this page in its parameter set, or ``None``."""
         own = {k: v for k, v in (("title", self.title), ("introduction", self.introduction)) if v}
         return own or None
 
@@ -170,12 +172,19 @@ class Page:
     @property
     def source(self) -> str:
         """Where its parameters are written, as an error message names it."""
-        return f"page {self.name!r} in book/experiments.yml"
+        return f"page {self.name!r} in {self.origin}"
 
 
 def load_pages(path: Path | None = None) -> list[Page]:
     """The pages listed in ``book/experiments.yml``, in order, with their templates checked."""
-    path = EXPERIMENTS if path is None else path
+    path = EXPERIMENTS if path is None else Path(path)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such parameter set (the book's are book/experiments.yml and "
+                         "book/experiments.paper.yml)")
+    try:
+        origin = str(path.resolve().relative_to(ROOT.resolve()))
+    except ValueError:
+        origin = str(path)
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     entries = data.get("pages")
     if not isinstance(entries, dict) or not entries:
@@ -193,7 +202,7 @@ def load_pages(path: Path | None = None) -> list[Page]:
         page = Page(name=str(name), template=str(entry.get("template", name)),
                     parameters=dict(entry.get("parameters") or {}),
                     title=(entry.get("title") or "").strip() or None,
-                    introduction=(entry.get("introduction") or "").strip() or None)
+                    introduction=(entry.get("introduction") or "").strip() or None, origin=origin)
         if not page.template_path.exists():
             raise UsageError(f"{path}: page {name!r} names template {page.template!r}, "
                              f"but {page.template_path.relative_to(ROOT)} does not exist")
@@ -243,9 +252,9 @@ def staleness(page: Page, code: str | None = None) -> list[str]:
     if recorded.get("template_sha256") != expected["template_sha256"] or recorded.get("template") != expected["template"]:
         reasons.append(f"template {expected['template']} changed")
     if recorded.get("parameters") != expected["parameters"]:
-        reasons.append("parameters in book/experiments.yml changed")
+        reasons.append(f"parameters in {page.origin} changed")
     if recorded.get("heading") != expected["heading"]:
-        reasons.append("title or introduction in book/experiments.yml changed")
+        reasons.append(f"title or introduction in {page.origin} changed")
     if recorded.get("cca_core_sha256") != expected["cca_core_sha256"]:
         reasons.append("cca_core code changed")
     return reasons
@@ -932,7 +941,7 @@ def build_pages(pages: list[Page], force: bool = False, allow_dirty: bool = Fals
         _say(f"{label}: executing {page.template_path.relative_to(ROOT)} ({'; '.join(why)})")
         seconds = execute(page.template_path, page.output_path, page.findings_path, page.parameters,
                           provenance(page, code), label, command="book/pipeline.py build",
-                          origin=f"They are those of page `{page.name}` in `book/experiments.yml`." if page.parameters
+                          origin=f"They are those of page `{page.name}` in `{page.origin}`." if page.parameters
                           else "", commit=commit, page=page.name)
         _say(f"{label}: done in {seconds:.0f} s (total {time.perf_counter() - start:.0f} s); findings: "
              f"{verdict_counts(page.findings_path)}")
@@ -974,7 +983,7 @@ def rerun_start(notebook: str, pages: list[Page], book_parameters: str | None,
     page = named_page or by_name.get(template.stem) or users[0]
     others = [p.name for p in users if p is not page]
     also = f"; other pages of this template: {', '.join(others)} (--book-parameters PAGE)" if others else ""
-    return template, page, (f"run: starting from the parameters of book page {page.name!r} (book/experiments.yml)"
+    return template, page, (f"run: starting from the parameters of book page {page.name!r} ({page.origin})"
                             f"{also}; --defaults starts from the template's defaults")
 
 
@@ -998,7 +1007,7 @@ def rerun(args: argparse.Namespace, pages: list[Page]) -> None:
     origin = ""
     if page is not None:
         changed_keys = [k for k in overrides if page.parameters.get(k, object()) != params[k]]
-        origin = (f"They are those of book page `{page.name}` (`book/experiments.yml`)"
+        origin = (f"They are those of book page `{page.name}` (`{page.origin}`)"
                   + (" with " + ", ".join(f"`{k}`" for k in changed_keys) + " changed." if changed_keys else "."))
     record = provenance(Page(name=output.stem, template=template.stem, parameters=params))
     seconds = execute(template, output, findings, params, record, f"run {template.stem}",

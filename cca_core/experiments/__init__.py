@@ -27,6 +27,7 @@ _MODULE_EXPORTS: dict[str, tuple[str, ...]] = {
     "training.cnn": ("TrainConfig", "TrainResult", "cache_key", "code_fingerprint", "load_result", "load_model", "train", "train_many", "model_from_result", "build_cnn", "default_strides", "layer_names", "layer_widths",),
     "training.datasets": ("Dataset", "load_dataset", "KNOWN_DATASETS", "LABEL_MODES", "RANDOM_LABEL_SEED",),
     "training.text": ("load_corpus", "Corpus", "KNOWN_CORPORA", "corpus_file", "batchify", "bptt_windows", "ChecksumError", "CorpusUnavailableError",),
+    "training.checks": ("check_trainable",),
     "training.lstm": ("LMConfig", "LMResult", "train_lm", "train_lm_many", "load_lm_result", "lm_from_result", "lm_cache_key", "build_lm", "lstm_layer_names", "hidden_states", "eval_windows", "unigram_perplexity", "DivergedError",),
     "training.activations": ("get_activations", "layer_outputs",),
     "analysis.sequences": ("tokens_as_datapoints", "step_states", "random_rotation", "linear_rnn_states", "mean_cosine_distance", "mean_euclidean_distance",),

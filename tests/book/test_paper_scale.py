@@ -104,10 +104,13 @@ def _one_cnn_step(config):
 
     from cca_core.experiments import build_cnn, load_dataset
 
+    from cca_core.experiments.training.cache import make_optimizer
+
     data = load_dataset(config.dataset, config.labels)
     keras.utils.set_random_seed(0)
     model = build_cnn(config.depth, config.width, config.strides, data.input_shape, data.num_classes)
-    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate),
+                  loss="sparse_categorical_crossentropy")
     loss = model.train_on_batch(data.x_train[:config.batch_size], data.y_train[:config.batch_size])
     return float(np.ravel(loss)[0])
 
@@ -147,8 +150,11 @@ def test_paper_scale_dry_run_one_training_step_each(pipeline, monkeypatch):
     if mirror is None:
         pytest.skip("text data mirror not found (set CCA_CORE_DATA_DIR)")
     monkeypatch.setenv("CCA_CORE_DATA_DIR", str(mirror))
+    from cca_core.experiments import check_trainable
+
     seen = set()
     for kind, configs in _networks(pipeline, SETS["paper"]).values():
+        check_trainable(configs)  # batch sizes and softmax samples against the data, as the notebooks do
         for config in configs:
             if config in seen:
                 continue
