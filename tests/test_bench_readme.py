@@ -121,7 +121,7 @@ def test_make_bench_writes_benchmarks_readme() -> None:
 
     if shutil.which("make") is None:
         pytest.skip("no make")
-    for target, scripts in (("bench", ("run", "pairwise_bench", "stats_bench", "dft_bench")), ("bench-dask", ("dask_bench",))):
+    for target, scripts in (("bench", ("run", "pairwise_bench", "stats_bench", "dft_bench", "train_bench")), ("bench-dask", ("dask_bench",))):
         done = subprocess.run(["make", "-n", "-C", str(ROOT), "-o", ".venv/.installed", target],
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr

@@ -1,7 +1,7 @@
 """The two reruns of issue 13 whose verdicts were wrong, executed from the templates (papermill).
 
 `memorization -p n_networks=2 -p epochs=5` (memorizing networks at 29% training accuracy, one pair per
-group) and `rnn_training_dynamics -p corpus=tinyshakespeare -p epochs=2 -p softmax_samples=0` (one trained checkpoint) said
+group) and `rnn_training_dynamics -p corpus=tinyshakespeare -p epochs=2 -p softmax_samples=0 -p decay_after=1` (one trained checkpoint) said
 "reproduced"; every finding of both must be inconclusive. About 40 s each once their networks are in
 the cache (CCA_CORE_CACHE_DIR), a minute more the first time. The same runs are unit-tested on their
 numbers in tests/experiments/verdicts/test_memorization.py and test_rnn_training.py.
@@ -64,7 +64,8 @@ def test_rnn_tinyshakespeare_two_epochs_is_inconclusive(tmp_path: Path, say) -> 
     except CorpusUnavailableError as exc:
         pytest.skip(f"Tiny Shakespeare is not available: {exc}")
     # 65 characters: the full softmax (the template's 512 sampled candidates need a larger vocabulary).
-    data = _run("rnn_training_dynamics", tmp_path, say, corpus="tinyshakespeare", epochs=2, softmax_samples=0)
+    data = _run("rnn_training_dynamics", tmp_path, say, corpus="tinyshakespeare", epochs=2, softmax_samples=0,
+                decay_after=1)
     assert [f["verdict"] for f in data["findings"]] == ["inconclusive"] * 3
     ours = data["findings"][0]["ours"]
     assert ours.count("epoch 1") == 1  # the one trained checkpoint is named once

@@ -317,15 +317,17 @@ def test_learning_rate_configs_are_the_learning_rate_templates_own():
     # the measure page's learning-rate networks are the learning-rate page's (its other fields are defaults)
     assert (ours["lr_values"], ours["lr_seeds"], ours["lr_epochs"]) == (book["learning_rates"], book["seeds"],
                                                                          book["epochs"])
+    assert (ours["lr_decay"], ours["lr_decay_after"]) == (book["lr_decay"], book["decay_after"])
     assert (ours["depth"], ours["width"]) == (book["depth"], book["width"])
     for share in (False, True):
         rates = sorted(set([0.1, 0.001, 0.01, 0.001]))
         ns = {"TrainConfig": TrainConfig, "learning_rates": rates, "seeds": 3, "share_initializations": share,
-              "dataset": "digits", "depth": 6, "width": 8, "epochs": 15, "optimizer": "momentum", "batch_size": 32}
+              "dataset": "digits", "depth": 6, "width": 8, "epochs": 15, "optimizer": "momentum", "batch_size": 32,
+              "lr_decay": 0.5, "decay_after": 8}
         exec(compile(ast.Module(stmts, []), "training", "exec"), ns)
         got_rates, got = learning_rate_configs(dataset="digits", depth=6, width=8, learning_rates=[0.1, 0.001, 0.01, 0.001],
                                                seeds=3, epochs=15, optimizer="momentum", batch_size=32,
-                                               share_initializations=share)
+                                               share_initializations=share, lr_decay=0.5, decay_after=8)
         assert got_rates == rates and got == ns["configs"]
     with pytest.raises(ValueError, match="seeds"):
         learning_rate_configs(dataset="digits", depth=2, width=4, learning_rates=[0.1], seeds=0, epochs=1,
