@@ -2,8 +2,8 @@
 
 Usage::
 
-    python benchmarks/train_bench.py              # PTB and WikiText-2 LMs, the CNN sweep (a few minutes)
-    python benchmarks/train_bench.py --quick      # fewer steps and networks (about a minute)
+    python benchmarks/train_bench.py              # PTB and WikiText-2 LMs, two CNN sweeps (about 10 minutes)
+    python benchmarks/train_bench.py --quick      # fewer steps and epochs (about 3 minutes)
     python benchmarks/train_bench.py --markdown   # the table as markdown
     python benchmarks/train_bench.py --markdown --readme benchmarks/README.md   # and as its section there
 
@@ -21,11 +21,17 @@ page uses (all of PTB's, the first 1,000,000 of WikiText-2's).
   unrolled LSTMs, its batch size), in a process running TensorFlow on one thread, as the sweep's
   local training processes do (:func:`cca_core.experiments.training.cache.local_executor`).
 
-CNN sweeps (networks/min): ``--networks`` CNNs of the book's width page (depth 6, width 8, digits,
-``--epochs`` epochs), trained one after another in this process with TensorFlow's default threads
-(previous) against :func:`~cca_core.experiments.training.cnn.train_many`'s default, one single-threaded
-process per core (recipe); each side from an empty cache, the processes' start (each imports
-TensorFlow, about 10 s) included, which a sweep of a few short networks does not earn back.
+CNN sweeps (networks/min): the sweeps of the book's width page (20 networks, widths 2 to 32, 10 epochs)
+and memorization page (5 networks on true labels and 5 on random ones, 60 epochs of Adam), as
+``book/experiments.yml`` sets them (``--epochs`` caps their epochs; ``--quick``: 3 and 10).
+
+- previous recipe: ``keras.Model.fit`` (one Python call a step), networks trained one after another
+  in this process with TensorFlow's default threads (what the book used up to this change, written
+  out in the case below); one network has no start-up to share with the others, so it is timed on a
+  sample of the sweep (one seed of each width; one network of each group);
+- recipe: the whole sweep as the page trains it, :func:`~cca_core.experiments.training.cnn.train_many`'s
+  default: every epoch one TensorFlow graph, one single-threaded process per core, from an empty
+  cache, the processes' start (each imports TensorFlow, about 10 s) included.
 """
 
 from __future__ import annotations
@@ -73,12 +79,40 @@ import json, os, sys, time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 spec = json.loads(sys.argv[1])
 from cca_core.experiments import TrainConfig, train_many
-from cca_core.experiments.training.cache import SequentialExecutor
+
+
+def previous_recipe(config):
+    # What train() did up to the change: keras.Model.fit, one Python call a step, the learning rate set by a
+    # callback, the test split evaluated after every epoch; in this process with TensorFlow's default threads.
+    import keras
+    import tensorflow as tf
+    from cca_core.experiments.training.cache import learning_rate_at, make_optimizer
+    from cca_core.experiments.training.cnn import build_cnn
+    from cca_core.experiments.training.datasets import load_dataset
+
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+    data = load_dataset(config.dataset, config.labels)
+    model = build_cnn(config.depth, config.width, config.strides, data.input_shape, data.num_classes)
+    model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    rate = lambda epoch, _: learning_rate_at(epoch + 1, config.learning_rate, config.lr_decay, config.decay_after)
+    model.fit(data.x_train, data.y_train, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
+              verbose=0, validation_data=(data.x_test, data.y_test), validation_batch_size=256,
+              callbacks=[keras.callbacks.LearningRateScheduler(rate)])
+    model.evaluate(data.x_train, data.y_train, batch_size=256, verbose=0)
+    model.evaluate(data.x_test, data.y_test, batch_size=256, verbose=0)
+
+
 if __name__ == "__main__":
-    configs = [TrainConfig(dataset="digits", depth=6, width=8, epochs=spec["epochs"], seed=s) for s in range(spec["networks"])]
-    executor = SequentialExecutor() if spec["sequential"] else None
+    configs = [TrainConfig(**c) for c in spec["configs"]]
     start = time.perf_counter()
-    train_many(configs, spec["cache"], executor=executor, progress=False)
+    if spec["previous"]:
+        for config in configs:
+            previous_recipe(config)
+    else:
+        train_many(configs, spec["cache"], progress=False)
     print(json.dumps({"networks_per_min": 60 * len(configs) / (time.perf_counter() - start)}))
 """
 
@@ -96,6 +130,31 @@ def _book_lm(page: str) -> dict:
     return config
 
 
+def _book_cnn_sweeps(epochs: int | None, quick: bool) -> list[tuple[str, list[dict], list[dict]]]:
+    """The CNN sweeps of the book's width and memorization pages (``book/experiments.yml``, built as their
+    notebooks build them), as ``(page, configurations, sample)``: the recipe trains every configuration
+    as the page does; the previous recipe, one network at a time with no start-up to share, is timed on
+    a sample (one seed of each width; one network of each group). ``epochs``: cap on the epochs (``--quick``: 3 and 10)."""
+    import yaml
+
+    pages = yaml.safe_load((ROOT / "book" / "experiments.yml").read_text())["pages"]
+    w = pages["width"]["parameters"]
+    cap = epochs or (3 if quick else None)
+    width_epochs = min(w["epochs"], cap) if cap else w["epochs"]
+    width = [dict(depth=w["depth"], width=width, epochs=width_epochs, seed=seed, checkpoints=[0, width_epochs],
+                  lr_decay=w["lr_decay"], decay_after=min(w["decay_after"], width_epochs - 1))
+             for width in w["widths"] for seed in range(w["seeds"])]
+    m = pages["memorization"]["parameters"]
+    cap = epochs or (10 if quick else None)
+    mem_epochs = min(m["epochs"], cap) if cap else m["epochs"]
+    memorization = [dict(labels=labels, depth=m["depth"], width=m["width"], optimizer=m["optimizer"],
+                         learning_rate=m["learning_rate"], epochs=mem_epochs, batch_size=m["batch_size"],
+                         seed=offset + i)
+                    for labels, offset in (("true", 0), ("random", 1000)) for i in range(m["n_networks"])]
+    return [("width", width, [c for c in width if c["seed"] == 0]),
+            ("memorization", memorization, [memorization[0], memorization[m["n_networks"]]])]
+
+
 def _run(code: str, spec: dict) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(code)
@@ -111,11 +170,10 @@ def _run(code: str, spec: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer steps and networks")
+    ap.add_argument("--quick", action="store_true", help="fewer steps and epochs")
     ap.add_argument("--markdown", action="store_true", help="print the table as markdown")
     ap.add_argument("--steps", type=int, default=None, help="timed training steps per LM case")
-    ap.add_argument("--networks", type=int, default=None, help="CNNs per sweep")
-    ap.add_argument("--epochs", type=int, default=None, help="epochs per CNN")
+    ap.add_argument("--epochs", type=int, default=None, help="cap on the epochs of the CNN sweeps")
     ap.add_argument("--readme", metavar="PATH", help="also write the report as its section of PATH (make bench: benchmarks/README.md)")
     args = ap.parse_args(argv)
     from readme import recorded
@@ -130,8 +188,6 @@ def report(args: argparse.Namespace) -> int:
     steps = args.steps or (30 if args.quick else 120)
     # A sweep's processes each import TensorFlow first (about 10 s): a sweep of a few short networks pays
     # that more than it gains; the book's sweeps are of 10 to 20 networks.
-    networks = args.networks or (4 if args.quick else 10)
-    epochs = args.epochs or (5 if args.quick else 10)
 
     from readme import BUSY_LOAD, load_now
 
@@ -150,13 +206,16 @@ def report(args: argparse.Namespace) -> int:
         label = (f"{page}: {now.get('n_layers')} x LSTM({now.get('hidden_size')}), "
                  f"batch {now.get('batch_size', 20)} x {now.get('seq_len', 20)}, softmax samples {now.get('softmax_samples', 0)}")
         rows.append((label, "tokens/s", old["tokens_per_s"], new["tokens_per_s"]))
-    with tempfile.TemporaryDirectory() as tmp:
-        print(f"[cnn sweep] {networks} networks one after another ...", file=sys.stderr, flush=True)
-        old = _run(CNN_CASE, {"networks": networks, "epochs": epochs, "sequential": True, "cache": f"{tmp}/a"})
-        print(f"[cnn sweep] {networks} networks, one process per core ...", file=sys.stderr, flush=True)
-        new = _run(CNN_CASE, {"networks": networks, "epochs": epochs, "sequential": False, "cache": f"{tmp}/b"})
-    rows.append((f"CNN sweep: {networks} x (depth 6, width 8, digits, {epochs} epochs)", "networks/min",
-                 old["networks_per_min"], new["networks_per_min"]))
+    for name, sweep, sample in _book_cnn_sweeps(args.epochs, args.quick):
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"[{name}] previous recipe: {len(sample)} of its networks one after another ...", file=sys.stderr,
+                  flush=True)
+            old = _run(CNN_CASE, {"configs": sample, "previous": True})
+            print(f"[{name}] recipe: its {len(sweep)} networks, one process per core ...", file=sys.stderr, flush=True)
+            new = _run(CNN_CASE, {"configs": sweep, "previous": False, "cache": tmp})
+        epochs = sweep[0]["epochs"]
+        rows.append((f"CNN sweep of the {name} page: {len(sweep)} networks, {epochs} epochs (previous: {len(sample)} of them)",
+                     "networks/min", old["networks_per_min"], new["networks_per_min"]))
 
     header = ("case", "unit", "previous", "now", "speed-up", f"goal >= {GOAL:g}x")
     lines = [(name, unit, f"{a:,.0f}" if a >= 100 else f"{a:.2f}", f"{b:,.0f}" if b >= 100 else f"{b:.2f}",

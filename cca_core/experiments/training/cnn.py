@@ -10,6 +10,10 @@ a cache file is either complete or absent: a rerun retrains nothing it has, and 
 loses only the networks in flight. The storage, key and sweep mechanics are shared with the language
 models in :mod:`~cca_core.experiments.training.cache`.
 
+Training runs each epoch as one TensorFlow graph (a loop over the epoch's minibatches) rather than
+through ``keras.Model.fit``, whose per-step machinery cost several times the arithmetic of these
+small networks (``benchmarks/train_bench.py``).
+
 Reproducibility: :func:`train` calls ``keras.utils.set_random_seed(config.seed)`` (Python, NumPy and
 TensorFlow seeds) and ``tf.config.experimental.enable_op_determinism()`` before building the model,
 so training the same configuration twice on the same machine and software gives bitwise identical
@@ -296,7 +300,8 @@ class TrainResult:
         ``model.get_weights()`` at each checkpoint epoch (0 = initialization), including the
         batch-normalization moving statistics.
     history : dict[str, list of float]
-        Per-epoch training ``loss`` and ``accuracy`` (training mode, as reported by ``fit``),
+        Per-epoch training ``loss`` and ``accuracy`` (training mode: the mean over the epoch's
+        minibatches, each measured before its step),
         ``val_loss`` and ``val_accuracy`` on the test split (inference mode) and the ``learning_rate``
         each epoch trained at.
     train_accuracy, test_accuracy, train_loss, test_loss : float
@@ -387,50 +392,115 @@ def _fit(config: TrainConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, An
     import tensorflow as tf
 
     from cca_core.experiments.training.datasets import load_dataset
+    from cca_core.experiments.training.lstm import DivergedError
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
 
     data = load_dataset(config.dataset, config.labels)
-    if config.batch_size > len(data.x_train):
-        raise ValueError(f"batch_size={config.batch_size} is larger than the {len(data.x_train)} training examples of "
+    n_train = len(data.x_train)
+    if config.batch_size > n_train:
+        raise ValueError(f"batch_size={config.batch_size} is larger than the {n_train} training examples of "
                          f"{config.dataset}")
     model = build_cnn(config.depth, config.width, config.strides, data.input_shape, data.num_classes)
-    model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    optimizer = make_optimizer(config.optimizer, config.learning_rate)
+    optimizer.build(model.trainable_variables)
     snapshots, recorder = record_checkpoints(model, config.checkpoints)
-    eval_bs = max(256, config.batch_size)
-
-    class _Epochs(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            logs = logs or {}
-            report_epoch(epoch + 1, f"loss {logs.get('loss', float('nan')):.3f}, "
-                                    f"test loss {logs.get('val_loss', float('nan')):.3f}")
+    train_epoch = _epoch_function(model, optimizer, data.x_train, data.y_train)
+    evaluate = _evaluation_function(model, max(256, config.batch_size))
 
     history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [],
                                        "learning_rate": []}
-
-    def rate(epoch: int, _: float) -> float:  # epoch is 0-based here
-        return learning_rate_at(epoch + 1, config.learning_rate, config.lr_decay, config.decay_after)
-
-    if config.epochs > 0:
-        # The test split is evaluated after every epoch (history "val_loss", "val_accuracy"): the
-        # learning curve on which the pages judge whether a network stopped improving.
-        fitted = model.fit(data.x_train, data.y_train, batch_size=config.batch_size, epochs=config.epochs,
-                           shuffle=True, verbose=0, validation_data=(data.x_test, data.y_test),
-                           validation_batch_size=eval_bs,
-                           callbacks=[keras.callbacks.LearningRateScheduler(rate), recorder, _Epochs()])
-        history = {k: [float(v) for v in vs] for k, vs in fitted.history.items()}
-    train_eval = model.evaluate(data.x_train, data.y_train, batch_size=eval_bs, verbose=0, return_dict=True)
-    test_eval = model.evaluate(data.x_test, data.y_test, batch_size=eval_bs, verbose=0, return_dict=True)
+    steps = n_train // config.batch_size
+    shuffle = np.random.default_rng(config.seed)
+    for epoch in range(1, config.epochs + 1):
+        rate = learning_rate_at(epoch, config.learning_rate, config.lr_decay, config.decay_after)
+        optimizer.learning_rate = rate
+        order = shuffle.permutation(n_train)[:steps * config.batch_size].reshape(steps, config.batch_size)
+        loss, accuracy = (float(v) for v in train_epoch(tf.constant(order, dtype=tf.int32)))
+        # The test split after every epoch (history "val_loss", "val_accuracy"): the learning curve on
+        # which the pages judge whether a network stopped improving.
+        val_loss, val_accuracy = evaluate(data.x_test, data.y_test)
+        if not (np.isfinite(loss) and np.isfinite(val_loss)):
+            raise DivergedError(f"{config.short()}: the loss diverged in epoch {epoch} "
+                                f"(training {loss}, test {val_loss}); nothing was cached")
+        for key, value in (("loss", loss), ("accuracy", accuracy), ("val_loss", val_loss),
+                           ("val_accuracy", val_accuracy), ("learning_rate", rate)):
+            history[key].append(value)
+        recorder.on_epoch_end(epoch - 1)
+        report_epoch(epoch, f"loss {loss:.3f}, test loss {val_loss:.3f}")
+    train_loss, train_accuracy = evaluate(data.x_train, data.y_train)
+    test_loss, test_accuracy = evaluate(data.x_test, data.y_test)
     meta = {"history": history,
-            "train_accuracy": float(train_eval["accuracy"]), "train_loss": float(train_eval["loss"]),
-            "test_accuracy": float(test_eval["accuracy"]), "test_loss": float(test_eval["loss"]),
+            "train_accuracy": train_accuracy, "train_loss": train_loss,
+            "test_accuracy": test_accuracy, "test_loss": test_loss,
             "input_shape": list(data.input_shape), "num_classes": int(data.num_classes),
             "weight_paths": [w.path for w in model.weights],
             "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__}}
     return snapshots, meta
+
+
+def _epoch_function(model: "keras.Model", optimizer: Any, x_train: np.ndarray, y_train: np.ndarray) -> Any:
+    """One epoch of minibatch training as one TensorFlow graph: ``train_epoch(order)`` takes the
+    ``(steps, batch)`` indices of the epoch's minibatches into ``x_train``, takes a step of
+    ``optimizer`` on each (training mode: batch statistics, moving statistics updated) and returns the
+    mean over the steps of the minibatch loss and accuracy.
+
+    The whole epoch runs in one call, so Python and ``keras.Model.fit``'s per-step machinery run once
+    an epoch instead of once a step: for the book's small CNNs that machinery cost several times the
+    arithmetic (``benchmarks/train_bench.py``)."""
+    import keras
+    import tensorflow as tf
+
+    x_all, y_all = tf.constant(x_train), tf.constant(y_train)
+    variables = model.trainable_variables
+
+    @tf.function
+    def train_epoch(order: Any) -> tuple[Any, Any]:
+        loss_sum, hits = tf.constant(0.0), tf.constant(0.0)
+        for step in tf.range(tf.shape(order)[0]):
+            x, y = tf.gather(x_all, order[step]), tf.gather(y_all, order[step])
+            with tf.GradientTape() as tape:
+                p = model(x, training=True)
+                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, p))
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            loss_sum += loss
+            hits += tf.reduce_mean(tf.cast(tf.equal(tf.argmax(p, axis=-1), y), tf.float32))
+        steps = tf.cast(tf.shape(order)[0], tf.float32)
+        return loss_sum / steps, hits / steps
+
+    return train_epoch
+
+
+def _evaluation_function(model: "keras.Model", batch_size: int) -> Any:
+    """``evaluate(x, y) -> (loss, accuracy)`` in inference mode (moving statistics), over chunks of
+    ``batch_size`` examples: mean cross-entropy and the fraction classified correctly. The last chunk is
+    padded to ``batch_size`` and the padding masked out, so the graph is traced once."""
+    import keras
+    import tensorflow as tf
+
+    @tf.function
+    def chunk(x: Any, y: Any, weight: Any) -> tuple[Any, Any]:
+        p = model(x, training=False)
+        hit = tf.cast(tf.equal(tf.argmax(p, axis=-1), y), tf.float32)
+        return (tf.reduce_sum(weight * keras.losses.sparse_categorical_crossentropy(y, p)),
+                tf.reduce_sum(weight * hit))
+
+    def evaluate(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        n, loss, hits = len(x), 0.0, 0.0
+        for i in range(0, n, batch_size):
+            xs, ys = x[i:i + batch_size], y[i:i + batch_size]
+            weight = np.ones(batch_size, dtype=np.float32)
+            if len(xs) < batch_size:
+                weight[len(xs):] = 0.0
+                xs = np.concatenate([xs, np.zeros((batch_size - len(xs), *xs.shape[1:]), xs.dtype)])
+                ys = np.concatenate([ys, np.zeros(batch_size - len(ys), ys.dtype)])
+            chunk_loss, chunk_hits = chunk(xs, ys, weight)
+            loss, hits = loss + float(chunk_loss), hits + float(chunk_hits)
+        return loss / n, hits / n
+
+    return evaluate
 
 
 def train(config: TrainConfig, cache_dir: str | os.PathLike) -> TrainResult:
@@ -438,7 +508,19 @@ def train(config: TrainConfig, cache_dir: str | os.PathLike) -> TrainResult:
 
     Deterministic: seeds everything from ``config.seed`` and enables TensorFlow op determinism.
     The loss is sparse categorical cross-entropy on the softmax output; the optimizer is
-    ``config.optimizer`` with ``config.learning_rate``; the training set is reshuffled every epoch.
+    ``config.optimizer`` at the rate :func:`~cca_core.experiments.training.cache.learning_rate_at` gives
+    each epoch. Every epoch draws a fresh permutation of the training set from
+    ``np.random.default_rng(config.seed)`` and cuts it into ``N // batch_size`` minibatches; the last
+    ``N mod batch_size`` examples of the permutation sit that epoch out. The epoch runs as one
+    TensorFlow graph (:func:`_epoch_function`).
+
+    Raises
+    ------
+    ValueError
+        ``config.batch_size`` above the training examples (before training).
+    DivergedError
+        The training or test loss became NaN or infinite; names the configuration and the epoch, and
+        nothing is cached.
 
     Parameters
     ----------

@@ -272,3 +272,45 @@ def test_learning_rate_decay_and_a_batch_larger_than_the_data(tmp_path):
     with pytest.raises(ValueError, match=r"batch_size=5000 is larger than the \d+ training examples of digits"):
         train(TrainConfig(**dict(TINY, batch_size=5000)), tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == [result.path.name], "nothing cached for the failed run"
+
+
+@needs_tf
+def test_training_matches_plain_gradient_descent_written_out(tmp_path):
+    """The graph-mode epoch loop against a slow direct implementation: the same network from the same
+    initial weights, stepped eagerly one minibatch at a time by w <- w - rate * gradient (plain SGD),
+    over the minibatches the training documents (a fresh ``np.random.default_rng(seed)`` permutation
+    every epoch, cut into ``N // batch`` batches, the remainder left out), at the scheduled rates
+    (epoch 2 at half the rate). Weights, moving statistics and the recorded mean minibatch loss agree."""
+    import keras
+    import tensorflow as tf
+
+    config = TrainConfig(dataset="digits", depth=2, width=4, epochs=2, batch_size=64, optimizer="sgd",
+                         learning_rate=0.05, lr_decay=0.5, decay_after=1, seed=3, checkpoints=(0, 1, 2))
+    result = train(config, tmp_path)
+    data = load_dataset("digits")
+    model = training_module.model_from_result(result, epoch=0)
+    rng, n, b = np.random.default_rng(3), len(data.x_train), 64
+    for epoch, rate in ((1, 0.05), (2, 0.025)):
+        order = rng.permutation(n)[: (n // b) * b].reshape(-1, b)
+        losses = []
+        for batch in order:
+            with tf.GradientTape() as tape:
+                p = model(data.x_train[batch], training=True)
+                loss = tf.reduce_mean(keras.ops.sparse_categorical_crossentropy(data.y_train[batch], p))
+            grads = tape.gradient(loss, model.trainable_variables)
+            for v, g in zip(model.trainable_variables, grads):
+                v.assign(v - rate * g)
+            losses.append(float(loss))
+        assert result.history["loss"][epoch - 1] == pytest.approx(np.mean(losses), rel=1e-4)
+        for got, want in zip(result.weights[epoch], model.get_weights()):
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+@needs_tf
+def test_a_diverging_network_names_its_configuration_and_epoch(tmp_path):
+    from cca_core.experiments.training.lstm import DivergedError
+
+    config = TrainConfig(**dict(TINY, epochs=2), optimizer="sgd", learning_rate=1e30)
+    with pytest.raises(DivergedError, match=r"depth=2 width=4 sgd lr=1e\+30.*diverged in epoch 1"):
+        train(config, tmp_path)
+    assert list(tmp_path.iterdir()) == [], "nothing cached for a diverged run"
