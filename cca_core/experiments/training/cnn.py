@@ -607,9 +607,29 @@ def train_many(configs: Iterable[TrainConfig], cache_dir: str | os.PathLike, exe
     Returns
     -------
     list of TrainResult
-        In the order of ``configs``.
+        In the order of ``configs``; they are trained longest first (epochs times the arithmetic of the
+        conv layers), and the progress lines number them in that order.
     """
     def done_message(result: TrainResult) -> str:
         return f"done in {result.train_seconds:.1f} s, test acc {result.test_accuracy:.3f}"
 
-    return sweep(configs, cache_dir, train, load_result, done_message, executor, progress=progress, stream=stream)
+    # Longest first, so that the widest networks do not end the sweep on one core while the others idle.
+    configs = list(configs)
+    order = sorted(range(len(configs)), key=lambda i: -_arithmetic(configs[i]))
+    results = sweep([configs[i] for i in order], cache_dir, train, load_result, done_message, executor,
+                    progress=progress, stream=stream)
+    out: list[TrainResult] = [None] * len(configs)  # type: ignore[list-item]
+    for i, result in zip(order, results):
+        out[i] = result
+    return out
+
+
+def _arithmetic(config: TrainConfig) -> float:
+    """Relative cost of training ``config``: epochs times the multiply-adds of its conv layers on an
+    input of unit area (each layer's area quartered by a stride; the input's channels count as one)."""
+    area, total, previous = 1.0, 0.0, 1
+    for i, w in enumerate(layer_widths(config.depth, config.width, config.strides), start=1):
+        area /= 4.0 if i in config.strides else 1.0
+        total += area * previous * w
+        previous = w
+    return config.epochs * total

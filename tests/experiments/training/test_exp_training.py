@@ -314,3 +314,18 @@ def test_a_diverging_network_names_its_configuration_and_epoch(tmp_path):
     with pytest.raises(DivergedError, match=r"depth=2 width=4 sgd lr=1e\+30.*diverged in epoch 1"):
         train(config, tmp_path)
     assert list(tmp_path.iterdir()) == [], "nothing cached for a diverged run"
+
+
+@needs_tf
+def test_a_sweep_trains_the_widest_networks_first_and_returns_them_in_order(tmp_path):
+    """Longest first (so that a wide network does not end a sweep alone on one core); the results still
+    come back in the order of the configurations."""
+    from cca_core.experiments.training.cache import SequentialExecutor
+
+    configs = [TrainConfig(**dict(TINY, width=w)) for w in (2, 8, 4)] + [TrainConfig(**dict(TINY, width=4, epochs=3))]
+    stream = io.StringIO()
+    results = train_many(configs, tmp_path, executor=SequentialExecutor(), stream=stream)
+    assert [r.config for r in results] == configs
+    trained = [line.split(" width=")[1].split()[0] + "/" + line.split(" epochs=")[1].split()[0]
+               for line in stream.getvalue().splitlines() if " training " in line]
+    assert trained == ["8/1", "4/3", "4/1", "2/1"]
