@@ -38,13 +38,14 @@ def _cnn_configs(page, v):
     if page.template in ("memorization", "measure_checks"):
         configs = memorization_configs(dataset=v.get("dataset", "digits"), n_networks=1, depth=v["depth"],
                                        width=v["width"], optimizer=v["optimizer"], learning_rate=v["learning_rate"],
-                                       epochs=v["epochs"], batch_size=v["batch_size"], seed=0)
+                                       epochs=v["epochs"], batch_size=v["batch_size"], seed=0,
+                                       lr_decay=v["lr_decay"], decay_after=v["decay_after"])
         out = configs["generalizing"] + configs["memorizing"]
         if page.template == "measure_checks" and v["lr_seeds"]:
             out += learning_rate_configs(dataset=v.get("dataset", "digits"), depth=v["depth"], width=v["width"],
                                          learning_rates=v["lr_values"], seeds=1, epochs=v["lr_epochs"],
                                          optimizer=v["lr_optimizer"], batch_size=v["lr_batch_size"],
-                                         lr_decay=v["lr_decay"], decay_after=v["lr_decay_after"])[1]
+                                         lr_decay=v["lr_group_decay"], decay_after=v["lr_group_decay_after"])[1]
         return out
     common = dict(dataset=v.get("dataset", "digits"), depth=v["depth"], optimizer=v["optimizer"],
                   batch_size=v["batch_size"], epochs=v["epochs"], lr_decay=v.get("lr_decay", 1.0),
@@ -130,23 +131,12 @@ def _one_lm_step(config):
     return float(np.ravel(loss)[0])
 
 
-def _mirror():
-    """The text data mirror ($CCA_CORE_DATA_DIR or ../shared/data), or None."""
-    import os
-
-    from cca_core.experiments.training.text import SHA256
-
-    env = os.environ.get("CCA_CORE_DATA_DIR", "").strip()
-    for c in ([Path(env)] if env else []) + [BOOK.parents[1] / "shared" / "data"]:
-        if all((c / rel).is_file() for rel in SHA256):
-            return c
-    return None
-
-
 def test_paper_scale_dry_run_one_training_step_each(pipeline, monkeypatch):
     """Every distinct network of the paper's set builds at full size and takes one finite training step."""
     pytest.importorskip("tensorflow")
-    mirror = _mirror()
+    from text_mirror import find_text_mirror
+
+    mirror = find_text_mirror()
     if mirror is None:
         pytest.skip("text data mirror not found (set CCA_CORE_DATA_DIR)")
     monkeypatch.setenv("CCA_CORE_DATA_DIR", str(mirror))

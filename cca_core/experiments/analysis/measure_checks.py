@@ -78,14 +78,16 @@ _GROUP_SEED_OFFSET = {"generalizing": 0, "memorizing": 1000}
 
 
 def memorization_configs(*, dataset: str, n_networks: int, depth: int, width: int, optimizer: str,
-                         learning_rate: float, epochs: int, batch_size: int, seed: int) -> dict[str, list[Any]]:
+                         learning_rate: float, epochs: int, batch_size: int, seed: int, lr_decay: float = 1.0,
+                         decay_after: int = 0) -> dict[str, list[Any]]:
     """The training configurations of the memorization chapter (Morcos et al. 2018, section 3.1).
 
     ``{"generalizing": [...], "memorizing": [...]}``, ``n_networks`` each: network ``i`` of the
     generalizing group learns the true labels with seed ``seed + i``, of the memorizing group the
-    fixed random labels with seed ``seed + 1000 + i`` -- the same :class:`~.training.TrainConfig`
-    objects as ``notebooks/memorization.ipynb`` builds, so that a page with the same parameters
-    finds every network in the cache.
+    fixed random labels with seed ``seed + 1000 + i``; every rate decays by ``lr_decay`` after
+    ``decay_after`` epochs -- the same :class:`~.training.TrainConfig` objects as
+    ``notebooks/memorization.ipynb`` builds, so that a page with the same parameters finds every
+    network in the cache.
 
     Raises
     ------
@@ -97,7 +99,8 @@ def memorization_configs(*, dataset: str, n_networks: int, depth: int, width: in
     n_networks = check_int("n_networks", n_networks, 1)
     return {g: [TrainConfig(dataset=dataset, labels=_GROUP_LABELS[g], depth=depth, width=width, optimizer=optimizer,
                             learning_rate=learning_rate, epochs=epochs, batch_size=batch_size,
-                            seed=seed + _GROUP_SEED_OFFSET[g] + i) for i in range(int(n_networks))]
+                            seed=seed + _GROUP_SEED_OFFSET[g] + i, lr_decay=lr_decay, decay_after=decay_after)
+                for i in range(int(n_networks))]
             for g in _GROUP_LABELS}
 
 

@@ -51,7 +51,8 @@ def test_memorization_configs_are_the_memorization_templates_own():
     ours = pages["measure_checks"]["parameters"]
     assert {k: ours[k] for k in params} == params  # the book page loads the memorization page's networks
     for values in (params, {"n_networks": 3, "depth": 4, "epochs": 12, "batch_size": 64}):
-        full = {"dataset": "digits", "width": 8, "optimizer": "adam", "learning_rate": 0.003, "seed": 0, **values}
+        full = {"dataset": "digits", "width": 8, "optimizer": "adam", "learning_rate": 0.003, "seed": 0, "lr_decay": 1.0,
+                "decay_after": 0, **values}
         full.pop("n_datapoints", None)
         ns = dict(namespace, **full)
         exec(compile(ast.Module([stmt], []), "training", "exec"), ns)
@@ -317,7 +318,7 @@ def test_learning_rate_configs_are_the_learning_rate_templates_own():
     # the measure page's learning-rate networks are the learning-rate page's (its other fields are defaults)
     assert (ours["lr_values"], ours["lr_seeds"], ours["lr_epochs"]) == (book["learning_rates"], book["seeds"],
                                                                          book["epochs"])
-    assert (ours["lr_decay"], ours["lr_decay_after"]) == (book["lr_decay"], book["decay_after"])
+    assert (ours["lr_group_decay"], ours["lr_group_decay_after"]) == (book["lr_decay"], book["decay_after"])
     assert (ours["depth"], ours["width"]) == (book["depth"], book["width"])
     for share in (False, True):
         rates = sorted(set([0.1, 0.001, 0.01, 0.001]))

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import pytest
+from text_mirror import MIRROR
 
 from cca_core.experiments import LMConfig, TrainConfig, check_trainable
 
 
-def _mirror() -> Path | None:
-    env = os.environ.get("CCA_CORE_DATA_DIR", "").strip()
-    for c in ([Path(env)] if env else []) + [Path(__file__).resolve().parents[4] / "shared" / "data"]:
-        if (c / "ptb" / "ptb.train.txt").is_file():
-            return c
-    return None
-
-
-MIRROR = _mirror()
 
 
 def test_a_batch_larger_than_the_digits_training_split_is_refused_in_one_line():

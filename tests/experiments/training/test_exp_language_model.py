@@ -9,31 +9,21 @@ import io
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from key_checks import assert_key_sensitive_to_every_field
+from text_mirror import MIRROR
 
 from cca_core import mean_cca
 from cca_core.experiments.training import lstm as lm
 from cca_core.experiments.training.lstm import (LMConfig, eval_windows, hidden_states, lm_cache_key,
                                                  lm_from_result, load_lm_result, lstm_layer_names, train_lm,
                                                  train_lm_many)
-from cca_core.experiments.training.text import SHA256
 
 HAVE_TF = importlib.util.find_spec("tensorflow") is not None
 
 
-def _mirror() -> Path | None:
-    env = os.environ.get("CCA_CORE_DATA_DIR", "").strip()
-    for c in ([Path(env)] if env else []) + [Path(__file__).resolve().parents[4] / "shared" / "data"]:
-        if all((c / rel).is_file() for rel in SHA256):
-            return c
-    return None
-
-
-MIRROR = _mirror()
 needs_training = pytest.mark.skipif(not HAVE_TF or MIRROR is None,
                                     reason="needs TensorFlow and the text data mirror (set CCA_CORE_DATA_DIR)")
 
