@@ -12,7 +12,10 @@ models in :mod:`~cca_core.experiments.training.cache`.
 
 Training runs each epoch as one TensorFlow graph (a loop over the epoch's minibatches) rather than
 through ``keras.Model.fit``, whose per-step machinery cost several times the arithmetic of these
-small networks (``benchmarks/train_bench.py``).
+small networks (``benchmarks/train_bench.py``). After every epoch (and at initialization) the
+batch-normalization layers' moving statistics are set to the population statistics of their inputs
+over the training set (:func:`population_statistics_function`), so that the test loss and the
+activations compared by CCA are functions of the weights, not of the last few minibatches.
 
 Reproducibility: :func:`train` calls ``keras.utils.set_random_seed(config.seed)`` (Python, NumPy and
 TensorFlow seeds) and ``tf.config.experimental.enable_op_determinism()`` before building the model,
@@ -56,7 +59,7 @@ from cca_core.experiments.training.cache import (OPTIMIZERS, SequentialExecutor,
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-__all__ = ["BN_MOMENTUM", "build_cnn", "default_strides", "layer_names", "layer_widths", "validate_architecture",
+__all__ = ["BN_MOMENTUM", "POPULATION_EXAMPLES", "build_cnn", "population_statistics_function", "default_strides", "layer_names", "layer_widths", "validate_architecture",
            "TrainConfig", "TrainResult", "OPTIMIZERS", "SequentialExecutor", "cache_key", "cache_path",
            "code_fingerprint", "load_result", "load_model", "model_from_result", "train", "train_many"]
 
@@ -298,7 +301,8 @@ class TrainResult:
         Cache file.
     weights : dict[int, list of ndarray]
         ``model.get_weights()`` at each checkpoint epoch (0 = initialization), including the
-        batch-normalization moving statistics.
+        batch-normalization moving statistics (the population statistics of the training set's first
+        :data:`POPULATION_EXAMPLES` examples at those weights).
     history : dict[str, list of float]
         Per-epoch training ``loss`` and ``accuracy`` (training mode: the mean over the epoch's
         minibatches, each measured before its step),
@@ -406,6 +410,8 @@ def _fit(config: TrainConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, An
     model = build_cnn(config.depth, config.width, config.strides, data.input_shape, data.num_classes)
     optimizer = make_optimizer(config.optimizer, config.learning_rate)
     optimizer.build(model.trainable_variables)
+    set_population_statistics = population_statistics_function(model, data.x_train[:POPULATION_EXAMPLES])
+    set_population_statistics()
     snapshots, recorder = record_checkpoints(model, config.checkpoints)
     train_epoch = _epoch_function(model, optimizer, data.x_train, data.y_train)
     evaluate = _evaluation_function(model, max(256, config.batch_size))
@@ -419,6 +425,7 @@ def _fit(config: TrainConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, An
         optimizer.learning_rate = rate
         order = shuffle.permutation(n_train)[:steps * config.batch_size].reshape(steps, config.batch_size)
         loss, accuracy = (float(v) for v in train_epoch(tf.constant(order, dtype=tf.int32)))
+        set_population_statistics()
         # The test split after every epoch (history "val_loss", "val_accuracy"): the learning curve on
         # which the pages judge whether a network stopped improving.
         val_loss, val_accuracy = evaluate(data.x_test, data.y_test)
@@ -439,6 +446,47 @@ def _fit(config: TrainConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, An
             "weight_paths": [w.path for w in model.weights],
             "versions": {"tensorflow": tf.__version__, "keras": keras.__version__, "numpy": np.__version__}}
     return snapshots, meta
+
+
+#: Training examples (the first of the training split) whose statistics become the batch-normalization
+#: layers' moving statistics after every epoch (:func:`population_statistics_function`): all of the digits'.
+POPULATION_EXAMPLES: int = 2048
+
+
+def population_statistics_function(model: "keras.Model", x: np.ndarray) -> Any:
+    """``update()``: set every batch-normalization layer's moving mean and variance to the mean and (biased)
+    variance of its input over the examples ``x``, per channel, in inference mode with the layers below
+    already set: the population statistics that the exponential moving average of training estimates
+    ("precise BN", Y. Wu and J. Johnson, "Rethinking 'Batch' in BatchNorm", 2021, section 3).
+
+    Training (which normalizes with batch statistics) is unchanged; what changes is every inference-mode
+    output -- test loss, activations compared by CCA -- which becomes a function of the weights alone.
+    With minibatches reshuffled every epoch, the moving average with momentum :data:`BN_MOMENTUM`
+    remembers the last ten or so minibatches, and its noise moved the test loss by several percent from
+    one epoch to the next after the learning rate had decayed, so that networks failed the convergence
+    criterion on noise (``tests/experiments/training/test_exp_training.py``).
+
+    ``model``: a chain of layers as :func:`build_cnn` makes; ``x``: ``(N, H, W, C)``, all ``N`` examples in
+    one graph (one layer's output of all of them in memory at a time).
+    """
+    import keras
+    import tensorflow as tf
+
+    x_all = tf.constant(x)
+    chain = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    norms = [i for i, layer in enumerate(chain) if isinstance(layer, keras.layers.BatchNormalization)]
+
+    @tf.function
+    def update() -> None:
+        h = x_all
+        for layer in chain[:norms[-1] + 1] if norms else []:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                mean, variance = tf.nn.moments(h, axes=[0, 1, 2])
+                layer.moving_mean.assign(mean)
+                layer.moving_variance.assign(variance)
+            h = layer(h, training=False)
+
+    return update
 
 
 def _epoch_function(model: "keras.Model", optimizer: Any, x_train: np.ndarray, y_train: np.ndarray) -> Any:

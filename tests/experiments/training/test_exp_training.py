@@ -274,13 +274,29 @@ def test_learning_rate_decay_and_a_batch_larger_than_the_data(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == [result.path.name], "nothing cached for the failed run"
 
 
+def _population_statistics_by_hand(model, x):
+    """Each batch normalization's moving mean and variance set, bottom up, to the per-channel mean and
+    variance of its input over ``x`` (float64), that input computed by a model cut at the conv layer below."""
+    import keras
+
+    depth = sum(1 for layer in model.layers if layer.name.startswith("bn_"))
+    for i in range(1, depth + 1):
+        below = keras.Model(model.input, model.get_layer(f"conv_{i}").output)
+        h = np.asarray(below(x, training=False), dtype=np.float64)
+        bn = model.get_layer(f"bn_{i}")
+        bn.moving_mean.assign(h.mean(axis=(0, 1, 2)).astype(np.float32))
+        bn.moving_variance.assign(h.var(axis=(0, 1, 2)).astype(np.float32))
+
+
 @needs_tf
 def test_training_matches_plain_gradient_descent_written_out(tmp_path):
     """The graph-mode epoch loop against a slow direct implementation: the same network from the same
     initial weights, stepped eagerly one minibatch at a time by w <- w - rate * gradient (plain SGD),
     over the minibatches the training documents (a fresh ``np.random.default_rng(seed)`` permutation
     every epoch, cut into ``N // batch`` batches, the remainder left out), at the scheduled rates
-    (epoch 2 at half the rate). Weights, moving statistics and the recorded mean minibatch loss agree."""
+    (epoch 2 at half the rate), the batch normalizations' moving statistics then set to the population
+    statistics of their inputs over the training set. Weights, moving statistics (at initialization too)
+    and the recorded mean minibatch loss agree."""
     import keras
     import tensorflow as tf
 
@@ -289,6 +305,10 @@ def test_training_matches_plain_gradient_descent_written_out(tmp_path):
     result = train(config, tmp_path)
     data = load_dataset("digits")
     model = training_module.model_from_result(result, epoch=0)
+    initial = model.get_weights()
+    _population_statistics_by_hand(model, data.x_train)
+    for got, want in zip(initial, model.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
     rng, n, b = np.random.default_rng(3), len(data.x_train), 64
     for epoch, rate in ((1, 0.05), (2, 0.025)):
         order = rng.permutation(n)[: (n // b) * b].reshape(-1, b)
@@ -301,9 +321,12 @@ def test_training_matches_plain_gradient_descent_written_out(tmp_path):
             for v, g in zip(model.trainable_variables, grads):
                 v.assign(v - rate * g)
             losses.append(float(loss))
+        _population_statistics_by_hand(model, data.x_train)
         assert result.history["loss"][epoch - 1] == pytest.approx(np.mean(losses), rel=1e-4)
         for got, want in zip(result.weights[epoch], model.get_weights()):
-            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    assert result.test_loss == pytest.approx(float(keras.ops.mean(keras.ops.sparse_categorical_crossentropy(
+        data.y_test, model(data.x_test, training=False)))), rel=1e-4)
 
 
 @needs_tf
