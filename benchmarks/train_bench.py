@@ -149,7 +149,8 @@ def _book_cnn_sweeps(epochs: int | None, quick: bool) -> list[tuple[str, list[di
     mem_epochs = min(m["epochs"], cap) if cap else m["epochs"]
     memorization = [dict(labels=labels, depth=m["depth"], width=m["width"], optimizer=m["optimizer"],
                          learning_rate=m["learning_rate"], epochs=mem_epochs, batch_size=m["batch_size"],
-                         seed=offset + i)
+                         seed=offset + i, lr_decay=m.get("lr_decay", 1.0),
+                         decay_after=min(m.get("decay_after", 0), mem_epochs - 1))
                     for labels, offset in (("true", 0), ("random", 1000)) for i in range(m["n_networks"])]
     return [("width", width, [c for c in width if c["seed"] == 0]),
             ("memorization", memorization, [memorization[0], memorization[m["n_networks"]]])]
