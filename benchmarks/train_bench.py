@@ -19,7 +19,7 @@ page uses (all of PTB's, the first 1,000,000 of WikiText-2's).
   default threads (what the book used up to this change);
 - recipe: the book's configuration now (sampled softmax with ``softmax_samples`` candidates,
   unrolled LSTMs, its batch size), in a process running TensorFlow on one thread, as the sweep's
-  local training processes do (:func:`cca_core.experiments.training.cache.local_executor`).
+  local training processes do (:func:`cca_core.experiments.training.sweeps.local_executor`).
 
 CNN sweeps (networks/min): the sweeps of the book's width page (20 networks, widths 2 to 32, 10 epochs)
 and memorization page (5 networks on true labels and 5 on random ones, 60 epochs of Adam), as
@@ -177,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=None, help="cap on the epochs of the CNN sweeps")
     ap.add_argument("--readme", metavar="PATH", help="also write the report as its section of PATH (make bench: benchmarks/README.md)")
     args = ap.parse_args(argv)
+    for name in ("steps", "epochs"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            ap.error(f"--{name} must be a positive integer, got {getattr(args, name)}")
     from readme import recorded
 
     with recorded(args.readme, "train", "Training the book's networks: the recipe against the previous one",

@@ -2,7 +2,7 @@
 
 ``train_many(configs, cache, executor=sweep_executor())`` trains on this machine when
 ``CCA_CORE_SCHEDULER`` is unset (``sweep_executor()`` is ``None``, the sweeps' default: one training
-process per core, each on one thread; :func:`cca_core.experiments.training.cache.local_executor`), and on the workers of that Dask scheduler when it is set (``make book`` and ``book/pipeline.py``
+process per core, each on one thread; :func:`cca_core.experiments.training.sweeps.local_executor`), and on the workers of that Dask scheduler when it is set (``make book`` and ``book/pipeline.py``
 check the address before executing anything and the notebook kernels inherit it). Nothing here
 imports Dask unless the variable is set.
 

@@ -390,7 +390,7 @@ def test_run_starts_from_the_book_page_unless_defaults(book: ModuleType, capsys:
 
 CHATTY = '''
 import os
-from cca_core.experiments.training.cache import SequentialExecutor, sweep
+from cca_core.experiments.training.sweeps import SequentialExecutor, sweep
 from cca_core.experiments import Finding, report_findings
 
 
@@ -700,7 +700,7 @@ def test_sweep_progress_and_kernel_noise_filters(pipeline: ModuleType, capsys: p
 
 SLOW = '''
 import time
-from cca_core.experiments.training.cache import SequentialExecutor, sweep
+from cca_core.experiments.training.sweeps import SequentialExecutor, sweep
 
 
 class Config:

@@ -16,7 +16,9 @@ cell: :func:`check_notebook_parameters`) and in ``book/pipeline.py`` before a ke
 Rules a comment can state (``X`` is a number, another parameter's name, or ``+ - * //`` of those):
 
 - bounds: ``at least X``, ``at most X``, ``≥ X``, ``≤ X``, ``>= X``, ``<= X``, ``> X``, ``< X``,
-  ``positive``, ``non-negative``; an interval ``in (a, b)``, ``in [a, b)``, ``in (a, b]``,
+  ``positive``, ``non-negative``; a bound by a comparison may end ``unless NAME is V`` (``V`` a
+  number): it does not apply while the parameter ``NAME`` has the value ``V`` (``< epochs unless
+  lr_decay is 1``); an interval ``in (a, b)``, ``in [a, b)``, ``in (a, b]``,
   ``in [a, b]``; an integer range ``in a..b`` (both ends included). For a list, every element.
 - choices: two or more quoted strings joined by commas or "or" (``"sgd", "momentum" (0.9) or
   "adam"``); or ``a name in package.module.CONSTANT`` (an importable collection).
@@ -126,16 +128,20 @@ class Rule:
     op: str = ""
     expr: str = ""
     options: tuple[str, ...] = ()
+    unless: tuple[str, str] = ()  # (parameter, value) for which the rule does not apply
 
     def names(self) -> set[str]:
         """Parameter names the rule depends on."""
         if self.kind == "pattern":
             return set().union(*(_names(e) for e in self.expr.split("..")))
-        return _names(self.expr) if self.kind in ("bound", "distinct") else set()
+        unless = {self.unless[0]} if self.unless else set()
+        return (_names(self.expr) if self.kind in ("bound", "distinct") else set()) | unless
 
     def broken_by(self, value: Any, values: Mapping[str, Any]) -> tuple[int | None, str] | None:
         """Where and why ``value`` breaks the rule, or ``None``: ``(index, phrase)``, ``index`` the
         position of the first item of a list that breaks it (``None``: the value as a whole)."""
+        if self.unless and values.get(self.unless[0]) == ast.literal_eval(self.unless[1].replace("_", "")):
+            return None
         if self.kind == "distinct":
             least = _evaluate(self.expr, values)
             n = len(set(value))
@@ -167,7 +173,18 @@ class Rule:
         if not _isnan(item) and compare(item, bound):
             return None
         literal = re.fullmatch(r"[\d_.eE+-]+", self.expr) is not None
-        return f"must be {self.op} {self.expr}" + ("" if literal else f" = {bound!r}")
+        unless = f" unless {self.unless[0]} is {self.unless[1]}" if self.unless else ""
+        return f"must be {self.op} {self.expr}" + ("" if literal else f" = {bound!r}") + unless
+
+
+def _closest(name: str, known: list[str]) -> list[str]:
+    """The known names most like ``name``: difflib's best match and any within 0.1 of its similarity
+    (``lr_decay_after``: ``'decay_after' or 'lr_group_decay_after'``), at most three."""
+    close = difflib.get_close_matches(name, known, n=3)
+    if not close:
+        return []
+    best = difflib.SequenceMatcher(None, name, close[0]).ratio()
+    return [c for c in close if difflib.SequenceMatcher(None, name, c).ratio() >= best - 0.1]
 
 
 def _isnan(v: Any) -> bool:
@@ -187,7 +204,8 @@ _SPECIAL = re.compile(r'(?:^|(?<=[\s(;,]))(-?\d[\d_]*(?:\.\d+)?|""|empty)\s*:')
 _DISTINCT = re.compile(rf"(?:at least|≥|>=)\s*({_EXPR})\s+distinct\b")
 _INTERVAL = re.compile(rf"\bin\s*([\[(])\s*({_EXPR})\s*,\s*({_EXPR})\s*([\])])")
 _RANGE = re.compile(rf"\bin\s+({_EXPR})\s*\.\.\s*({_EXPR})")
-_BOUND = re.compile(rf"(?:\b(at least|at most)\s+|(?:(?<=[\s(;,])|^)(≥|≤|>=|<=|>|<)\s*)({_EXPR})")
+_BOUND = re.compile(rf"(?:\b(at least|at most)\s+|(?:(?<=[\s(;,])|^)(≥|≤|>=|<=|>|<)\s*)({_EXPR})"
+                    r"(?:\s+unless\s+([A-Za-z_]\w*)\s+is\s+(-?\d[\d_]*(?:\.\d+)?)\b)?")
 _QUOTED = r'"[^"\n]*"(?:\s*\([^)]*\))?'
 _CHOICE = re.compile(rf"{_QUOTED}(?:\s*(?:,\s*or|,|or)\s*{_QUOTED})+")
 _MEMBER = re.compile(r"\ba name in\s+([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+)")
@@ -221,7 +239,8 @@ def parse_rules(comment: str) -> tuple[tuple[Rule, ...], tuple[Any, ...]]:
                             Rule("bound", m.group(0), op="<=", expr=m.group(2))])
     take(re.compile(r"\bnon-negative\b"), lambda m: [Rule("bound", m.group(0), op=">=", expr="0")])
     take(re.compile(r"\bpositive\b"), lambda m: [Rule("bound", m.group(0), op=">", expr="0")])
-    take(_BOUND, lambda m: [Rule("bound", m.group(0).strip(), op=_OPS[m.group(1) or m.group(2)], expr=m.group(3))])
+    take(_BOUND, lambda m: [Rule("bound", m.group(0).strip(), op=_OPS[m.group(1) or m.group(2)], expr=m.group(3),
+                                 unless=(m.group(4), m.group(5)) if m.group(4) else ())])
     return tuple(rules), tuple(specials)
 
 
@@ -394,9 +413,9 @@ def check_parameters(values: Mapping[str, Any], spec: Mapping[str, Parameter]) -
     problems: list[str] = []
     for name in values:
         if name not in spec:
-            close = difflib.get_close_matches(str(name), list(spec), n=1)
-            problems.append(f"{name}: no such parameter; " + (f"did you mean {close[0]!r}?" if close else
-                                                              f"the parameters cell declares {', '.join(spec)}"))
+            close = _closest(str(name), list(spec))
+            problems.append(f"{name}: no such parameter; " + (f"did you mean {' or '.join(map(repr, close))}?" if close
+                                                              else f"the parameters cell declares {', '.join(spec)}"))
     coerced: dict[str, Any] = {}
     for name, p in spec.items():
         value = values.get(name, p.default)

@@ -1,11 +1,12 @@
-"""Training: the only code whose source is hashed into the cache keys of trained networks (checks.py aside).
+"""Training: the only code whose source is hashed into the cache keys of trained networks (checks.py and sweeps.py aside).
 
-- :mod:`~cca_core.experiments.training.cache` -- what both kinds of cached runs share: keys, checkpoint files, optimizers, sweeps
+- :mod:`~cca_core.experiments.training.cache` -- what both kinds of cached runs share: keys, checkpoint files, optimizers, shuffling, divergence
 - :mod:`~cca_core.experiments.training.cnn` -- the CNN family of Morcos et al. (2018), section 3, and its deterministic training
 - :mod:`~cca_core.experiments.training.lstm` -- the LSTM language models, their training and hidden states
 - :mod:`~cca_core.experiments.training.datasets` -- embedded digits and keras.datasets loaders, true/random labels
 - :mod:`~cca_core.experiments.training.text` -- Penn Treebank, WikiText-2, Tiny Shakespeare: checked files, vocabularies, BPTT batches
 - :mod:`~cca_core.experiments.training.checks` -- configurations checked against their data before a sweep trains (not hashed)
+- :mod:`~cca_core.experiments.training.sweeps` -- many runs through an executor, with progress and failures (not hashed)
 - :mod:`~cca_core.experiments.training.activations` -- batched extraction of named layers as (datapoints, neurons)
 
 Importing this package sets the environment that makes TensorFlow's arithmetic reproducible (below),

@@ -1,36 +1,34 @@
-"""What every cached training run shares: keys, checkpointed weights on disk, optimizers, sweeps.
+"""What every cached training run shares: keys, checkpointed weights on disk, optimizers, divergence.
 
 :mod:`~cca_core.experiments.training.cnn` (CNNs) and :mod:`~cca_core.experiments.training.lstm`
-(LSTMs) each define a configuration dataclass and a ``_fit``; the rest is here, once:
+(LSTMs) each define a configuration dataclass and a ``_fit``; what both need is here, once:
 
 - cache keys: :func:`config_dict` (a configuration as canonical JSON-ready data), :func:`source_fingerprint`
   (SHA-256 of the source files that define a result) and :func:`digest` (SHA-256 of canonical JSON);
 - configurations: :class:`RunConfig`, the base of both configuration dataclasses (``to_dict`` /
-  ``from_dict``, the canonical form hashed into keys);
+  ``from_dict``, the canonical form hashed into keys, and the checks of the training schedule both
+  share: optimizer, learning rate and its decay, epochs, checkpoints);
 - storage: :func:`save_checkpoints` / :func:`load_checkpoints` (weights at the checkpoint epochs and
   a JSON ``meta`` record in one ``.npz`` file, written atomically by
   :func:`cca_core.experiments.files.atomic_write`);
 - training: :func:`normalize_checkpoints`, :func:`make_optimizer`, :func:`learning_rate_at` (the
-  step decay of the learning rate), :func:`record_checkpoints`;
-- sweeps: :func:`sweep` through any ``concurrent.futures``-style executor (by default
-  :func:`local_executor`: one training process per core, each on one thread), with a progress line
-  per run; a run that fails (:class:`FloatingPointError` for a diverged loss) does not stop the
-  others, and :class:`SweepError` names every failed run at the end.
+  step decay of the learning rate), :func:`epoch_orders` (a fresh shuffle of the training examples
+  every epoch), :func:`record_checkpoints`, and :func:`check_diverged` with :class:`DivergedError`.
 
-This module is part of the code fingerprint of both kinds of cached results: editing it gives new keys.
+Sweeps of many runs (executors, progress, failures) are in :mod:`~cca_core.experiments.training.sweeps`,
+which decides nothing about a trained network. This module is part of the code fingerprint of both kinds
+of cached results: editing it gives new keys.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextlib
 import dataclasses
 import hashlib
 import json
+import math
 import os
-import sys
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from numbers import Integral, Real
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,9 +36,9 @@ import numpy as np
 
 from cca_core.experiments.files import atomic_write
 
-__all__ = ["OPTIMIZERS", "RunConfig", "SequentialExecutor", "SweepError", "TRAIN_WORKERS_ENV", "local_executor",
-           "config_dict", "digest", "learning_rate_at", "load_checkpoints", "make_optimizer", "normalize_checkpoints",
-           "record_checkpoints", "save_checkpoints", "report_epoch", "source_fingerprint", "sweep"]
+__all__ = ["DIVERGENCE_FACTOR", "OPTIMIZERS", "DivergedError", "RunConfig", "check_diverged", "config_dict", "digest",
+           "epoch_orders", "is_integer", "learning_rate_at", "load_checkpoints", "make_optimizer", "normalize_checkpoints",
+           "record_checkpoints", "save_checkpoints", "source_fingerprint"]
 
 #: Optimizers understood by the configurations: plain SGD, SGD with momentum 0.9, Adam.
 OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adam")
@@ -55,9 +53,16 @@ def config_dict(config: Any) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
 
 
+def is_integer(value: object) -> bool:
+    """``value`` is an integer (Python or NumPy), not a bool."""
+    return not isinstance(value, bool) and isinstance(value, Integral)
+
+
 class RunConfig:
     """Base of the configuration dataclasses of cached runs (:class:`~cca_core.experiments.training.cnn.TrainConfig`,
-    :class:`~cca_core.experiments.training.lstm.LMConfig`): their canonical dict form and back."""
+    :class:`~cca_core.experiments.training.lstm.LMConfig`): their canonical dict form and back, and the
+    checks of the training schedule that both share (fields ``optimizer``, ``learning_rate``, ``epochs``,
+    ``lr_decay``, ``decay_after``, ``checkpoints``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as a JSON-serializable dict (tuples become lists): what cache keys hash."""
@@ -67,6 +72,40 @@ class RunConfig:
     def from_dict(cls, d: dict[str, Any]) -> Any:
         """Inverse of :meth:`to_dict`."""
         return cls(**d)
+
+    def _normalize_schedule(self) -> None:
+        """Check the training schedule and store its normalized values (``learning_rate`` and
+        ``lr_decay`` as floats, ``epochs`` and ``decay_after`` as ints, ``checkpoints`` as a sorted tuple).
+
+        Raises ``ValueError`` naming the field: an unknown optimizer; a learning rate that is not a
+        finite number > 0; ``epochs`` or ``decay_after`` not an integer >= 0; ``lr_decay`` outside
+        (0, 1]; a decay that starts after the last epoch; checkpoints outside ``0 .. epochs``."""
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; known optimizers: {', '.join(OPTIMIZERS)}")
+        for field in ("learning_rate", "lr_decay"):
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+                raise ValueError(f"{field} must be a finite number, got {value!r}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be a finite number > 0, got {self.learning_rate!r}")
+        if not 0 < self.lr_decay <= 1:
+            raise ValueError(f"lr_decay must be a finite number in (0, 1] (1 = a constant learning rate), "
+                             f"got {self.lr_decay!r}")
+        for field in ("epochs", "decay_after"):
+            value = getattr(self, field)
+            if not is_integer(value):
+                raise ValueError(f"{field} must be an integer, got {value!r}")
+            if value < 0:
+                raise ValueError(f"{field} must be >= 0, got {value}")
+        if self.lr_decay < 1 and self.epochs > 0 and self.decay_after >= self.epochs:
+            raise ValueError(f"decay_after={self.decay_after} leaves no epoch to decay the learning rate in "
+                             f"(epochs={self.epochs}): make it below epochs, or lr_decay 1")
+        if self.checkpoints is not None and not all(is_integer(e) for e in self.checkpoints):
+            raise ValueError(f"checkpoints must be integers, got {self.checkpoints!r}")
+        checkpoints = normalize_checkpoints(self.checkpoints, int(self.epochs))
+        for field, kind in (("learning_rate", float), ("lr_decay", float), ("epochs", int), ("decay_after", int)):
+            object.__setattr__(self, field, kind(getattr(self, field)))
+        object.__setattr__(self, "checkpoints", checkpoints)
 
 
 def source_fingerprint(paths: Sequence[str | os.PathLike]) -> str:
@@ -152,6 +191,49 @@ def make_optimizer(name: str, learning_rate: float, global_clipnorm: float = 0.0
     return keras.optimizers.Adam(learning_rate=learning_rate, **clip)
 
 
+def epoch_orders(n_examples: int, batch_size: int, seed: int, drop_remainder: bool) -> Iterable[np.ndarray]:
+    """The order of the training examples in each epoch: for every epoch, a fresh permutation of
+    ``range(n_examples)`` drawn from ``np.random.default_rng(seed)``, one generator for the whole run.
+
+    ``drop_remainder``: the permutation's first ``n // batch_size * batch_size`` indices as a
+    ``(steps, batch_size)`` array (the rest sit the epoch out); otherwise the whole permutation, for a
+    trainer whose last minibatch is smaller. Both kinds of runs shuffle here because Keras'
+    ``fit(shuffle=True)`` under TensorFlow's op determinism visits the examples in the same order every
+    epoch (``tests/experiments/training/test_exp_training.py``)."""
+    rng = np.random.default_rng(seed)
+    steps = n_examples // batch_size
+    while True:
+        order = rng.permutation(n_examples)
+        yield order[:steps * batch_size].reshape(steps, batch_size) if drop_remainder else order
+
+
+#: A run has diverged when its loss exceeds this many times the chance level (see :func:`check_diverged`).
+DIVERGENCE_FACTOR: float = 10.0
+
+
+class DivergedError(FloatingPointError):
+    """A training run whose loss became NaN, infinite, or more than :data:`DIVERGENCE_FACTOR` times the
+    chance level; names the configuration and the epoch. Nothing of the run is cached."""
+
+
+def check_diverged(config: Any, epoch: int, chance_level: float, name: str, loss: float, **others: float) -> None:
+    """Raise :class:`DivergedError` when the loss ``name`` = ``loss`` (nats a prediction) is NaN,
+    infinite or above :data:`DIVERGENCE_FACTOR` times ``chance_level`` (``ln K`` for ``K`` equally
+    likely classes or words: the loss of predicting all of them alike), or when a loss in ``others``
+    (keyword: its name with ``_`` for spaces) is NaN or infinite.
+
+    A finite blow-up counts: with a far too large learning rate the cross-entropy of a saturated softmax
+    stays finite (1.7e15 at rate 1e6) while the network predicts nothing. Only ``loss`` is held to the
+    bound: a CNN that memorizes random labels legitimately reaches a test loss several times chance.
+    """
+    values = {name: loss, **{key.replace("_", " "): value for key, value in others.items()}}
+    if all(math.isfinite(v) for v in values.values()) and loss <= DIVERGENCE_FACTOR * chance_level:
+        return
+    shown = ", ".join(f"{key} {value:.4g}" for key, value in values.items())
+    raise DivergedError(f"{config.short()}: the loss diverged in epoch {epoch} ({shown}; the {name} may reach "
+                        f"{DIVERGENCE_FACTOR:g} x the chance level {chance_level:.3g}); nothing was cached")
+
+
 def record_checkpoints(model: Any, checkpoints: Sequence[int]) -> tuple[dict[int, list[np.ndarray]], Any]:
     """Copy ``model``'s weights now (epoch 0, if asked for) and return ``(snapshots, callback)``: the
     Keras callback adds the weights at the end of every epoch in ``checkpoints`` to ``snapshots``."""
@@ -169,301 +251,3 @@ def record_checkpoints(model: Any, checkpoints: Sequence[int]) -> tuple[dict[int
 
     snapshot(0)
     return snapshots, _Checkpoints()
-
-
-# ----------------------------------------------------------------------------------------------------
-# sweeps
-
-
-class SequentialExecutor:
-    """The default executor of :func:`sweep`: runs each job immediately, in the caller."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future:
-        """Run ``fn(*args, **kwargs)`` now; return a completed future (exceptions are stored in it,
-        ``KeyboardInterrupt`` and other non-``Exception`` errors propagate at once)."""
-        future: concurrent.futures.Future = concurrent.futures.Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except Exception as exc:  # noqa: BLE001 - stored like a real executor would
-            future.set_exception(exc)
-        return future
-
-
-#: Environment variable: number of local training processes of a sweep (default: the machine's cores).
-TRAIN_WORKERS_ENV = "CCA_CORE_TRAIN_WORKERS"
-
-
-#: In a local training process: the queue of the sweep that started it (:func:`report_epoch`).
-_WORKER_CHANNEL: Any = None
-
-
-def _one_thread_worker(channel: Any = None) -> None:
-    """Initializer of a local training process: TensorFlow and BLAS on one thread each; epochs are
-    reported to ``channel`` (a queue of the sweep) when given."""
-    global _WORKER_CHANNEL
-    _WORKER_CHANNEL = channel
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                "TF_NUM_INTEROP_THREADS"):
-        os.environ[var] = "1"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-
-
-def local_workers(n_jobs: int | None = None) -> int:
-    """Local training processes for ``n_jobs`` runs: ``$CCA_CORE_TRAIN_WORKERS`` or the number of cores."""
-    value = os.environ.get(TRAIN_WORKERS_ENV, "").strip()
-    if value:
-        if not value.isdigit() or int(value) < 1:
-            raise ValueError(f"{TRAIN_WORKERS_ENV} must be a positive integer, got {value!r}")
-        workers = int(value)
-    else:
-        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(workers, n_jobs if n_jobs else workers))
-
-
-def local_executor(n_workers: int | None = None, channel: Any = None) -> concurrent.futures.ProcessPoolExecutor:
-    """A pool of fresh training processes (``spawn``), each running TensorFlow on one thread.
-
-    Small networks train faster on one thread per process than on two threads in one process
-    (the ops are too small to share: ``benchmarks/train_bench.py``), and independent networks of a
-    sweep then run side by side, one per core. Every network of a sweep is trained the same way
-    (one thread), so the same configuration gives the same weights on the same machine whichever
-    worker trains it; a network trained with another thread count may differ in the last digits.
-    ``channel``: a ``multiprocessing`` queue (spawn context) where the runs report their epochs.
-    """
-    import multiprocessing
-
-    return concurrent.futures.ProcessPoolExecutor(max_workers=n_workers or local_workers(),
-                                                  mp_context=multiprocessing.get_context("spawn"),
-                                                  initializer=_one_thread_worker, initargs=(channel,))
-
-
-# ----------------------------------------------------------------------------------------------------
-# per-epoch progress: workers report each epoch, the sweep prints a line with tqdm's rate and estimate
-
-#: Set in a training process by :func:`_train_reporting`: called after every epoch as
-#: ``hook(epoch, summary)``; ``None`` outside a sweep (nothing is reported).
-_EPOCH_HOOK: Callable[[int, str], None] | None = None
-
-
-def report_epoch(epoch: int, summary: str) -> None:
-    """Tell the sweep that trains this run that ``epoch`` (1-based) ended; ``summary`` is a few words
-    (losses, accuracy). A no-op outside a sweep. Called by the ``_fit`` of each kind of run."""
-    if _EPOCH_HOOK is not None:
-        _EPOCH_HOOK(epoch, summary)
-
-
-def _train_reporting(train: Callable[[Any, Any], Any], channel: Any, index: int, config: Any,
-                     cache_dir: str | os.PathLike) -> Any:
-    """``train(config, cache_dir)`` with :func:`report_epoch` sending ``(index, epoch, summary)`` to
-    ``channel`` (a callable in the sweep's own process), or to the queue this
-    local training process was started with when ``channel`` is :data:`_FROM_WORKER` (none: nothing is
-    reported)."""
-    global _EPOCH_HOOK
-    channel = _WORKER_CHANNEL if channel == _FROM_WORKER else channel
-    if channel is None:
-        return train(config, cache_dir)
-    send = channel if callable(channel) else channel.put
-    _EPOCH_HOOK = lambda epoch, summary: send((index, epoch, summary))  # noqa: E731
-    try:
-        return train(config, cache_dir)
-    finally:
-        _EPOCH_HOOK = None
-
-
-class EpochProgress:
-    """The sweep's per-epoch progress over all runs it trains: a tqdm bar on a terminal, otherwise
-    (a pipe: the book's pipeline, a log file) one line at most every ``interval`` seconds with tqdm's
-    count, rate and estimate of the time left, e.g.
-    ``epochs  23/60 [04:12<07:40, 11.0s/epoch] · [3/5] epoch 4/12: valid perplexity 412.3``."""
-
-    def __init__(self, total: int, n: int, stream: IO[str], interval: float = 10.0) -> None:
-        from tqdm import tqdm
-
-        self._tqdm, self.total, self.n, self.stream, self.interval = tqdm, total, n, stream, interval
-        self.done, self.start, self._last = 0, time.perf_counter(), float("-inf")
-        tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.bar = tqdm(total=total, unit="epoch", desc="epochs", file=stream, leave=False) if tty else None
-
-    def __call__(self, message: tuple[int, int, str], epochs: int) -> None:
-        index, epoch, summary = message
-        self.done += 1
-        note = f"[{index + 1}/{self.n}] epoch {epoch}/{epochs}: {summary}"
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix_str(note, refresh=True)
-            return
-        now = time.perf_counter()
-        if now - self._last >= self.interval or self.done == self.total:
-            self._last = now
-            meter = self._tqdm.format_meter(self.done, self.total, now - self.start, unit="epoch", prefix="epochs")
-            print(f"{meter} · {note}", file=self.stream, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def sweep(configs: Iterable[Any], cache_dir: str | os.PathLike, train: Callable[[Any, Any], Any],
-          load: Callable[[Any, Any], Any], done_message: Callable[[Any], str], executor: Any = None, *,
-          progress: bool = True, stream: IO[str] | None = None) -> list[Any]:
-    """Train (or load) many independent runs, optionally in parallel.
-
-    Cached runs (``load(config, cache_dir)`` is not ``None``) are loaded in the caller; the others are
-    submitted as ``train(config, cache_dir)`` to ``executor``, which writes each to the cache as soon
-    as it finishes, so an interrupted sweep loses only the runs in flight (an interrupt ends with one
-    line saying how many were trained and cached, then ``KeyboardInterrupt``). ``executor=None``:
-    :func:`local_executor` with one process per core (at most one per run to train), shut down at the
-    end. With ``progress``, one
-    line per run (``config.short()``, then ``done_message(result)`` or ``cached``) and a summary go to
-    ``stream`` (default ``sys.stderr``), and, when the runs train in this process or a local process
-    pool, the epochs as they end (:class:`EpochProgress`) go to ``stream`` or, by default, to this
-    process's own stderr (``sys.__stderr__``: in a notebook kernel, the terminal or the book's
-    pipeline rather than the page). Returns the results in the order of ``configs``.
-    """
-    configs = list(configs)
-    n = len(configs)
-    out = stream if stream is not None else sys.stderr
-
-    def log(msg: str, end: str = "\n") -> None:
-        if progress:
-            print(msg, end=end, file=out, flush=True)
-
-    def outcome(result: Any) -> str:
-        return "cached" if result.cached else done_message(result)
-
-    start = time.perf_counter()
-    results: list[Any] = [load(config, cache_dir) for config in configs]
-    todo = [i for i, r in enumerate(results) if r is None]
-    log(f"sweep: {n} networks, {n - len(todo)} cached, {len(todo)} to train (cache {cache_dir})")
-    for i, config in enumerate(configs):
-        if results[i] is not None:
-            log(f"[{i + 1}/{n}] {config.short()} ... cached")
-    epochs = {i: int(getattr(configs[i], "epochs", 0)) for i in todo}
-    meter = EpochProgress(sum(epochs.values()), n, stream if stream is not None else (sys.__stderr__ or out)) \
-        if progress and todo else None
-    own = executor is None and bool(todo)
-    if own:
-        queue, stop = _epoch_queue(meter, epochs)
-        executor = local_executor(local_workers(len(todo)), queue)
-        channel = None if queue is None else _FROM_WORKER
-        log(f"training on {executor._max_workers} local process(es), one thread each")
-    else:
-        if executor is None:
-            executor = SequentialExecutor()
-        channel = None
-        stop = meter.close if meter is not None else (lambda: None)
-        if meter is not None and isinstance(executor, SequentialExecutor):
-            channel = lambda message: meter(message, epochs[message[0]])  # noqa: E731
-    try:
-        _train_all(configs, cache_dir, train, todo, results, executor, log, outcome, channel)
-    except KeyboardInterrupt:
-        if own:
-            executor.shutdown(wait=False, cancel_futures=True)
-        done = sum(1 for i in todo if results[i] is not None)
-        log(f"\ninterrupted: {done} of {len(todo)} network(s) trained and cached; rerun to continue")
-        raise
-    finally:
-        if own:
-            executor.shutdown(wait=True, cancel_futures=True)
-        stop()
-
-    trained = sum(1 for r in results if r is not None and not r.cached)
-    log(f"sweep done: {trained} trained, {n - trained} cached, {time.perf_counter() - start:.1f} s")
-    return results
-
-
-#: ``channel`` of :func:`_train_reporting` in a local training process: its initializer's queue.
-_FROM_WORKER = "worker"
-
-
-def _epoch_queue(meter: EpochProgress | None, epochs: dict[int, int]) -> tuple[Any, Callable[[], None]]:
-    """A queue for the local training processes' epochs, drained into ``meter`` by a thread, and the
-    function that stops it (``(None, no-op)`` without a meter)."""
-    if meter is None:
-        return None, lambda: None
-    import multiprocessing
-    import threading
-
-    queue = multiprocessing.get_context("spawn").Queue()
-
-    def drain() -> None:
-        while (message := queue.get()) is not None:
-            meter(message, epochs[message[0]])
-
-    thread = threading.Thread(target=drain, name="sweep-epochs", daemon=True)
-    thread.start()
-
-    def stop() -> None:
-        with contextlib.suppress(Exception):
-            queue.put(None)
-            thread.join(timeout=5)
-        queue.close()
-        meter.close()
-
-    return queue, stop
-
-
-class SweepError(RuntimeError):
-    """Runs of a sweep that failed (e.g. a diverged loss); the others were trained and cached.
-
-    One line: how many failed and each one's error; ``__cause__`` is the first failure's error.
-
-    Attributes
-    ----------
-    failures : list of (int, config, BaseException)
-        0-based index in the sweep, configuration and the error of each failed run.
-    """
-
-    def __init__(self, failures: list[tuple[int, Any, BaseException]], n: int) -> None:
-        self.failures = failures
-        lines = "; ".join(f"[{i + 1}/{n}] {error}" for i, _, error in failures)
-        super().__init__(f"{len(failures)} of {n} run(s) failed, the others are cached: {lines}")
-
-
-def _train_all(configs: list[Any], cache_dir: str | os.PathLike, train: Callable[[Any, Any], Any], todo: list[int],
-               results: list[Any], executor: Any, log: Callable[..., None], outcome: Callable[[Any], str],
-               channel: Any = None) -> None:
-    """Submit the runs ``todo`` to ``executor`` and fill ``results`` as they finish; with a
-    ``channel``, each run reports its epochs there (:func:`_train_reporting`). A run that raises an
-    ``Exception`` is logged and left ``None``; :class:`SweepError` lists them once the others are done."""
-    n = len(configs)
-    failures: list[tuple[int, Any, BaseException]] = []
-
-    def collect(i: int, future: Any, head: str) -> None:
-        try:
-            results[i] = future.result()
-        except Exception as error:  # noqa: BLE001 - reported with the others below
-            failures.append((i, configs[i], error))
-            log(f"{head} FAILED: {error}")
-        else:
-            log(f"{head} {outcome(results[i])}")
-
-    pending: dict[Any, int] = {}
-    for i in todo:
-        log(f"[{i + 1}/{n}] training {configs[i].short()} ...", end="")
-        if channel is None:
-            future = executor.submit(train, configs[i], cache_dir)
-        else:
-            future = executor.submit(_train_reporting, train, channel, i, configs[i], cache_dir)
-        if future.done():
-            collect(i, future, "")
-        else:
-            log(" submitted")
-            pending[future] = i
-
-    if pending:
-        futures = list(pending)
-        if all(isinstance(f, concurrent.futures.Future) for f in futures):
-            ordered: Iterable[Any] = concurrent.futures.as_completed(futures)
-        else:
-            ordered = futures
-        for future in ordered:
-            i = pending[future]
-            collect(i, future, f"[{i + 1}/{n}] {configs[i].short()} ...")
-    if failures:
-        failures.sort(key=lambda f: f[0])
-        raise SweepError(failures, n) from failures[0][2]

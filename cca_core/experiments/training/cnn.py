@@ -14,13 +14,19 @@ Training runs each epoch as one TensorFlow graph (a loop over the epoch's miniba
 through ``keras.Model.fit``, whose per-step machinery cost several times the arithmetic of these
 small networks (``benchmarks/train_bench.py``). After every epoch (and at initialization) the
 batch-normalization layers' moving statistics are set to the population statistics of their inputs
-over the training set (:func:`population_statistics_function`), so that the test loss and the
+over the first :data:`POPULATION_EXAMPLES` training examples (all of the digits;
+:func:`population_statistics_function`), so that the test loss and the
 activations compared by CCA are functions of the weights, not of the last few minibatches.
 
 Reproducibility: :func:`train` calls ``keras.utils.set_random_seed(config.seed)`` (Python, NumPy and
 TensorFlow seeds) and ``tf.config.experimental.enable_op_determinism()`` before building the model,
 so training the same configuration twice on the same machine and software gives bitwise identical
 weights. Op determinism is process-wide and stays on once a network has been trained.
+
+Networks of one architecture trained one after another in a process share their traced TensorFlow
+functions (:func:`_trainer`): the model's variables are reset to the new network's initial weights
+and the optimizer's to zero, which trains the same bits as a fresh build and saves the tracing (about
+1.5 s a network).
 
 Parallel sweeps: :func:`train_many` takes any object with a ``submit(fn, *args)`` method returning a
 future (``concurrent.futures.ProcessPoolExecutor``, ``distributed.Client.get_executor()``, ...).
@@ -52,9 +58,10 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from cca_core.experiments.training.datasets import KNOWN_DATASETS, LABEL_MODES
-from cca_core.experiments.training.cache import (OPTIMIZERS, SequentialExecutor, RunConfig, digest, learning_rate_at, load_checkpoints, make_optimizer,
-                   normalize_checkpoints, record_checkpoints, report_epoch, save_checkpoints, source_fingerprint,
-                   sweep)
+from cca_core.experiments.training.cache import (OPTIMIZERS, RunConfig, check_diverged, digest, epoch_orders,
+                                                 learning_rate_at, load_checkpoints, make_optimizer,
+                                                 record_checkpoints, save_checkpoints, source_fingerprint)
+from cca_core.experiments.training.sweeps import SequentialExecutor, report_epoch, sweep
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -247,39 +254,18 @@ class TrainConfig(RunConfig):
         if self.labels not in LABEL_MODES:
             raise ValueError(f"unknown label mode {self.labels!r}; known label modes: {', '.join(LABEL_MODES)}")
         strides = validate_architecture(self.depth, self.width, self.strides)
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; known optimizers: {', '.join(OPTIMIZERS)}")
-        lr = float(self.learning_rate)
-        if not np.isfinite(lr) or lr <= 0:
-            raise ValueError(f"learning_rate must be a finite number > 0, got {self.learning_rate!r}")
-        for field in ("epochs", "batch_size", "seed", "decay_after"):
+        for field in ("batch_size", "seed"):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise ValueError(f"{field} must be an integer, got {value!r}")
-        if self.epochs < 0:
-            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
-        if self.decay_after < 0:
-            raise ValueError(f"decay_after must be >= 0, got {self.decay_after}")
-        decay = self.lr_decay
-        if isinstance(decay, bool) or not isinstance(decay, (int, float, np.integer, np.floating)) \
-                or not np.isfinite(decay) or not 0 < decay <= 1:
-            raise ValueError(f"lr_decay must be a finite number in (0, 1] (1 = a constant learning rate), got {decay!r}")
-        if decay < 1 and self.epochs > 0 and self.decay_after >= self.epochs:
-            raise ValueError(f"decay_after={self.decay_after} leaves no epoch to decay the learning rate in "
-                             f"(epochs={self.epochs}): make it below epochs, or lr_decay 1")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        checkpoints = normalize_checkpoints(self.checkpoints, self.epochs)
+        self._normalize_schedule()
         object.__setattr__(self, "strides", strides)
         object.__setattr__(self, "depth", int(self.depth))
         object.__setattr__(self, "width", int(self.width))
-        object.__setattr__(self, "learning_rate", lr)
-        object.__setattr__(self, "epochs", int(self.epochs))
         object.__setattr__(self, "batch_size", int(self.batch_size))
         object.__setattr__(self, "seed", int(self.seed))
-        object.__setattr__(self, "checkpoints", checkpoints)
-        object.__setattr__(self, "lr_decay", float(decay))
-        object.__setattr__(self, "decay_after", int(self.decay_after))
 
     def short(self) -> str:
         """A one-line human-readable summary for progress messages."""
@@ -391,54 +377,94 @@ def load_result(config: TrainConfig, cache_dir: str | os.PathLike) -> TrainResul
 # training
 
 
+@dataclass
+class _Trainer:
+    """One architecture's model, optimizer and traced functions, reused by the networks of that
+    architecture trained one after another in a process (:func:`_trainer`)."""
+
+    model: Any
+    optimizer: Any
+    train_epoch: Any
+    evaluate: Any
+    set_population_statistics: Any
+
+
+#: The trainers of this process, by architecture and data (:func:`_trainer`); the last few only.
+_TRAINERS: dict[tuple[Any, ...], _Trainer] = {}
+_TRAINERS_KEPT = 2
+
+
+def _trainer(config: TrainConfig, data: Any) -> _Trainer:
+    """A model of ``config``'s architecture holding its initial weights (drawn after
+    ``keras.utils.set_random_seed(config.seed)``), an optimizer in its initial state, and the traced
+    epoch, evaluation and population-statistics functions for it.
+
+    Tracing an epoch's graph costs about 1.5 s, as much as 15 epochs of a width-8 network, so a trainer
+    is kept per architecture and data and reused: a fresh model is built (drawing the initial weights
+    as always) and its weights copied into the kept one, whose optimizer variables (step count, moments)
+    are set to zero. The traced graphs are then the same computation on the same values, and train the
+    same bits as a freshly built trainer (``tests/experiments/training/test_exp_training.py``)."""
+    key = (config.depth, config.width, config.strides, config.dataset, config.labels, config.optimizer,
+           max(256, config.batch_size))
+    model = build_cnn(config.depth, config.width, config.strides, data.input_shape, data.num_classes)
+    kept = _TRAINERS.get(key)
+    if kept is not None:
+        kept.model.set_weights(model.get_weights())
+        for variable in kept.optimizer.variables:
+            variable.assign(np.zeros(variable.shape, variable.dtype))
+        kept.set_population_statistics()
+        return kept
+    optimizer = make_optimizer(config.optimizer, config.learning_rate)
+    optimizer.build(model.trainable_variables)
+    trainer = _Trainer(model, optimizer, _epoch_function(model, optimizer, data.x_train, data.y_train),
+                       _evaluation_function(model, key[-1]),
+                       population_statistics_function(model, data.x_train[:POPULATION_EXAMPLES]))
+    trainer.set_population_statistics()
+    while len(_TRAINERS) >= _TRAINERS_KEPT:
+        _TRAINERS.pop(next(iter(_TRAINERS)))
+    _TRAINERS[key] = trainer
+    return trainer
+
+
 def _fit(config: TrainConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, Any]]:
     import keras
     import tensorflow as tf
 
+    from cca_core.experiments.training.checks import check_trainable
     from cca_core.experiments.training.datasets import load_dataset
-    from cca_core.experiments.training.lstm import DivergedError
 
-    keras.backend.clear_session()
+    check_trainable([config])
+    keras.backend.clear_session()  # Keras' global state; a kept trainer's model and graphs live on
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
 
     data = load_dataset(config.dataset, config.labels)
-    n_train = len(data.x_train)
-    if config.batch_size > n_train:
-        raise ValueError(f"batch_size={config.batch_size} is larger than the {n_train} training examples of "
-                         f"{config.dataset}")
-    model = build_cnn(config.depth, config.width, config.strides, data.input_shape, data.num_classes)
-    optimizer = make_optimizer(config.optimizer, config.learning_rate)
-    optimizer.build(model.trainable_variables)
-    set_population_statistics = population_statistics_function(model, data.x_train[:POPULATION_EXAMPLES])
-    set_population_statistics()
+    trainer = _trainer(config, data)
+    model, optimizer, evaluate = trainer.model, trainer.optimizer, trainer.evaluate
     snapshots, recorder = record_checkpoints(model, config.checkpoints)
-    train_epoch = _epoch_function(model, optimizer, data.x_train, data.y_train)
-    evaluate = _evaluation_function(model, max(256, config.batch_size))
 
     history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [],
                                        "learning_rate": []}
-    steps = n_train // config.batch_size
-    shuffle = np.random.default_rng(config.seed)
+    orders = epoch_orders(len(data.x_train), config.batch_size, config.seed, drop_remainder=True)
     for epoch in range(1, config.epochs + 1):
         rate = learning_rate_at(epoch, config.learning_rate, config.lr_decay, config.decay_after)
         optimizer.learning_rate = rate
-        order = shuffle.permutation(n_train)[:steps * config.batch_size].reshape(steps, config.batch_size)
-        loss, accuracy = (float(v) for v in train_epoch(tf.constant(order, dtype=tf.int32)))
-        set_population_statistics()
+        loss, accuracy = (float(v) for v in trainer.train_epoch(tf.constant(next(orders), dtype=tf.int32)))
+        trainer.set_population_statistics()
         # The test split after every epoch (history "val_loss", "val_accuracy"): the learning curve on
         # which the pages judge whether a network stopped improving.
         val_loss, val_accuracy = evaluate(data.x_test, data.y_test)
-        if not (np.isfinite(loss) and np.isfinite(val_loss)):
-            raise DivergedError(f"{config.short()}: the loss diverged in epoch {epoch} "
-                                f"(training {loss}, test {val_loss}); nothing was cached")
+        check_diverged(config, epoch, float(np.log(data.num_classes)), "training loss", loss, test_loss=val_loss)
         for key, value in (("loss", loss), ("accuracy", accuracy), ("val_loss", val_loss),
                            ("val_accuracy", val_accuracy), ("learning_rate", rate)):
             history[key].append(value)
         recorder.on_epoch_end(epoch - 1)
         report_epoch(epoch, f"loss {loss:.3f}, test loss {val_loss:.3f}")
     train_loss, train_accuracy = evaluate(data.x_train, data.y_train)
-    test_loss, test_accuracy = evaluate(data.x_test, data.y_test)
+    if config.epochs:  # the last epoch's test evaluation is the final one
+        test_loss, test_accuracy = history["val_loss"][-1], history["val_accuracy"][-1]
+    else:
+        test_loss, test_accuracy = evaluate(data.x_test, data.y_test)
     meta = {"history": history,
             "train_accuracy": train_accuracy, "train_loss": train_loss,
             "test_accuracy": test_accuracy, "test_loss": test_loss,
@@ -560,15 +586,20 @@ def train(config: TrainConfig, cache_dir: str | os.PathLike) -> TrainResult:
     each epoch. Every epoch draws a fresh permutation of the training set from
     ``np.random.default_rng(config.seed)`` and cuts it into ``N // batch_size`` minibatches; the last
     ``N mod batch_size`` examples of the permutation sit that epoch out. The epoch runs as one
-    TensorFlow graph (:func:`_epoch_function`).
+    TensorFlow graph (:func:`_epoch_function`). After every epoch (and at initialization) the
+    batch normalizations take the population statistics of the first :data:`POPULATION_EXAMPLES`
+    training examples (:func:`population_statistics_function`); the test split is evaluated after every
+    epoch, and the last of these evaluations is the final ``test_loss``/``test_accuracy``.
 
     Raises
     ------
     ValueError
         ``config.batch_size`` above the training examples (before training).
     DivergedError
-        The training or test loss became NaN or infinite; names the configuration and the epoch, and
-        nothing is cached.
+        (:class:`~cca_core.experiments.training.cache.DivergedError`) The training loss became NaN,
+        infinite or more than ten times the chance level ``ln(num_classes)``, or the test loss NaN or
+        infinite (:func:`~cca_core.experiments.training.cache.check_diverged`); names the configuration
+        and the epoch, and nothing is cached.
 
     Parameters
     ----------
@@ -645,7 +676,7 @@ def train_many(configs: Iterable[TrainConfig], cache_dir: str | os.PathLike, exe
     cache_dir : path
     executor : object with ``submit(fn, *args)``, optional
         ``concurrent.futures.ProcessPoolExecutor`` (spawn context recommended), a Dask client's
-        ``get_executor()``, ... Default: :func:`~cca_core.experiments.training.cache.local_executor`, one training
+        ``get_executor()``, ... Default: :func:`~cca_core.experiments.training.sweeps.local_executor`, one training
         process per core (``$CCA_CORE_TRAIN_WORKERS`` to change), each running TensorFlow on one
         thread; :class:`SequentialExecutor` trains one after another in this process.
     progress : bool
@@ -655,21 +686,16 @@ def train_many(configs: Iterable[TrainConfig], cache_dir: str | os.PathLike, exe
     Returns
     -------
     list of TrainResult
-        In the order of ``configs``; they are trained longest first (epochs times the arithmetic of the
-        conv layers), and the progress lines number them in that order.
+        In the order of ``configs``, which also numbers the progress lines and
+        :class:`~cca_core.experiments.training.sweeps.SweepError`'s failures; they are trained longest
+        first (epochs times the arithmetic of the conv layers).
     """
     def done_message(result: TrainResult) -> str:
         return f"done in {result.train_seconds:.1f} s, test acc {result.test_accuracy:.3f}"
 
     # Longest first, so that the widest networks do not end the sweep on one core while the others idle.
-    configs = list(configs)
-    order = sorted(range(len(configs)), key=lambda i: -_arithmetic(configs[i]))
-    results = sweep([configs[i] for i in order], cache_dir, train, load_result, done_message, executor,
-                    progress=progress, stream=stream)
-    out: list[TrainResult] = [None] * len(configs)  # type: ignore[list-item]
-    for i, result in zip(order, results):
-        out[i] = result
-    return out
+    return sweep(configs, cache_dir, train, load_result, done_message, executor, progress=progress, stream=stream,
+                 cost=_arithmetic)
 
 
 def _arithmetic(config: TrainConfig) -> float:

@@ -13,15 +13,18 @@ Training (:func:`train_lm`) is a pure function of an :class:`LMConfig`, cached l
 :func:`cca_core.experiments.training.cnn.train`: ``cache_dir/lm-<key>.npz`` holds the weights at the
 checkpoint epochs (0 = initialization), per-epoch history and the vocabulary size; the key is the
 SHA-256 of the configuration as canonical JSON, a fingerprint of :data:`LM_MODULES` and
-:data:`LM_CACHE_FORMAT`. Files are written atomically; keys, storage and sweeps are shared with the
-CNNs in :mod:`~cca_core.experiments.training.cache`.
+:data:`LM_CACHE_FORMAT`. Files are written atomically; keys, storage and divergence checks are shared
+with the CNNs in :mod:`~cca_core.experiments.training.cache`, sweeps in
+:mod:`~cca_core.experiments.training.sweeps`.
 
 Simplifications, at the scale of the notebooks:
 
 - **Stateless** LSTM: every training window of ``seq_len`` tokens starts from a zero state (Zaremba
   et al. carry the state across windows). The windows are those of
-  :func:`cca_core.experiments.training.text.bptt_windows`; rows (sequences) are reshuffled every epoch,
-  which a stateless model allows.
+  :func:`cca_core.experiments.training.text.bptt_windows`; every epoch visits them in a fresh random
+  order (:func:`~cca_core.experiments.training.cache.epoch_orders`), which a stateless model allows.
+  (Keras' own ``fit(shuffle=True)`` under op determinism repeats one order every epoch: until this
+  edition the models saw their windows in the same order in every epoch.)
 - The validation perplexity recorded at every epoch is ``exp`` of the mean cross-entropy per token
   on the first ``eval_tokens`` tokens of the validation split, cut into windows of ``seq_len``
   (each starting from a zero state), in inference mode.
@@ -68,8 +71,10 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from cca_core.experiments.training.activations import layer_outputs
-from cca_core.experiments.training.cache import (OPTIMIZERS, RunConfig, digest, learning_rate_at, load_checkpoints, make_optimizer, normalize_checkpoints,
-                   record_checkpoints, report_epoch, save_checkpoints, source_fingerprint, sweep)
+from cca_core.experiments.training.cache import (RunConfig, check_diverged, digest, epoch_orders, is_integer,
+                                                 learning_rate_at, load_checkpoints, make_optimizer,
+                                                 record_checkpoints, save_checkpoints, source_fingerprint)
+from cca_core.experiments.training.sweeps import report_epoch, sweep
 from cca_core.experiments.training.text import KNOWN_CORPORA, load_corpus, window_arrays
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,16 +83,12 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["LMConfig", "LMResult", "LM_CACHE_FORMAT", "LM_MODULES", "lm_cache_key", "lm_cache_path",
            "build_lm", "lstm_layer_names", "train_lm", "train_lm_many", "load_lm_result", "lm_from_result",
            "eval_windows", "hidden_states", "perplexity",
-           "training_models", "unigram_probabilities", "unigram_perplexity", "DivergedError"]
+           "training_models", "unigram_probabilities", "unigram_perplexity"]
 
 #: Bumped when the layout of LM cache files changes.
 LM_CACHE_FORMAT: int = 1
 #: Modules whose source defines what a cached language model is (hashed into every key).
 LM_MODULES: tuple[str, ...] = ("cache.py", "lstm.py", "text.py")
-
-
-def _is_int(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
 
 
 @dataclass(frozen=True)
@@ -164,19 +165,17 @@ class LMConfig(RunConfig):
     def __post_init__(self) -> None:
         if self.corpus not in KNOWN_CORPORA:
             raise ValueError(f"unknown corpus {self.corpus!r}; known corpora: {', '.join(KNOWN_CORPORA)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; known optimizers: {', '.join(OPTIMIZERS)}")
-        for field in ("embedding_size", "hidden_size", "n_layers", "seq_len", "batch_size", "epochs", "seed",
-                      "softmax_samples", "decay_after"):
+        sizes = ("embedding_size", "hidden_size", "n_layers", "seq_len", "batch_size", "seed", "softmax_samples")
+        for field in sizes:
             value = getattr(self, field)
-            if not _is_int(value):
+            if not is_integer(value):
                 raise ValueError(f"{field} must be an integer, got {value!r}")
-            minimum = 0 if field in ("epochs", "seed", "softmax_samples", "decay_after") else 1
+            minimum = 0 if field in ("seed", "softmax_samples") else 1
             if value < minimum:
                 raise ValueError(f"{field} must be >= {minimum}, got {value}")
         for field, minimum in (("max_tokens", 2), ("eval_tokens", 2)):
             value = getattr(self, field)
-            if value is not None and (not _is_int(value) or value < minimum):
+            if value is not None and (not is_integer(value) or value < minimum):
                 raise ValueError(f"{field} must be None or an integer >= {minimum}, got {value!r}")
         if self.eval_tokens is not None and self.eval_tokens < self.seq_len + 1:
             raise ValueError(f"eval_tokens={self.eval_tokens} is too few for one validation window: need at least "
@@ -184,34 +183,23 @@ class LMConfig(RunConfig):
         if self.max_tokens is not None and self.max_tokens < self.batch_size * (self.seq_len + 1):
             raise ValueError(f"max_tokens={self.max_tokens} is too few for one window: need at least "
                              f"batch_size * (seq_len + 1) = {self.batch_size * (self.seq_len + 1)}")
-        for field in ("learning_rate", "dropout", "grad_clip", "lr_decay"):
+        for field in ("dropout", "grad_clip"):
             value = getattr(self, field)
             if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
                     or not np.isfinite(value):
                 raise ValueError(f"{field} must be a finite number, got {value!r}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.grad_clip < 0:
             raise ValueError(f"grad_clip must be >= 0 (0 = no clipping), got {self.grad_clip!r}")
-        if not 0 < self.lr_decay <= 1:
-            raise ValueError(f"lr_decay must be in (0, 1] (1 = a constant learning rate), got {self.lr_decay!r}")
-        if self.lr_decay < 1 and self.epochs > 0 and self.decay_after >= self.epochs:
-            raise ValueError(f"decay_after={self.decay_after} leaves no epoch to decay the learning rate in "
-                             f"(epochs={self.epochs}): make it below epochs, or lr_decay 1")
-        if self.checkpoints is not None and not all(_is_int(e) for e in self.checkpoints):
-            raise ValueError(f"checkpoints must be integers, got {self.checkpoints!r}")
-        checkpoints = normalize_checkpoints(self.checkpoints, int(self.epochs))
-        for field in ("embedding_size", "hidden_size", "n_layers", "seq_len", "batch_size", "epochs", "seed",
-                      "softmax_samples", "decay_after"):
+        self._normalize_schedule()
+        for field in sizes:
             object.__setattr__(self, field, int(getattr(self, field)))
         for field in ("max_tokens", "eval_tokens"):
             value = getattr(self, field)
             object.__setattr__(self, field, None if value is None else int(value))
-        for field in ("learning_rate", "dropout", "grad_clip", "lr_decay"):
+        for field in ("dropout", "grad_clip"):
             object.__setattr__(self, field, float(getattr(self, field)))
-        object.__setattr__(self, "checkpoints", checkpoints)
 
     def short(self) -> str:
         """A one-line summary for progress messages."""
@@ -450,10 +438,6 @@ def training_models(config: LMConfig, vocab_size: int, x: np.ndarray, y: np.ndar
     return model, full, train_model, [x, y], np.zeros(len(y), dtype=np.float32)
 
 
-class DivergedError(FloatingPointError):
-    """A training run whose loss became NaN or infinite; names the configuration and the epoch."""
-
-
 def _fit(config: LMConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, Any]]:
     import keras
     import tensorflow as tf
@@ -476,24 +460,23 @@ def _fit(config: LMConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, Any]]
     train_loss: list[float] = []
     rates: list[float] = []
 
-    def rate(epoch: int, _: float) -> float:  # epoch is 0-based here
-        rates.append(learning_rate_at(epoch + 1, config.learning_rate, config.lr_decay, config.decay_after))
-        return rates[-1]
-
-    class _Epochs(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            loss = float((logs or {}).get("loss", float("nan")))
-            valid = valid_loss_now()
-            if not (np.isfinite(loss) and np.isfinite(valid)):
-                raise DivergedError(f"{config.short()}: the loss diverged in epoch {epoch + 1} "
-                                    f"(training {loss}, validation {valid}); nothing was cached")
-            train_loss.append(loss)
-            valid_loss.append(valid)
-            report_epoch(epoch + 1, f"training loss {loss:.3f}, valid perplexity {np.exp(valid):.1f}")
-
-    if config.epochs > 0:
-        train_model.fit(fit_x, fit_y, batch_size=config.batch_size, epochs=config.epochs, shuffle=True, verbose=0,
-                        callbacks=[keras.callbacks.LearningRateScheduler(rate), _Epochs(), recorder])
+    # Every epoch a fresh order of the windows (not fit's shuffle=True: under op determinism it repeats
+    # one order every epoch); fit then takes them in that order, the last minibatch the remainder.
+    orders = epoch_orders(len(y), config.batch_size, config.seed, drop_remainder=False)
+    for epoch in range(1, config.epochs + 1):
+        rates.append(learning_rate_at(epoch, config.learning_rate, config.lr_decay, config.decay_after))
+        train_model.optimizer.learning_rate = rates[-1]
+        order = next(orders)
+        inputs = [a[order] for a in fit_x] if isinstance(fit_x, list) else fit_x[order]
+        logs = train_model.fit(inputs, fit_y[order], batch_size=config.batch_size, epochs=1, shuffle=False,
+                               verbose=0).history
+        loss, valid = float(logs["loss"][-1]), valid_loss_now()
+        check_diverged(config, epoch, float(np.log(corpus.vocab_size)), "validation loss", valid,
+                       training_loss=loss)
+        train_loss.append(loss)
+        valid_loss.append(valid)
+        recorder.on_epoch_end(epoch - 1)
+        report_epoch(epoch, f"training loss {loss:.3f}, valid perplexity {np.exp(valid):.1f}")
     history = {"train_loss": train_loss, "valid_loss": valid_loss,
                "valid_perplexity": [float(np.exp(v)) for v in valid_loss], "learning_rate": rates}
     meta = {"history": history, "vocab_size": int(corpus.vocab_size), "train_tokens": int(len(corpus.train)),

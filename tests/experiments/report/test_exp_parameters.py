@@ -270,3 +270,32 @@ def test_every_rule_names_the_bad_item_of_a_list():
     with pytest.raises(ParameterError, match=r"^names\[1\] = 'c': must be one of 'a', 'b'"):
         check_parameters({"names": ["b", "c"]}, spec)
     assert check_parameters({"names": ["b", "a"]}, spec)["names"] == ["b", "a"]
+
+
+def test_a_bound_with_unless_does_not_apply_while_that_parameter_has_that_value():
+    spec = parse_parameters("epochs: int = 10    # at least 1\n"
+                            "lr_decay: float = 0.5  # in (0, 1]\n"
+                            "decay_after: int = 4   # (non-negative, < epochs unless lr_decay is 1, where it does nothing)\n")
+    assert spec["decay_after"].rules[-1].unless == ("lr_decay", "1")
+    for epochs, decay, after, ok in [(10, 0.5, 4, True), (3, 0.5, 4, False), (3, 1.0, 4, True), (3, 1, 4, True),
+                                     (4, 0.5, 4, False), (4, 0.99, 50, False), (20, 1.0, 50, True)]:
+        values = {"epochs": epochs, "lr_decay": decay, "decay_after": after}
+        if ok:
+            check_parameters(values, spec)
+        else:
+            with pytest.raises(ParameterError, match=rf"decay_after = {after}: must be < epochs = {epochs} unless lr_decay is 1"):
+                check_parameters(values, spec)
+    with pytest.raises(ParameterError, match="decay_after = -1: must be >= 0"):  # the other rule still holds
+        check_parameters({"epochs": 5, "lr_decay": 1.0, "decay_after": -1}, spec)
+    with pytest.raises(ParameterSpecError, match="lr_rate"):
+        parse_parameters("epochs: int = 10  # at least 1\nafter: int = 4  # (< epochs unless lr_rate is 1)\n")
+
+
+def test_an_unknown_name_gets_every_close_suggestion():
+    spec = parse_parameters("decay_after: int = 0  # non-negative\nlr_group_decay_after: int = 0  # non-negative\n"
+                            "epochs: int = 3  # at least 1\n")
+    with pytest.raises(ParameterError, match=r"lr_decay_after: no such parameter; did you mean 'decay_after' or "
+                                             r"'lr_group_decay_after'\?"):
+        check_parameters({"lr_decay_after": 2}, spec)
+    with pytest.raises(ParameterError, match=r"epoch: no such parameter; did you mean 'epochs'\?$"):
+        check_parameters({"epoch": 2}, spec)

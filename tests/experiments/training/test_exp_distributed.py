@@ -12,7 +12,7 @@ import io
 import numpy as np
 import pytest
 
-from cca_core.experiments.training.cache import SweepError
+from cca_core.experiments.training.sweeps import SweepError
 
 from cca_core.experiments.cluster import SCHEDULER_ENV, JobFailed
 from cca_core.experiments import TrainConfig, cache_key, load_result, sweep_executor, train_many

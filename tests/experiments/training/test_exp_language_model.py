@@ -63,11 +63,11 @@ def tiny_result(data_env, tmp_path_factory):
     ({"embedding_size": True}, "embedding_size must be an integer"), ({"epochs": -1}, "epochs must be >= 0"),
     ({"seq_len": 0}, "seq_len"), ({"batch_size": 0}, "batch_size"),
     ({"max_tokens": 1}, "max_tokens"), ({"max_tokens": 100}, "too few for one window"),
-    ({"eval_tokens": 1.5}, "eval_tokens"), ({"eval_tokens": 20}, "too few for one validation window"), ({"learning_rate": 0}, "learning_rate must be > 0"),
+    ({"eval_tokens": 1.5}, "eval_tokens"), ({"eval_tokens": 20}, "too few for one validation window"), ({"learning_rate": 0}, "learning_rate must be a finite number > 0"),
     ({"learning_rate": float("nan")}, "learning_rate must be a finite"), ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
     ({"grad_clip": -1}, "grad_clip must be >= 0"), ({"checkpoints": (0, 9)}, "checkpoints must be epochs in 0..4"),
     ({"checkpoints": ()}, "checkpoints"), ({"checkpoints": (0.5,)}, "checkpoints must be integers"),
-    ({"lr_decay": 0}, r"lr_decay must be in \(0, 1\]"), ({"lr_decay": 1.5}, r"lr_decay must be in \(0, 1\]"),
+    ({"lr_decay": 0}, r"lr_decay must be a finite number in \(0, 1\]"), ({"lr_decay": 1.5}, r"lr_decay must be a finite number in \(0, 1\]"),
     ({"lr_decay": float("inf")}, "lr_decay must be a finite"), ({"decay_after": -1}, "decay_after must be >= 0"),
     ({"lr_decay": 0.5, "decay_after": 4}, "decay_after=4 leaves no epoch to decay"),
 ])
@@ -295,13 +295,14 @@ def test_learning_rate_decays_as_scheduled(data_env, tmp_path):
 
 def test_sweep_goes_on_past_a_failed_run_and_names_it(tmp_path):
     """A diverged run fails alone: the others are trained and returned, then SweepError names the failed one."""
-    from cca_core.experiments.training.cache import SequentialExecutor, SweepError, sweep
+    from cca_core.experiments.training.cache import DivergedError
+    from cca_core.experiments.training.sweeps import SequentialExecutor, SweepError, sweep
 
     configs = [dataclasses.replace(TINY, seed=s) for s in range(3)]
 
     def train(config, cache_dir):
         if config.seed == 1:
-            raise lm.DivergedError(f"{config.short()}: the loss diverged in epoch 1")
+            raise DivergedError(f"{config.short()}: the loss diverged in epoch 1")
         return dataclasses.replace(config, seed=config.seed + 100)  # stands in for a result
 
     class Done:
@@ -314,3 +315,40 @@ def test_sweep_goes_on_past_a_failed_run_and_names_it(tmp_path):
               SequentialExecutor(), stream=stream)
     assert [(i, c.seed) for i, c, _ in caught.value.failures] == [(1, 1)]
     assert stream.getvalue().count("done") == 2 and "FAILED" in stream.getvalue()
+
+
+@needs_training
+def test_every_epoch_takes_the_windows_in_a_fresh_order(data_env, tmp_path, monkeypatch):
+    """Each epoch's fit gets all the training windows, in the order of a fresh permutation of
+    np.random.default_rng(seed) (cache.epoch_orders), not fit's own shuffle."""
+    import keras
+
+    from cca_core.experiments.training.text import load_corpus, window_arrays
+
+    seen = []
+    real_fit = keras.Model.fit
+
+    def spy(self, x=None, y=None, **kwargs):
+        seen.append((np.array(x[0] if isinstance(x, list) else x), kwargs.get("shuffle")))
+        return real_fit(self, x, y, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", spy)
+    config = dataclasses.replace(TINY, epochs=3, checkpoints=(0, 3))
+    train_lm(config, tmp_path)
+    corpus = load_corpus(config.corpus, config.max_tokens)
+    windows, _ = window_arrays(corpus.train, config.batch_size, config.seq_len)
+    rng = np.random.default_rng(config.seed)
+    assert len(seen) == 3 and all(shuffle is False for _, shuffle in seen)
+    for x, _ in seen:
+        np.testing.assert_array_equal(x, windows[rng.permutation(len(windows))])
+    assert not np.array_equal(seen[0][0], seen[1][0])
+
+
+@needs_training
+def test_a_language_model_whose_validation_loss_blows_up_has_diverged(data_env, tmp_path):
+    from cca_core.experiments.training.cache import DivergedError
+
+    config = dataclasses.replace(TINY, optimizer="sgd", learning_rate=1e8, grad_clip=0.0, softmax_samples=0)
+    with pytest.raises(DivergedError, match=r"diverged in epoch 1 \(validation loss"):
+        train_lm(config, tmp_path)
+    assert list(tmp_path.iterdir()) == []

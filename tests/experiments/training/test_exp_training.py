@@ -9,6 +9,7 @@ import io
 import multiprocessing
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -331,7 +332,7 @@ def test_training_matches_plain_gradient_descent_written_out(tmp_path):
 
 @needs_tf
 def test_a_diverging_network_names_its_configuration_and_epoch(tmp_path):
-    from cca_core.experiments.training.lstm import DivergedError
+    from cca_core.experiments.training.cache import DivergedError
 
     config = TrainConfig(**dict(TINY, epochs=2), optimizer="sgd", learning_rate=1e30)
     with pytest.raises(DivergedError, match=r"depth=2 width=4 sgd lr=1e\+30.*diverged in epoch 1"):
@@ -343,7 +344,7 @@ def test_a_diverging_network_names_its_configuration_and_epoch(tmp_path):
 def test_a_sweep_trains_the_widest_networks_first_and_returns_them_in_order(tmp_path):
     """Longest first (so that a wide network does not end a sweep alone on one core); the results still
     come back in the order of the configurations."""
-    from cca_core.experiments.training.cache import SequentialExecutor
+    from cca_core.experiments.training.sweeps import SequentialExecutor
 
     configs = [TrainConfig(**dict(TINY, width=w)) for w in (2, 8, 4)] + [TrainConfig(**dict(TINY, width=4, epochs=3))]
     stream = io.StringIO()
@@ -352,3 +353,93 @@ def test_a_sweep_trains_the_widest_networks_first_and_returns_them_in_order(tmp_
     trained = [line.split(" width=")[1].split()[0] + "/" + line.split(" epochs=")[1].split()[0]
                for line in stream.getvalue().splitlines() if " training " in line]
     assert trained == ["8/1", "4/3", "4/1", "2/1"]
+
+
+@needs_tf
+def test_a_finite_blow_up_is_a_divergence_too(tmp_path):
+    """With a far too large rate the cross-entropy of a saturated softmax stays finite (about 1e15 at rate
+    1e6) while the network predicts nothing: above ten times the chance level ln(10) it counts as diverged."""
+    from cca_core.experiments.training.cache import DivergedError
+
+    config = TrainConfig(**dict(TINY, epochs=2), optimizer="sgd", learning_rate=1e6)
+    with pytest.raises(DivergedError, match=r"diverged in epoch 1 \(training loss [0-9.e+]+, test loss .*chance level 2\.3"):
+        train(config, tmp_path)
+    assert list(tmp_path.iterdir()) == [], "nothing cached for a diverged run"
+
+
+@needs_tf
+def test_networks_trained_one_after_another_share_graphs_and_give_the_same_bits(tmp_path):
+    """A network trained after another of its architecture (its traced graphs reused, weights and Adam's
+    step count and moments reset) has the same weights, bit for bit, as one trained by a fresh trainer."""
+    config = TrainConfig(**dict(TINY, epochs=2), optimizer="adam", learning_rate=0.01, checkpoints=(0, 1, 2))
+    other = dataclasses.replace(config, seed=1, learning_rate=0.003)
+    training_module._TRAINERS.clear()
+    fresh = train(config, tmp_path / "fresh")
+    train(other, tmp_path / "other")
+    assert len(training_module._TRAINERS) == 1, "the second network did not reuse the first one's trainer"
+    reused = train(config, tmp_path / "reused")
+    assert len(training_module._TRAINERS) == 1
+    for epoch in (0, 1, 2):
+        for a, b in zip(fresh.weights[epoch], reused.weights[epoch], strict=True):
+            assert np.array_equal(a, b)
+    assert fresh.history == reused.history
+
+
+@needs_tf
+def test_a_failed_network_is_named_by_its_place_in_the_sweep_as_given(tmp_path):
+    """The sweep trains the longest first, but its messages and SweepError count in the order given."""
+    from cca_core.experiments.training.sweeps import SequentialExecutor, SweepError
+
+    configs = [TrainConfig(**TINY), TrainConfig(**dict(TINY, width=8)),
+               TrainConfig(**dict(TINY, epochs=2), optimizer="sgd", learning_rate=1e30)]
+    stream = io.StringIO()
+    with pytest.raises(SweepError, match=r"1 of 3 run\(s\) failed.*\[3/3\] .*lr=1e\+30") as caught:
+        train_many(configs, tmp_path, executor=SequentialExecutor(), stream=stream)
+    assert [(i, c) for i, c, _ in caught.value.failures] == [(2, configs[2])]
+    lines = [line for line in stream.getvalue().splitlines() if " training " in line]
+    assert [line.split("]")[0] for line in lines] == ["[2/3", "[3/3", "[1/3"]  # width 8, 2 epochs, 1 epoch
+    assert " width=8 " in lines[0] and "FAILED" in lines[1]
+
+
+def test_every_epoch_visits_the_examples_in_a_fresh_order():
+    from cca_core.experiments.training.cache import epoch_orders
+
+    orders = epoch_orders(10, 3, seed=7, drop_remainder=True)
+    epochs = [next(orders) for _ in range(3)]
+    assert all(e.shape == (3, 3) for e in epochs)
+    assert all(len(set(e.ravel())) == 9 and set(e.ravel()) <= set(range(10)) for e in epochs)
+    assert len({e.tobytes() for e in epochs}) == 3
+    rng = np.random.default_rng(7)  # the documented draw: one generator, a permutation an epoch
+    for e in epochs:
+        np.testing.assert_array_equal(e.ravel(), rng.permutation(10)[:9])
+    whole = next(epoch_orders(10, 3, seed=7, drop_remainder=False))
+    np.testing.assert_array_equal(np.sort(whole), np.arange(10))
+
+
+@needs_tf
+def test_keras_fit_under_op_determinism_repeats_one_order_every_epoch():
+    """Why the trainers shuffle themselves: ``fit(shuffle=True)`` with op determinism on visits the examples
+    in the same order in every epoch (the running mean loss of a model that outputs its input, at rate 0,
+    follows the order). If Keras changes this, the test says so; the trainers need no change."""
+    code = textwrap.dedent("""
+        import os
+        import cca_core.experiments.training
+        import numpy as np, keras, tensorflow as tf
+        keras.utils.set_random_seed(0)
+        tf.config.experimental.enable_op_determinism()
+        x = np.arange(200, dtype="float32").reshape(200, 1)
+        inputs = keras.Input((1,))
+        model = keras.Model(inputs, keras.layers.Dense(1, kernel_initializer="ones", use_bias=False)(inputs))
+        model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mae")
+        seen = []
+        class Record(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                seen.append([])
+            def on_train_batch_end(self, batch, logs=None):
+                seen[-1].append(round(float(logs["loss"]), 4))
+        model.fit(x, np.zeros(200, "float32"), batch_size=20, epochs=3, shuffle=True, verbose=0, callbacks=[Record()])
+        print(seen[0] == seen[1] == seen[2], seen[0] != sorted(seen[0]))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-2:] == ["True", "True"], "fit now reshuffles every epoch: the comment in cache.epoch_orders is stale"
