@@ -9,7 +9,8 @@ Rooms, one job each (the arrows point down: a room imports only those below it a
 - :mod:`~cca_core.experiments.verdicts` -- evidence, verdict rules (claims against the paper's)
 - :mod:`~cca_core.experiments.analysis` -- comparisons, clustering, convergence, sequences, synthetic data, costs, the measures' own checks
 - :mod:`~cca_core.experiments.training` -- datasets, corpora, the CNNs and LSTMs, cached deterministic
-  training (the only code hashed into cache keys), activations
+  training (its modules that define a trained network are the only code hashed into cache keys;
+  sweeps and checks are not), activations
 - :mod:`~cca_core.experiments.evidence` -- the evidence record and its intervals over networks (below
   analysis and verdicts, which both use it)
 - :mod:`~cca_core.experiments.numbers` -- the one number formatter (estimates with their intervals, counts,

@@ -205,7 +205,7 @@ _DISTINCT = re.compile(rf"(?:at least|≥|>=)\s*({_EXPR})\s+distinct\b")
 _INTERVAL = re.compile(rf"\bin\s*([\[(])\s*({_EXPR})\s*,\s*({_EXPR})\s*([\])])")
 _RANGE = re.compile(rf"\bin\s+({_EXPR})\s*\.\.\s*({_EXPR})")
 _BOUND = re.compile(rf"(?:\b(at least|at most)\s+|(?:(?<=[\s(;,])|^)(≥|≤|>=|<=|>|<)\s*)({_EXPR})"
-                    r"(?:\s+unless\s+([A-Za-z_]\w*)\s+is\s+(-?\d[\d_]*(?:\.\d+)?)\b)?")
+                    r"(?:\s+unless\s+([A-Za-z_]\w*)\s+is\s+(-?\d[\d_]*(?:\.\d+)?)(?![\w.]))?")
 _QUOTED = r'"[^"\n]*"(?:\s*\([^)]*\))?'
 _CHOICE = re.compile(rf"{_QUOTED}(?:\s*(?:,\s*or|,|or)\s*{_QUOTED})+")
 _MEMBER = re.compile(r"\ba name in\s+([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+)")
@@ -241,6 +241,9 @@ def parse_rules(comment: str) -> tuple[tuple[Rule, ...], tuple[Any, ...]]:
     take(re.compile(r"\bpositive\b"), lambda m: [Rule("bound", m.group(0), op=">", expr="0")])
     take(_BOUND, lambda m: [Rule("bound", m.group(0).strip(), op=_OPS[m.group(1) or m.group(2)], expr=m.group(3),
                                  unless=(m.group(4), m.group(5)) if m.group(4) else ())])
+    if re.search(r"\bunless\b", text):
+        raise ParameterSpecError(f"'unless' in {comment.strip()!r} follows no bound by a comparison, or its value "
+                                 f"is not a number ('< epochs unless lr_decay is 1')")
     return tuple(rules), tuple(specials)
 
 

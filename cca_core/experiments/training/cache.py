@@ -100,9 +100,10 @@ class RunConfig:
         if self.lr_decay < 1 and self.epochs > 0 and self.decay_after >= self.epochs:
             raise ValueError(f"decay_after={self.decay_after} leaves no epoch to decay the learning rate in "
                              f"(epochs={self.epochs}): make it below epochs, or lr_decay 1")
-        if self.checkpoints is not None and not all(is_integer(e) for e in self.checkpoints):
-            raise ValueError(f"checkpoints must be integers, got {self.checkpoints!r}")
-        checkpoints = normalize_checkpoints(self.checkpoints, int(self.epochs))
+        checkpoints = None if self.checkpoints is None else tuple(self.checkpoints)  # any iterable, read once
+        if checkpoints is not None and not all(is_integer(e) for e in checkpoints):
+            raise ValueError(f"checkpoints must be integers, got {checkpoints!r}")
+        checkpoints = normalize_checkpoints(checkpoints, int(self.epochs))
         for field, kind in (("learning_rate", float), ("lr_decay", float), ("epochs", int), ("decay_after", int)):
             object.__setattr__(self, field, kind(getattr(self, field)))
         object.__setattr__(self, "checkpoints", checkpoints)

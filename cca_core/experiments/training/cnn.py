@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from numbers import Integral
@@ -389,7 +390,8 @@ class _Trainer:
     set_population_statistics: Any
 
 
-#: The trainers of this process, by architecture and data (:func:`_trainer`); the last few only.
+#: The trainers of this process, by thread, architecture and data (:func:`_trainer`); the last few only.
+#: Keyed by thread so that two threads of one process never train on one model at once.
 _TRAINERS: dict[tuple[Any, ...], _Trainer] = {}
 _TRAINERS_KEPT = 2
 
@@ -400,15 +402,16 @@ def _trainer(config: TrainConfig, data: Any) -> _Trainer:
     epoch, evaluation and population-statistics functions for it.
 
     Tracing an epoch's graph costs about 1.5 s, as much as 15 epochs of a width-8 network, so a trainer
-    is kept per architecture and data and reused: a fresh model is built (drawing the initial weights
-    as always) and its weights copied into the kept one, whose optimizer variables (step count, moments)
-    are set to zero. The traced graphs are then the same computation on the same values, and train the
+    is kept per thread, architecture and data and reused: a fresh model is built (drawing the initial
+    weights as always) and its weights copied into the kept one, whose optimizer variables (step count,
+    moments, learning rate: :func:`_fit` sets it every epoch) are set to zero. The traced graphs are then the same computation on the same values, and train the
     same bits as a freshly built trainer (``tests/experiments/training/test_exp_training.py``)."""
-    key = (config.depth, config.width, config.strides, config.dataset, config.labels, config.optimizer,
-           max(256, config.batch_size))
+    key = (threading.get_ident(), config.depth, config.width, config.strides, config.dataset, config.labels,
+           config.optimizer, max(256, config.batch_size))
     model = build_cnn(config.depth, config.width, config.strides, data.input_shape, data.num_classes)
-    kept = _TRAINERS.get(key)
+    kept = _TRAINERS.pop(key, None)
     if kept is not None:
+        _TRAINERS[key] = kept
         kept.model.set_weights(model.get_weights())
         for variable in kept.optimizer.variables:
             variable.assign(np.zeros(variable.shape, variable.dtype))
@@ -421,7 +424,7 @@ def _trainer(config: TrainConfig, data: Any) -> _Trainer:
                        population_statistics_function(model, data.x_train[:POPULATION_EXAMPLES]))
     trainer.set_population_statistics()
     while len(_TRAINERS) >= _TRAINERS_KEPT:
-        _TRAINERS.pop(next(iter(_TRAINERS)))
+        _TRAINERS.pop(next(iter(_TRAINERS)))  # the least recently used (a reused one moves to the end)
     _TRAINERS[key] = trainer
     return trainer
 

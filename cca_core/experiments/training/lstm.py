@@ -71,8 +71,8 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from cca_core.experiments.training.activations import layer_outputs
-from cca_core.experiments.training.cache import (RunConfig, check_diverged, digest, epoch_orders, is_integer,
-                                                 learning_rate_at, load_checkpoints, make_optimizer,
+from cca_core.experiments.training.cache import (DivergedError, RunConfig, check_diverged, digest, epoch_orders,
+                                                 is_integer, learning_rate_at, load_checkpoints, make_optimizer,
                                                  record_checkpoints, save_checkpoints, source_fingerprint)
 from cca_core.experiments.training.sweeps import report_epoch, sweep
 from cca_core.experiments.training.text import KNOWN_CORPORA, load_corpus, window_arrays
@@ -83,7 +83,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["LMConfig", "LMResult", "LM_CACHE_FORMAT", "LM_MODULES", "lm_cache_key", "lm_cache_path",
            "build_lm", "lstm_layer_names", "train_lm", "train_lm_many", "load_lm_result", "lm_from_result",
            "eval_windows", "hidden_states", "perplexity",
-           "training_models", "unigram_probabilities", "unigram_perplexity"]
+           "training_models", "unigram_probabilities", "unigram_perplexity", "DivergedError"]
 
 #: Bumped when the layout of LM cache files changes.
 LM_CACHE_FORMAT: int = 1

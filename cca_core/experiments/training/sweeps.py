@@ -1,14 +1,15 @@
 """Sweeps: many independent cached runs trained through an executor, with progress and failures reported.
 
 :func:`~cca_core.experiments.training.cnn.train_many` (CNNs) and
-:func:`~cca_core.experiments.training.lstm.train_lms` (language models) are :func:`sweep` with their
+:func:`~cca_core.experiments.training.lstm.train_lm_many` (language models) are :func:`sweep` with their
 own ``train`` and ``load``:
 
 - executors: any object with ``submit(fn, *args)`` returning a future; by default
   :func:`local_executor`, one fresh training process per core (``$CCA_CORE_TRAIN_WORKERS`` to change),
   each running TensorFlow on one thread; :class:`SequentialExecutor` runs in the caller;
-- order: with a ``cost``, the costliest runs are submitted first, so that the longest does not end a
-  sweep alone on one core; every message and result keeps the order the runs were given in;
+- order: with a ``cost``, the costliest runs are submitted (and their lines printed) first, so that the
+  longest does not end a sweep alone on one core; the ``[i/n]`` of every line, the failures of
+  :class:`SweepError` and the results count in the order the runs were given in;
 - progress: one line per run, and the epochs as they end (:class:`EpochProgress`, tqdm's rate and
   estimate), reported by the training code through :func:`report_epoch`;
 - failures: a run that raises (e.g. :class:`~cca_core.experiments.training.cache.DivergedError`) does

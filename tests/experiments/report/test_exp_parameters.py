@@ -289,6 +289,10 @@ def test_a_bound_with_unless_does_not_apply_while_that_parameter_has_that_value(
         check_parameters({"epochs": 5, "lr_decay": 1.0, "decay_after": -1}, spec)
     with pytest.raises(ParameterSpecError, match="lr_rate"):
         parse_parameters("epochs: int = 10  # at least 1\nafter: int = 4  # (< epochs unless lr_rate is 1)\n")
+    for comment in ("< epochs unless lr_decay is 1e0", "< epochs unless lr_decay is 1.5x", "in (0, 1] unless epochs is 1",
+                    "positive unless epochs is 1", "unless epochs is 2"):
+        with pytest.raises(ParameterSpecError, match="'unless' in"):  # never a rule that silently always applies
+            parse_parameters(f"epochs: int = 10  # at least 1\nafter: int = 4  # ({comment})\n")
 
 
 def test_an_unknown_name_gets_every_close_suggestion():

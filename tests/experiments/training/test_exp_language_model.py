@@ -318,9 +318,11 @@ def test_sweep_goes_on_past_a_failed_run_and_names_it(tmp_path):
 
 
 @needs_training
-def test_every_epoch_takes_the_windows_in_a_fresh_order(data_env, tmp_path, monkeypatch):
-    """Each epoch's fit gets all the training windows, in the order of a fresh permutation of
-    np.random.default_rng(seed) (cache.epoch_orders), not fit's own shuffle."""
+@pytest.mark.parametrize("softmax_samples", [0, 16])
+def test_every_epoch_takes_the_windows_in_a_fresh_order(data_env, tmp_path, monkeypatch, softmax_samples):
+    """Each epoch's fit gets all the training windows and their targets, in the order of a fresh permutation
+    of np.random.default_rng(seed) (cache.epoch_orders), not fit's own shuffle; with the full softmax and
+    with the sampled one (whose model takes the targets as a second input)."""
     import keras
 
     from cca_core.experiments.training.text import load_corpus, window_arrays
@@ -329,18 +331,21 @@ def test_every_epoch_takes_the_windows_in_a_fresh_order(data_env, tmp_path, monk
     real_fit = keras.Model.fit
 
     def spy(self, x=None, y=None, **kwargs):
-        seen.append((np.array(x[0] if isinstance(x, list) else x), kwargs.get("shuffle")))
+        inputs, targets = (x[0], x[1]) if isinstance(x, list) else (x, y)
+        seen.append((np.array(inputs), np.array(targets), kwargs.get("shuffle")))
         return real_fit(self, x, y, **kwargs)
 
     monkeypatch.setattr(keras.Model, "fit", spy)
-    config = dataclasses.replace(TINY, epochs=3, checkpoints=(0, 3))
+    config = dataclasses.replace(TINY, epochs=3, checkpoints=(0, 3), softmax_samples=softmax_samples)
     train_lm(config, tmp_path)
     corpus = load_corpus(config.corpus, config.max_tokens)
-    windows, _ = window_arrays(corpus.train, config.batch_size, config.seq_len)
+    windows, targets = window_arrays(corpus.train, config.batch_size, config.seq_len)
     rng = np.random.default_rng(config.seed)
-    assert len(seen) == 3 and all(shuffle is False for _, shuffle in seen)
-    for x, _ in seen:
-        np.testing.assert_array_equal(x, windows[rng.permutation(len(windows))])
+    assert len(seen) == 3 and all(shuffle is False for *_, shuffle in seen)
+    for x, y, _ in seen:
+        order = rng.permutation(len(windows))
+        np.testing.assert_array_equal(x, windows[order])
+        np.testing.assert_array_equal(y.reshape(targets[order].shape), targets[order])
     assert not np.array_equal(seen[0][0], seen[1][0])
 
 

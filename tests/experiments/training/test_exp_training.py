@@ -368,17 +368,22 @@ def test_a_finite_blow_up_is_a_divergence_too(tmp_path):
 
 
 @needs_tf
-def test_networks_trained_one_after_another_share_graphs_and_give_the_same_bits(tmp_path):
-    """A network trained after another of its architecture (its traced graphs reused, weights and Adam's
-    step count and moments reset) has the same weights, bit for bit, as one trained by a fresh trainer."""
-    config = TrainConfig(**dict(TINY, epochs=2), optimizer="adam", learning_rate=0.01, checkpoints=(0, 1, 2))
-    other = dataclasses.replace(config, seed=1, learning_rate=0.003)
+@pytest.mark.parametrize("optimizer", ["adam", "momentum"])
+def test_networks_trained_one_after_another_share_graphs_and_give_the_same_bits(tmp_path, optimizer):
+    """A network trained after others of its architecture (its traced graphs reused, weights and the
+    optimizer's step count and moments reset) -- one at another rate, one of another batch size, one
+    that diverged -- has the same weights, bit for bit, as one trained by a fresh trainer."""
+    from cca_core.experiments.training.cache import DivergedError
+
+    config = TrainConfig(**dict(TINY, epochs=2), optimizer=optimizer, learning_rate=0.01, checkpoints=(0, 1, 2))
     training_module._TRAINERS.clear()
     fresh = train(config, tmp_path / "fresh")
-    train(other, tmp_path / "other")
+    train(dataclasses.replace(config, seed=1, learning_rate=0.003), tmp_path / "other")
     assert len(training_module._TRAINERS) == 1, "the second network did not reuse the first one's trainer"
+    train(dataclasses.replace(config, seed=2, batch_size=32), tmp_path / "batch")
+    with pytest.raises(DivergedError):
+        train(dataclasses.replace(config, seed=3, learning_rate=1e30), tmp_path / "diverged")
     reused = train(config, tmp_path / "reused")
-    assert len(training_module._TRAINERS) == 1
     for epoch in (0, 1, 2):
         for a, b in zip(fresh.weights[epoch], reused.weights[epoch], strict=True):
             assert np.array_equal(a, b)
@@ -443,3 +448,23 @@ def test_keras_fit_under_op_determinism_repeats_one_order_every_epoch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-2:] == ["True", "True"], "fit now reshuffles every epoch: the comment in cache.epoch_orders is stale"
+
+
+def test_divergence_is_a_loss_beyond_ten_times_chance_or_not_finite():
+    """check_diverged on stand-in numbers: the bounded loss may reach 10 x chance; the others need only be finite."""
+    from cca_core.experiments.training.cache import DivergedError, check_diverged
+
+    class Config:
+        def short(self):
+            return "a network"
+
+    chance = float(np.log(10))
+    check_diverged(Config(), 3, chance, "training loss", 10 * chance, test_loss=50 * chance)  # memorizers: test loss high
+    for loss, others in [(10.01 * chance, {}), (1e15, {}), (float("nan"), {}), (float("inf"), {}),
+                         (0.5, {"test_loss": float("nan")}), (0.5, {"test_loss": float("inf")})]:
+        with pytest.raises(DivergedError, match=r"^a network: the loss diverged in epoch 3 \(training loss"):
+            check_diverged(Config(), 3, chance, "training loss", loss, **others)
+    words = float(np.log(10_000))  # a language model: the validation loss is bounded, the training loss need be finite
+    check_diverged(Config(), 1, words, "validation loss", 9 * words, training_loss=1e6)
+    with pytest.raises(DivergedError, match="validation loss 101.3"):
+        check_diverged(Config(), 1, words, "validation loss", 11 * words, training_loss=3.0)
