@@ -14,7 +14,7 @@ imports Dask unless the variable is set.
   :func:`client_from_env`'s client too.
 - :class:`ClusterExecutor`: a ``concurrent.futures.Executor`` on a ``distributed.Client`` (built on
   ``client.get_executor()``) whose failures name the job, e.g. the training configuration (any first
-  argument with a ``short()`` method). The training sweeps
+  argument with a ``short()`` method, under the name of the function a wrapper runs). The training sweeps
   (:func:`~cca_core.experiments.training.cnn.train_many`,
   :func:`~cca_core.experiments.training.lstm.train_lm_many`) take it, or a plain
   ``client.get_executor()``, unchanged.
@@ -204,9 +204,15 @@ class JobFailed(RuntimeError):
 
 
 def _describe(fn: Callable[..., Any], args: tuple[Any, ...]) -> str:
+    """``name(config.short())`` for the first argument with a ``short()`` method; a wrapper whose first
+    argument is the function it runs (the sweeps' ``_train_reporting(train, ..., config, ...)``) is
+    named after that function."""
     name = getattr(fn, "__name__", type(fn).__name__)
-    if args and callable(getattr(args[0], "short", None)):
-        return f"{name}({args[0].short()})"
+    described = [a for a in args if callable(getattr(a, "short", None))]
+    if described:
+        if callable(args[0]) and args[0] is not described[0]:
+            name = getattr(args[0], "__name__", name)
+        return f"{name}({described[0].short()})"
     if args:
         first = repr(args[0])
         return f"{name}({first[:80]}{'...' if len(first) > 80 else ''}{', ...' if len(args) > 1 else ''})"

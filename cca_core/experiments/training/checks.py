@@ -54,15 +54,15 @@ def check_trainable(configs: Iterable[Any]) -> None:
     TypeError
         Something that is not a training configuration.
     """
-    from cca_core.experiments.training.cnn import TrainConfig
-    from cca_core.experiments.training.lstm import LMConfig
+    from cca_core.experiments.training.cache import RunConfig
 
     seen: set[Any] = set()
     for config in configs:
-        if isinstance(config, TrainConfig):
+        # By the fields each kind has (the training modules import this one: no import back).
+        if isinstance(config, RunConfig) and hasattr(config, "dataset"):
             key = ("cnn", config.dataset, config.labels, config.batch_size)
             check = _check_cnn
-        elif isinstance(config, LMConfig):
+        elif isinstance(config, RunConfig) and hasattr(config, "corpus"):
             key = ("lm", config.corpus, config.max_tokens, config.softmax_samples, config.batch_size, config.seq_len)
             check = _check_lm
         else:

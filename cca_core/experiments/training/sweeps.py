@@ -10,7 +10,7 @@ own ``train`` and ``load``:
 - order: with a ``cost``, the costliest runs are submitted (and their lines printed) first, so that the
   longest does not end a sweep alone on one core; the ``[i/n]`` of every line, the failures of
   :class:`SweepError` and the results count in the order the runs were given in;
-- progress: one line per run, and the epochs as they end (:class:`EpochProgress`, tqdm's rate and
+- progress: a line per run as it is submitted and as it ends, and the epochs as they end (:class:`EpochProgress`, tqdm's rate and
   estimate), reported by the training code through :func:`report_epoch`;
 - failures: a run that raises (e.g. :class:`~cca_core.experiments.training.cache.DivergedError`) does
   not stop the others; :class:`SweepError` names every failed run at the end.
@@ -22,9 +22,11 @@ fingerprint (:func:`~cca_core.experiments.training.cache.source_fingerprint`): e
 from __future__ import annotations
 
 import concurrent.futures
+import concurrent.futures.process
 import contextlib
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import IO, Any
@@ -117,22 +119,31 @@ def report_epoch(epoch: int, summary: str) -> None:
         _EPOCH_HOOK(epoch, summary)
 
 
+#: One run at a time per process: training seeds Keras and TensorFlow process-wide
+#: (``keras.utils.set_random_seed``, ``keras.backend.clear_session``), so two threads training at once
+#: draw each other's random numbers. Measured: a ``ThreadPoolExecutor(2)`` gave other initial weights
+#: from one sweep to the next, cached under the configuration's key. A thread pool (or a Dask worker
+#: with several threads) therefore trains its runs one after another; processes train side by side.
+_TRAINING_LOCK = threading.Lock()
+
+
 def _train_reporting(train: Callable[[Any, Any], Any], channel: Any, index: int, config: Any,
                      cache_dir: str | os.PathLike) -> Any:
-    """``train(config, cache_dir)`` with :func:`report_epoch` sending ``(index, epoch, summary)`` to
-    ``channel`` (a callable in the sweep's own process), or to the queue this
-    local training process was started with when ``channel`` is :data:`_FROM_WORKER` (none: nothing is
-    reported)."""
+    """``train(config, cache_dir)``, holding :data:`_TRAINING_LOCK`, with :func:`report_epoch` sending
+    ``(index, epoch, summary)`` to ``channel`` (a callable in the sweep's own process), or to the queue
+    this local training process was started with when ``channel`` is :data:`_FROM_WORKER` (none:
+    nothing is reported)."""
     global _EPOCH_HOOK
-    channel = _WORKER_CHANNEL if channel == _FROM_WORKER else channel
-    if channel is None:
-        return train(config, cache_dir)
-    send = channel if callable(channel) else channel.put
-    _EPOCH_HOOK = lambda epoch, summary: send((index, epoch, summary))  # noqa: E731
-    try:
-        return train(config, cache_dir)
-    finally:
-        _EPOCH_HOOK = None
+    with _TRAINING_LOCK:
+        channel = _WORKER_CHANNEL if channel == _FROM_WORKER else channel
+        if channel is None:
+            return train(config, cache_dir)
+        send = channel if callable(channel) else channel.put
+        _EPOCH_HOOK = lambda epoch, summary: send((index, epoch, summary))  # noqa: E731
+        try:
+            return train(config, cache_dir)
+        finally:
+            _EPOCH_HOOK = None
 
 
 class EpochProgress:
@@ -295,14 +306,21 @@ def _train_all(configs: list[Any], cache_dir: str | os.PathLike, train: Callable
                results: list[Any], executor: Any, log: Callable[..., None], outcome: Callable[[Any], str],
                channel: Any = None) -> None:
     """Submit the runs ``todo`` to ``executor`` and fill ``results`` as they finish; with a
-    ``channel``, each run reports its epochs there (:func:`_train_reporting`). A run that raises an
-    ``Exception`` is logged and left ``None``; :class:`SweepError` lists them once the others are done."""
+    ``channel``, each run reports its epochs there (:func:`_train_reporting`; runs in one process train one at
+    a time, :data:`_TRAINING_LOCK`). A run that raises an ``Exception`` is logged and left ``None``;
+    :class:`SweepError` lists them once the others are done. A process pool that broke (its processes
+    died, e.g. a script without a ``__main__`` guard) ends the sweep at once with one ``RuntimeError``."""
     n = len(configs)
     failures: list[tuple[int, Any, BaseException]] = []
 
     def collect(i: int, future: Any, head: str) -> None:
         try:
             results[i] = future.result()
+        except concurrent.futures.process.BrokenProcessPool as error:
+            raise RuntimeError(
+                "the training processes ended before they could train (see their messages above); a script "
+                "that sweeps with the default executor must make the call under 'if __name__ == \"__main__\":', "
+                "since each training process imports the script") from error
         except Exception as error:  # noqa: BLE001 - reported with the others below
             failures.append((i, configs[i], error))
             log(f"{head} FAILED: {error}")
@@ -312,10 +330,7 @@ def _train_all(configs: list[Any], cache_dir: str | os.PathLike, train: Callable
     pending: dict[Any, int] = {}
     for i in todo:
         log(f"[{i + 1}/{n}] training {configs[i].short()} ...", end="")
-        if channel is None:
-            future = executor.submit(train, configs[i], cache_dir)
-        else:
-            future = executor.submit(_train_reporting, train, channel, i, configs[i], cache_dir)
+        future = executor.submit(_train_reporting, train, channel, i, configs[i], cache_dir)
         if future.done():
             collect(i, future, "")
         else:

@@ -468,3 +468,37 @@ def test_divergence_is_a_loss_beyond_ten_times_chance_or_not_finite():
     check_diverged(Config(), 1, words, "validation loss", 9 * words, training_loss=1e6)
     with pytest.raises(DivergedError, match="validation loss 101.3"):
         check_diverged(Config(), 1, words, "validation loss", 11 * words, training_loss=3.0)
+
+
+@needs_tf
+def test_a_thread_pool_trains_the_same_networks_as_one_after_another(tmp_path):
+    """Training seeds Keras and TensorFlow process-wide, so threads of one process must not train at once
+    (a ThreadPoolExecutor(2) gave other initial weights from sweep to sweep): the sweep trains their runs
+    one at a time, and the weights are those of a sequential sweep, bit for bit."""
+    from cca_core.experiments.training.sweeps import SequentialExecutor
+
+    configs = [TrainConfig(**TINY, seed=s) for s in range(4)]
+    one_by_one = train_many(configs, tmp_path / "sequential", executor=SequentialExecutor(), progress=False)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        threaded = train_many(configs, tmp_path / "threads", executor=pool, progress=False)
+    for a, b in zip(one_by_one, threaded, strict=True):
+        for epoch in a.weights:
+            for wa, wb in zip(a.weights[epoch], b.weights[epoch], strict=True):
+                assert np.array_equal(wa, wb)
+
+
+def test_a_broken_process_pool_ends_the_sweep_with_one_line_saying_why(tmp_path):
+    from concurrent.futures.process import BrokenProcessPool
+
+    from cca_core.experiments.training.sweeps import sweep
+
+    class Broken:
+        def submit(self, fn, *args):
+            future = concurrent.futures.Future()
+            future.set_exception(BrokenProcessPool("A process in the process pool was terminated abruptly"))
+            return future
+
+    configs = [TrainConfig(**TINY, seed=s) for s in range(3)]
+    with pytest.raises(RuntimeError, match=r"training processes ended.*if __name__ == \"__main__\"") as caught:
+        sweep(configs, tmp_path, train, load_result, str, Broken(), progress=False)
+    assert isinstance(caught.value.__cause__, BrokenProcessPool)
