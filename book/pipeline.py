@@ -992,7 +992,16 @@ def rerun(args: argparse.Namespace, pages: list[Page]) -> None:
     template, page, said = rerun_start(args.notebook, pages, args.book_parameters, args.defaults)
     spec = template_spec(template)  # the parameters cell, parsed once
     overrides = parse_overrides(args.parameter, template, spec)
-    params = check_values(template, spec, dict(page.parameters if page else {}, **overrides))  # checked once
+    values = dict(page.parameters if page else {}, **overrides)
+    try:
+        params = check_values(template, spec, values)  # checked once
+    except UsageError as err:  # say which of the values named came from the book page, not the command line
+        named = [k for k in values if k not in overrides and page and re.search(rf"\b{re.escape(k)}\b", str(err))]
+        if not named:
+            raise
+        given = ", ".join(f"{k}={values[k]!r}" for k in named)
+        raise UsageError(f"{err} ({given} from book page {page.name!r}: give {'it' if len(named) == 1 else 'them'} "
+                         f"too, or start from the template's defaults with --defaults, make page DEFAULTS=1)") from None
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
     output = (args.output or RERUNS / f"{template.stem}-{digest}.ipynb").resolve()
     if output.suffix != ".ipynb":

@@ -844,3 +844,28 @@ def test_asyncios_task_destroyed_warning_at_kernel_shutdown_is_noise(pipeline: M
              "task: <Task pending name='Task-2' coro=<Kernel.dispatch_control() running at /x/ipykernel/"
              "kernelbase.py:311> wait_for=<Future pending cb=[Task.task_wakeup()]>>"]
     assert all(any(p.search(line) for p in pipeline.KERNEL_NOISE) for line in lines)
+
+
+def test_a_rerun_refused_for_a_value_of_the_book_page_says_where_it_came_from(book: ModuleType,
+                                                                             capsys: pytest.CaptureFixture) -> None:
+    """The page's own decay_after, valid with its epochs, breaks the rule with a rerun's fewer epochs: the
+    one line says which values came from the book page and how to start from the template's defaults."""
+    template = book.NOTEBOOKS / "decay.ipynb"
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("epochs: int = 3  # at least 1\nlr_decay: float = 1.0  # in (0, 1]\n"
+                                     "decay_after: int = 0  # (non-negative, < epochs unless lr_decay is 1)\n"
+                                     "findings_path: str = \"\"")
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Decay"), cell]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, template)
+    write_pages(book, {"decay": {"template": "decay", "parameters": {"epochs": 60, "lr_decay": 0.5, "decay_after": 50}}})
+    capsys.readouterr()
+    assert book.main(["run", "decay", "-p", "epochs=20"]) == 2
+    assert _one_line_error(capsys) == (
+        "error: notebooks/decay.ipynb: decay_after = 50: must be < epochs = 20 unless lr_decay is 1 (the parameters "
+        "cell: '< epochs unless lr_decay is 1') (decay_after=50, lr_decay=0.5 from book page 'decay': give them too, "
+        "or start from the template's defaults with --defaults, make page DEFAULTS=1)\n")
+    capsys.readouterr()
+    assert book.main(["run", "decay", "-p", "epochs=20 lr_decay=1", "-o", str(book.BOOK / "reruns" / "x.ipynb")]) in (0, 1)
+    assert "must be < epochs" not in capsys.readouterr().err  # with lr_decay 1 the rule does not apply
