@@ -21,16 +21,18 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 #: Environment that makes training the same bits on every x86-64 machine with AVX2, whatever its CPU
-#: features and core count (set before TensorFlow is imported; a value already in the environment
-#: wins). Op determinism alone gives the same bits only on the same machine: TensorFlow turns its
-#: oneDNN graph rewrites on by default only on CPUs with AVX512_VNNI/BF16/AMX, its matrix products go
-#: through oneDNN's sgemm, which picks SSE4.1/AVX/AVX2/AVX-512 kernels by the CPU's features, and
-#: the number of threads (the cores) splits the sums differently. Each of the three changes the
-#: trained weights (measured on a tiny CNN and LSTM: SSE4.1, AVX, AVX2 kernels and 1, 2, 4 threads
-#: give six different weight hashes); with these values the weights are those this machine gives
-#: by default (2 cores, AVX2) and do not change when the process has 1 core
-#: (tests/experiments/training/test_exp_determinism.py). Networks are small: 2 threads cost little.
+#: features and core count, and in every process that trains (set before TensorFlow is imported; a
+#: value already in the environment wins). Op determinism alone gives the same bits only on the same
+#: machine: TensorFlow turns its oneDNN graph rewrites on by default only on CPUs with
+#: AVX512_VNNI/BF16/AMX, its matrix products go through oneDNN's sgemm, which picks
+#: SSE4.1/AVX/AVX2/AVX-512 kernels by the CPU's features, and the number of threads (by default the
+#: cores) splits the sums differently. Each of the three changes the trained weights (measured on a tiny
+#: CNN and LSTM: SSE4.1, AVX, AVX2 kernels and 1, 2, 4 threads give six different weight hashes).
+#: One thread is what a sweep's local training processes run (:func:`.sweeps.local_executor`, which
+#: trained every network of the book): with it, a network trained in the caller's process, by a
+#: thread pool or on a Dask worker has the bits of the one in the cache under the same key
+#: (tests/experiments/training/test_exp_determinism.py). Networks are small: one thread costs little.
 REPRODUCIBLE_ENV: dict[str, str] = {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CPU_ISA": "AVX2",
-                                    "TF_NUM_INTRAOP_THREADS": "2", "TF_NUM_INTEROP_THREADS": "2"}
+                                    "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
 for _key, _value in REPRODUCIBLE_ENV.items():
     os.environ.setdefault(_key, _value)

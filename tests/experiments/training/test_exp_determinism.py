@@ -1,8 +1,10 @@
-"""Training gives the same bits whatever the machine's core count (cca_core.experiments.training.REPRODUCIBLE_ENV).
+"""Training gives the same bits whatever the machine's core count and whichever process trains
+(cca_core.experiments.training.REPRODUCIBLE_ENV).
 
-Each test trains a small CNN (3 conv layers of 8-16 filters, 2 epochs: large enough for TensorFlow
-to split its products over threads) in fresh processes (TensorFlow reads its threading and oneDNN settings
-once, at import) and compares a hash of every weight at every checkpoint.
+Each case trains a small CNN (3 conv layers of 8-16 filters, 2 epochs: large enough for TensorFlow
+to split its products over threads) in a fresh process (TensorFlow reads its threading and oneDNN settings
+once, when it starts its runtime) and prints a hash of every weight at every checkpoint. The processes
+of a test run side by side: the bits do not depend on the load, and the test takes the time of one.
 """
 
 from __future__ import annotations
@@ -20,46 +22,74 @@ pytestmark = pytest.mark.skipif(
     reason="needs the 'experiments' extra and CPU affinity (Linux)")
 
 SCRIPT = textwrap.dedent("""
-    import hashlib, os, sys
-    cores = int(sys.argv[1])
+    import hashlib, os, sys, tempfile
+    cores, how = int(sys.argv[1]), sys.argv[2]
     if cores:
         os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:cores]))
+    if how == "tensorflow-first":
+        import tensorflow  # imported before cca_core sets its environment (no op run yet)
     import numpy as np
-    import cca_core.experiments.training  # sets the reproducible environment before TensorFlow is imported
-    if cores < 0:
-        print(os.environ["TF_NUM_INTRAOP_THREADS"], os.environ["ONEDNN_MAX_CPU_ISA"], "-")
-        sys.exit(0)
-    from cca_core.experiments.training.cnn import TrainConfig, _fit
-    snaps, _ = _fit(TrainConfig(dataset="digits", depth=3, width=8, epochs=2, batch_size=32, seed=0,
-                                optimizer="momentum", learning_rate=0.01))
-    h = hashlib.sha256()
-    for epoch in sorted(snaps):
-        for w in snaps[epoch]:
-            h.update(np.ascontiguousarray(w).tobytes())
-    print(os.environ["TF_NUM_INTRAOP_THREADS"], os.environ["ONEDNN_MAX_CPU_ISA"], h.hexdigest())
+    import cca_core.experiments.training  # sets the reproducible environment before TensorFlow starts
+    from cca_core.experiments.training.cnn import TrainConfig, _fit, train_many
+
+
+    def digest(snaps):
+        h = hashlib.sha256()
+        for epoch in sorted(snaps):
+            for w in snaps[epoch]:
+                h.update(np.ascontiguousarray(w).tobytes())
+        return h.hexdigest()
+
+
+    if __name__ == "__main__":
+        env = os.environ["TF_NUM_INTRAOP_THREADS"], os.environ["ONEDNN_MAX_CPU_ISA"]
+        if how == "env":
+            print(*env, "-")
+            sys.exit(0)
+        config = TrainConfig(dataset="digits", depth=3, width=8, epochs=2, batch_size=32, seed=0,
+                             optimizer="momentum", learning_rate=0.01)
+        if how == "sweep":  # a sweep's local training process (spawned), through the cache
+            with tempfile.TemporaryDirectory() as tmp:
+                snaps = train_many([config], tmp, progress=False)[0].weights
+        else:
+            snaps = _fit(config)[0]
+        print(*env, digest(snaps))
 """)
 
 
-def _train(cores: int, **env: str) -> str:
+def _start(cores: int, how: str = "fit", **env: str) -> subprocess.Popen:
     environ = {k: v for k, v in os.environ.items()
                if k not in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "ONEDNN_MAX_CPU_ISA",
-                            "TF_ENABLE_ONEDNN_OPTS")}
+                            "TF_ENABLE_ONEDNN_OPTS", "CCA_CORE_TRAIN_WORKERS")}
     environ.update(env, TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run([sys.executable, "-c", SCRIPT, str(cores)], capture_output=True, text=True,
-                         env=environ, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return out.stdout.strip().splitlines()[-1]
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, str(cores), how], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=environ)
+
+
+def _results(*runs: subprocess.Popen) -> list[list[str]]:
+    """The ``[threads, isa, digest]`` each run printed, waiting for all."""
+    out = []
+    for run in runs:
+        stdout, stderr = run.communicate(timeout=600)
+        assert run.returncode == 0, stderr[-3000:]
+        out.append(stdout.strip().splitlines()[-1].split())
+    return out
 
 
 def test_the_environment_is_set_and_can_be_overridden():
-    assert _train(-1).split()[:2] == ["2", "AVX2"]
-    assert _train(-1, TF_NUM_INTRAOP_THREADS="1").split()[0] == "1"  # a value in the environment wins
+    default, overridden = _results(_start(-1, "env"), _start(-1, "env", TF_NUM_INTRAOP_THREADS="2"))
+    assert default[:2] == ["1", "AVX2"]
+    assert overridden[0] == "2"  # a value in the environment wins
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 cores to compare with 1")
-def test_training_bits_do_not_depend_on_the_cores_available():
-    two, one = _train(2), _train(1)
-    assert two == one
-    # without the pinned thread count, the core count decides TensorFlow's threads and the bits differ
-    free_one = _train(1, TF_NUM_INTRAOP_THREADS="1", TF_NUM_INTEROP_THREADS="1")
-    assert free_one.split()[-1] != two.split()[-1]
+def test_training_bits_do_not_depend_on_the_cores_or_the_process_that_trains():
+    two, one, sweep, tf_first, two_threads = _results(
+        _start(2), _start(1), _start(2, "sweep"), _start(2, "tensorflow-first"),
+        # what a process with two cores gave before the environment pinned one thread
+        _start(2, TF_NUM_INTRAOP_THREADS="2", TF_NUM_INTEROP_THREADS="2"))
+    assert two == one  # the core count does not matter
+    assert sweep[-1] == two[-1]  # a sweep's worker trains what the caller's process trains: one cache key, one network
+    assert tf_first[-1] == two[-1]  # TensorFlow imported first still reads the environment when it starts
+    # the test can fail: another thread count splits the sums otherwise and gives other bits
+    assert two_threads[0] == "2" and two_threads[-1] != two[-1]
