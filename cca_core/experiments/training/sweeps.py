@@ -157,12 +157,31 @@ class EpochProgress:
 
         self._tqdm, self.total, self.n, self.stream, self.interval = tqdm, total, n, stream, interval
         self.done, self.start, self._last = 0, time.perf_counter(), float("-inf")
+        self._per_run: dict[int, int] = {}  # epochs reported by each run
+        self._stopped: set[int] = set()  # runs that ended early (failed): their epochs left are not counted
         tty = bool(getattr(stream, "isatty", lambda: False)())
         self.bar = tqdm(total=total, unit="epoch", desc="epochs", file=stream, leave=False) if tty else None
+
+    def stopped(self, index: int, epochs: int) -> None:
+        """Run ``index`` (of ``epochs`` epochs) ended early, e.g. diverged: take the epochs it will not
+        train out of the total, so that the count still ends at the total."""
+        if index in self._stopped:
+            return
+        self._stopped.add(index)
+        self._set_total(self.total - max(0, epochs - self._per_run.get(index, 0)))
+
+    def _set_total(self, total: int) -> None:
+        self.total = total
+        if self.bar is not None:
+            self.bar.total = total
+            self.bar.refresh()
 
     def __call__(self, message: tuple[int, int, str], epochs: int) -> None:
         index, epoch, summary = message
         self.done += 1
+        self._per_run[index] = self._per_run.get(index, 0) + 1
+        if index in self._stopped:  # an epoch reported after its run was taken out (the queue lags)
+            self._set_total(self.total + 1)
         note = f"[{index + 1}/{self.n}] epoch {epoch}/{epochs}: {summary}"
         if self.bar is not None:
             self.bar.update(1)
@@ -236,8 +255,9 @@ def sweep(configs: Iterable[Any], cache_dir: str | os.PathLike, train: Callable[
         stop = meter.close if meter is not None else (lambda: None)
         if meter is not None and isinstance(executor, SequentialExecutor):
             channel = lambda message: meter(message, epochs[message[0]])  # noqa: E731
+    failed = (lambda i: meter.stopped(i, epochs[i])) if meter is not None else (lambda i: None)
     try:
-        _train_all(configs, cache_dir, train, todo, results, executor, log, outcome, channel)
+        _train_all(configs, cache_dir, train, todo, results, executor, log, outcome, channel, failed)
     except KeyboardInterrupt:
         if own:
             executor.shutdown(wait=False, cancel_futures=True)
@@ -304,11 +324,11 @@ class SweepError(RuntimeError):
 
 def _train_all(configs: list[Any], cache_dir: str | os.PathLike, train: Callable[[Any, Any], Any], todo: list[int],
                results: list[Any], executor: Any, log: Callable[..., None], outcome: Callable[[Any], str],
-               channel: Any = None) -> None:
+               channel: Any = None, failed: Callable[[int], None] = lambda i: None) -> None:
     """Submit the runs ``todo`` to ``executor`` and fill ``results`` as they finish; with a
     ``channel``, each run reports its epochs there (:func:`_train_reporting`; runs in one process train one at
-    a time, :data:`_TRAINING_LOCK`). A run that raises an ``Exception`` is logged and left ``None``;
-    :class:`SweepError` lists them once the others are done. A process pool that broke (its processes
+    a time, :data:`_TRAINING_LOCK`). A run that raises an ``Exception`` is logged, left ``None`` and
+    passed to ``failed`` (its index); :class:`SweepError` lists them once the others are done. A process pool that broke (its processes
     died, e.g. a script without a ``__main__`` guard) ends the sweep at once with one ``RuntimeError``."""
     n = len(configs)
     failures: list[tuple[int, Any, BaseException]] = []
@@ -323,7 +343,10 @@ def _train_all(configs: list[Any], cache_dir: str | os.PathLike, train: Callable
                 "since each training process imports the script") from error
         except Exception as error:  # noqa: BLE001 - reported with the others below
             failures.append((i, configs[i], error))
-            log(f"{head} FAILED: {error}")
+            failed(i)
+            message = str(error)  # a DivergedError starts with the run, which the line names already
+            message = message.removeprefix(f"{configs[i].short()}: ")
+            log(f"{head} FAILED: {message}")
         else:
             log(f"{head} {outcome(results[i])}")
 

@@ -7,6 +7,7 @@ import dataclasses
 import importlib.util
 import io
 import multiprocessing
+import re
 import subprocess
 import sys
 import textwrap
@@ -404,6 +405,10 @@ def test_a_failed_network_is_named_by_its_place_in_the_sweep_as_given(tmp_path):
     lines = [line for line in stream.getvalue().splitlines() if " training " in line]
     assert [line.split("]")[0] for line in lines] == ["[2/3", "[3/3", "[1/3"]  # width 8, 2 epochs, 1 epoch
     assert " width=8 " in lines[0] and "FAILED" in lines[1]
+    assert lines[1].count(configs[2].short()) == 1  # the error names the run: the line does not repeat it
+    # the epoch count ends at its total: the diverged run's epochs left are taken out of it
+    counts = re.findall(r"epochs:[^|]*\|[^|]*\|\s*(\d+)/(\d+) \[", stream.getvalue())
+    assert counts[0][1] == "4" and counts[-1] == ("2", "2"), counts  # 1 + 1 + 2, then the diverged run's 2 out
 
 
 def test_every_epoch_visits_the_examples_in_a_fresh_order():
