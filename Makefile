@@ -20,9 +20,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 # Unit and property tests, the notebook templates at their defaults (nbval), the book's freshness,
-# its HTML build and the browser checks of the built pages.
+# its HTML build and the browser checks of the built pages, in TEST_WORKERS pytest processes (pytest-xdist;
+# a test file stays in one process; TEST_WORKERS=0: all in this one).
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest --nbval-lax tests notebooks
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --nbval-lax tests notebooks
 
 # Execute the pages whose template, parameters or cca_core code changed, then build the HTML
 # (book/_build/html/index.html). It refuses to execute pages while cca_core/, notebooks/ or

@@ -111,7 +111,7 @@ def _one_cnn_step(config):
     keras.utils.set_random_seed(0)
     model = build_cnn(config.depth, config.width, config.strides, data.input_shape, data.num_classes)
     model.compile(optimizer=make_optimizer(config.optimizer, config.learning_rate),
-                  loss="sparse_categorical_crossentropy")
+                  loss="sparse_categorical_crossentropy", run_eagerly=True)  # one step: tracing would cost more
     loss = model.train_on_batch(data.x_train[:config.batch_size], data.y_train[:config.batch_size])
     return float(np.ravel(loss)[0])
 
@@ -127,6 +127,7 @@ def _one_lm_step(config):
     keras.utils.set_random_seed(0)
     _, _, train_model, fit_x, fit_y = training_models(config, corpus.vocab_size, x, y)
     first = [a[: config.batch_size] for a in fit_x] if isinstance(fit_x, list) else fit_x[: config.batch_size]
+    train_model.run_eagerly = True  # one step: tracing would cost more
     loss = train_model.train_on_batch(first, fit_y[: config.batch_size])
     return float(np.ravel(loss)[0])
 
