@@ -27,7 +27,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from numbers import Integral, Real
 from pathlib import Path
 from typing import IO, Any
@@ -76,6 +76,8 @@ class RunConfig:
     def _normalize_schedule(self) -> None:
         """Check the training schedule and store its normalized values (``learning_rate`` and
         ``lr_decay`` as floats, ``epochs`` and ``decay_after`` as ints, ``checkpoints`` as a sorted tuple).
+        ``decay_after`` is stored as 0 when ``lr_decay`` is 1: it changes nothing then, and the same
+        network must have one cache key whatever ``decay_after`` was given.
 
         Raises ``ValueError`` naming the field: an unknown optimizer; a learning rate that is not a
         finite number > 0; ``epochs`` or ``decay_after`` not an integer >= 0; ``lr_decay`` outside
@@ -106,6 +108,8 @@ class RunConfig:
         checkpoints = normalize_checkpoints(checkpoints, int(self.epochs))
         for field, kind in (("learning_rate", float), ("lr_decay", float), ("epochs", int), ("decay_after", int)):
             object.__setattr__(self, field, kind(getattr(self, field)))
+        if self.lr_decay == 1:
+            object.__setattr__(self, "decay_after", 0)
         object.__setattr__(self, "checkpoints", checkpoints)
 
 
@@ -198,7 +202,8 @@ def epoch_orders(n_examples: int, batch_size: int, seed: int, drop_remainder: bo
 
     ``drop_remainder``: the permutation's first ``n // batch_size * batch_size`` indices as a
     ``(steps, batch_size)`` array (the rest sit the epoch out); otherwise the whole permutation, for a
-    trainer whose last minibatch is smaller. Both kinds of runs shuffle here because Keras'
+    trainer whose last minibatch is smaller. The CNNs train each epoch as one graph over these
+    minibatches; the language models give the order to Keras' ``fit(shuffle=False)``, since
     ``fit(shuffle=True)`` under TensorFlow's op determinism visits the examples in the same order every
     epoch (``tests/experiments/training/test_exp_training.py``)."""
     rng = np.random.default_rng(seed)
@@ -231,24 +236,20 @@ def check_diverged(config: Any, epoch: int, chance_level: float, name: str, loss
     if all(math.isfinite(v) for v in values.values()) and loss <= DIVERGENCE_FACTOR * chance_level:
         return
     shown = ", ".join(f"{key} {value:.4g}" for key, value in values.items())
-    raise DivergedError(f"{config.short()}: the loss diverged in epoch {epoch} ({shown}; the {name} may reach "
-                        f"{DIVERGENCE_FACTOR:g} x the chance level {chance_level:.3g}); nothing was cached")
+    raise DivergedError(f"{config.short()}: the loss diverged in epoch {epoch} ({shown}; the {name} must stay "
+                        f"at most {DIVERGENCE_FACTOR:g} x the chance level {chance_level:.3g}); nothing was cached")
 
 
-def record_checkpoints(model: Any, checkpoints: Sequence[int]) -> tuple[dict[int, list[np.ndarray]], Any]:
-    """Copy ``model``'s weights now (epoch 0, if asked for) and return ``(snapshots, callback)``: the
-    Keras callback adds the weights at the end of every epoch in ``checkpoints`` to ``snapshots``."""
-    import keras
-
+def record_checkpoints(model: Any, checkpoints: Sequence[int]) -> tuple[dict[int, list[np.ndarray]],
+                                                                        Callable[[int], None]]:
+    """Copy ``model``'s weights now (epoch 0, if asked for) and return ``(snapshots, record)``:
+    ``record(epoch)`` (1-based, called when the epoch ends) adds a copy of the weights to ``snapshots``
+    when ``epoch`` is in ``checkpoints``."""
     snapshots: dict[int, list[np.ndarray]] = {}
 
-    def snapshot(epoch: int) -> None:
+    def record(epoch: int) -> None:
         if epoch in checkpoints:
             snapshots[epoch] = [np.array(w, copy=True) for w in model.get_weights()]
 
-    class _Checkpoints(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            snapshot(epoch + 1)
-
-    snapshot(0)
-    return snapshots, _Checkpoints()
+    record(0)
+    return snapshots, record

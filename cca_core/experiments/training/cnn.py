@@ -60,7 +60,7 @@ import numpy as np
 
 from cca_core.experiments.training.datasets import KNOWN_DATASETS, LABEL_MODES
 from cca_core.experiments.training.cache import (OPTIMIZERS, RunConfig, check_diverged, digest, epoch_orders,
-                                                 learning_rate_at, load_checkpoints, make_optimizer,
+                                                 is_integer, learning_rate_at, load_checkpoints, make_optimizer,
                                                  record_checkpoints, save_checkpoints, source_fingerprint)
 from cca_core.experiments.training.sweeps import SequentialExecutor, report_epoch, sweep
 
@@ -257,7 +257,7 @@ class TrainConfig(RunConfig):
         strides = validate_architecture(self.depth, self.width, self.strides)
         for field in ("batch_size", "seed"):
             value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            if not is_integer(value):
                 raise ValueError(f"{field} must be an integer, got {value!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
@@ -444,7 +444,7 @@ def _fit(config: TrainConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, An
     data = load_dataset(config.dataset, config.labels)
     trainer = _trainer(config, data)
     model, optimizer, evaluate = trainer.model, trainer.optimizer, trainer.evaluate
-    snapshots, recorder = record_checkpoints(model, config.checkpoints)
+    snapshots, record = record_checkpoints(model, config.checkpoints)
 
     history: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": [],
                                        "learning_rate": []}
@@ -461,7 +461,7 @@ def _fit(config: TrainConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, An
         for key, value in (("loss", loss), ("accuracy", accuracy), ("val_loss", val_loss),
                            ("val_accuracy", val_accuracy), ("learning_rate", rate)):
             history[key].append(value)
-        recorder.on_epoch_end(epoch - 1)
+        record(epoch)
         report_epoch(epoch, f"loss {loss:.3f}, test loss {val_loss:.3f}")
     train_loss, train_accuracy = evaluate(data.x_train, data.y_train)
     if config.epochs:  # the last epoch's test evaluation is the final one

@@ -455,7 +455,7 @@ def _fit(config: LMConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, Any]]
     def valid_loss_now() -> float:
         return float(full.evaluate(vx, vy, batch_size=eval_bs, verbose=0))
 
-    snapshots, recorder = record_checkpoints(model, config.checkpoints)
+    snapshots, record = record_checkpoints(model, config.checkpoints)
     valid_loss = [valid_loss_now()]
     train_loss: list[float] = []
     rates: list[float] = []
@@ -475,7 +475,7 @@ def _fit(config: LMConfig) -> tuple[dict[int, list[np.ndarray]], dict[str, Any]]
                        training_loss=loss)
         train_loss.append(loss)
         valid_loss.append(valid)
-        recorder.on_epoch_end(epoch - 1)
+        record(epoch)
         report_epoch(epoch, f"training loss {loss:.3f}, valid perplexity {np.exp(valid):.1f}")
     history = {"train_loss": train_loss, "valid_loss": valid_loss,
                "valid_perplexity": [float(np.exp(v)) for v in valid_loss], "learning_rate": rates}

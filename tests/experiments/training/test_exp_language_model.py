@@ -89,7 +89,7 @@ def test_config_normalization_and_round_trip():
 
 BASE = LMConfig(corpus="ptb", max_tokens=50_000, embedding_size=64, hidden_size=64, n_layers=3, dropout=0.0,
                 seq_len=20, batch_size=20, learning_rate=0.002, optimizer="adam", epochs=4, seed=0,
-                checkpoints=(0, 4), grad_clip=5.0, eval_tokens=10_000)
+                checkpoints=(0, 4), grad_clip=5.0, eval_tokens=10_000, lr_decay=0.8)  # decaying: decay_after counts
 ALTERNATIVES = {"corpus": "wikitext2", "max_tokens": None, "embedding_size": 32, "hidden_size": 32, "n_layers": 2,
                 "dropout": 0.1, "seq_len": 35, "batch_size": 32, "learning_rate": 0.001, "optimizer": "sgd",
                 "epochs": 5, "seed": 1, "checkpoints": (0, 2, 4), "grad_clip": 0.0, "eval_tokens": None,

@@ -29,8 +29,9 @@ needs_tf = pytest.mark.skipif(
 # ------------------------------------------------------------------------------------------------
 # cache keys
 
+# A decaying rate, so that decay_after matters (at lr_decay 1 it is stored as 0).
 BASE = TrainConfig(dataset="digits", labels="true", depth=3, width=8, strides=(2,), learning_rate=0.01,
-                   optimizer="momentum", epochs=2, batch_size=32, seed=0, checkpoints=(0, 2))
+                   optimizer="momentum", epochs=2, batch_size=32, seed=0, checkpoints=(0, 2), lr_decay=0.8)
 
 # One changed value per field. Adding a field to TrainConfig without adding it here fails the test.
 ALTERNATIVES = {
@@ -47,7 +48,8 @@ def test_key_is_sensitive_to_every_field():
 def test_key_is_stable_across_processes():
     code = ("from cca_core.experiments import TrainConfig, cache_key; import sys; "
             "print(cache_key(TrainConfig(dataset='digits', labels='true', depth=3, width=8, strides=(2,), "
-            "learning_rate=0.01, optimizer='momentum', epochs=2, batch_size=32, seed=0, checkpoints=(0, 2)))); "
+            "learning_rate=0.01, optimizer='momentum', epochs=2, batch_size=32, seed=0, checkpoints=(0, 2), "
+            "lr_decay=0.8))); "
             "assert 'tensorflow' not in sys.modules")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={"PYTHONHASHSEED": "12345", "PATH": ""})
@@ -62,6 +64,22 @@ def test_equivalent_configs_share_a_key():
     assert a == b and cache_key(a) == cache_key(b)
     assert a.strides == (2,) and a.checkpoints == (0, 2) and isinstance(a.learning_rate, float)
     assert TrainConfig.from_dict(a.to_dict()) == a
+
+
+@pytest.mark.parametrize("kind", ["cnn", "lm"])
+@pytest.mark.parametrize("decay_after", [1, 3, 50])
+def test_decay_after_without_a_decay_is_stored_as_zero(kind, decay_after):
+    """At lr_decay 1 the rate is constant whatever decay_after says (learning_rate_at, written out here):
+    the configurations train one network, and must have one key."""
+    from cca_core.experiments.training.cache import learning_rate_at
+    from cca_core.experiments.training.lstm import LMConfig, lm_cache_key
+
+    make, key = (TrainConfig, cache_key) if kind == "cnn" else (LMConfig, lm_cache_key)
+    given, plain = make(epochs=60, lr_decay=1, decay_after=decay_after), make(epochs=60)
+    assert given == plain and given.decay_after == 0 and key(given) == key(plain)
+    assert all(learning_rate_at(e, 0.1, 1.0, decay_after) == 0.1 for e in range(1, 61))
+    decaying = make(epochs=60, lr_decay=0.5, decay_after=decay_after)  # with a decay it counts
+    assert decaying.decay_after == decay_after and key(decaying) != key(make(epochs=60, lr_decay=0.5))
 
 
 def test_key_depends_on_code(tmp_path, monkeypatch):
@@ -456,7 +474,7 @@ def test_keras_fit_under_op_determinism_repeats_one_order_every_epoch():
 
 
 def test_divergence_is_a_loss_beyond_ten_times_chance_or_not_finite():
-    """check_diverged on stand-in numbers: the bounded loss may reach 10 x chance; the others need only be finite."""
+    """check_diverged on stand-in numbers: the bounded loss must stay at most 10 x chance; the others need only be finite."""
     from cca_core.experiments.training.cache import DivergedError, check_diverged
 
     class Config:
