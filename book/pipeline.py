@@ -996,7 +996,7 @@ def rerun(args: argparse.Namespace, pages: list[Page]) -> None:
     try:
         params = check_values(template, spec, values)  # checked once
     except UsageError as err:  # say which of the values named came from the book page, not the command line
-        named = [k for k in values if k not in overrides and re.search(rf"\b{re.escape(k)}\b", str(err))]
+        named = [k for k in values if k not in overrides and page and re.search(rf"\b{re.escape(k)}\b", str(err))]
         if not named:
             raise
         given = ", ".join(f"{k}={values[k]!r}" for k in named)
