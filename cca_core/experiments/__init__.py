@@ -24,6 +24,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# The training package's __init__ only sets TensorFlow's reproducible environment (no TensorFlow import):
+# done here, so that importing cca_core.experiments sets it before any TensorFlow op runs.
+from cca_core.experiments import training as _training  # noqa: F401
+
 _MODULE_EXPORTS: dict[str, tuple[str, ...]] = {
     "training.cnn": ("TrainConfig", "TrainResult", "cache_key", "code_fingerprint", "load_result", "load_model", "train", "train_many", "model_from_result", "build_cnn", "default_strides", "layer_names", "layer_widths",),
     "training.datasets": ("Dataset", "load_dataset", "KNOWN_DATASETS", "LABEL_MODES", "RANDOM_LABEL_SEED",),

@@ -36,3 +36,14 @@ REPRODUCIBLE_ENV: dict[str, str] = {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CP
                                     "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
 for _key, _value in REPRODUCIBLE_ENV.items():
     os.environ.setdefault(_key, _value)
+
+#: Thread counts set in the environment before import, other than :data:`REPRODUCIBLE_ENV`'s: they apply
+#: to every training process (the sweeps' too) and change the trained bits, but not the cache keys.
+_OTHER_THREADS = {k: os.environ[k] for k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+                  if os.environ[k] != REPRODUCIBLE_ENV[k]}
+if _OTHER_THREADS:
+    import warnings
+
+    warnings.warn(f"{', '.join(f'{k}={v}' for k, v in _OTHER_THREADS.items())} in the environment: networks "
+                  f"trained now differ in the last bits from those trained on one thread (the book's cache) "
+                  f"under the same cache keys; unset them to train the cached networks", stacklevel=2)

@@ -61,18 +61,23 @@ _WORKER_CHANNEL: Any = None
 
 
 def _one_thread_worker(channel: Any = None) -> None:
-    """Initializer of a local training process: TensorFlow and BLAS on one thread each; epochs are
-    reported to ``channel`` (a queue of the sweep) when given."""
+    """Initializer of a local training process: BLAS on one thread, TensorFlow on the threads of
+    :data:`~cca_core.experiments.training.REPRODUCIBLE_ENV` (one, unless the environment the sweep's
+    process started with says otherwise: then the caller's setting, so that the same configuration
+    trains the same bits in the sweep and in the caller); epochs are reported to ``channel`` (a queue of
+    the sweep) when given."""
     global _WORKER_CHANNEL
     _WORKER_CHANNEL = channel
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-                "TF_NUM_INTEROP_THREADS"):
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from cca_core.experiments.training import REPRODUCIBLE_ENV  # sets the environment if it is not inherited
+
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    threads = {k: int(os.environ.get(k) or REPRODUCIBLE_ENV[k]) for k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
+    tf.config.threading.set_intra_op_parallelism_threads(threads["TF_NUM_INTRAOP_THREADS"])
+    tf.config.threading.set_inter_op_parallelism_threads(threads["TF_NUM_INTEROP_THREADS"])
 
 
 def local_workers(n_jobs: int | None = None) -> int:
@@ -88,7 +93,8 @@ def local_workers(n_jobs: int | None = None) -> int:
 
 
 def local_executor(n_workers: int | None = None, channel: Any = None) -> concurrent.futures.ProcessPoolExecutor:
-    """A pool of fresh training processes (``spawn``), each running TensorFlow on one thread.
+    """A pool of fresh training processes (``spawn``), each running TensorFlow on one thread (as every
+    process that imports :mod:`cca_core.experiments` does, unless the environment sets other counts).
 
     Small networks train faster on one thread per process than on two threads in one process
     (the ops are too small to share: ``benchmarks/train_bench.py``), and independent networks of a
@@ -159,16 +165,21 @@ class EpochProgress:
         self.done, self.start, self._last = 0, time.perf_counter(), float("-inf")
         self._per_run: dict[int, int] = {}  # epochs reported by each run
         self._stopped: set[int] = set()  # runs that ended early (failed): their epochs left are not counted
+        self._lock = threading.Lock()  # epochs arrive on the queue's thread, failures on the sweep's
         tty = bool(getattr(stream, "isatty", lambda: False)())
         self.bar = tqdm(total=total, unit="epoch", desc="epochs", file=stream, leave=False) if tty else None
 
     def stopped(self, index: int, epochs: int) -> None:
         """Run ``index`` (of ``epochs`` epochs) ended early, e.g. diverged: take the epochs it will not
-        train out of the total, so that the count still ends at the total."""
-        if index in self._stopped:
-            return
-        self._stopped.add(index)
-        self._set_total(self.total - max(0, epochs - self._per_run.get(index, 0)))
+        train out of the total, so that the count still ends at the total (and, without a bar, print the
+        last line when this was the last run)."""
+        with self._lock:
+            if index in self._stopped:
+                return
+            self._stopped.add(index)
+            self._set_total(self.total - max(0, epochs - self._per_run.get(index, 0)))
+            if self.bar is None and self.done and self.done == self.total:
+                self._print(f"[{index + 1}/{self.n}] stopped")
 
     def _set_total(self, total: int) -> None:
         self.total = total
@@ -178,24 +189,28 @@ class EpochProgress:
 
     def __call__(self, message: tuple[int, int, str], epochs: int) -> None:
         index, epoch, summary = message
-        self.done += 1
-        self._per_run[index] = self._per_run.get(index, 0) + 1
-        if index in self._stopped:  # an epoch reported after its run was taken out (the queue lags)
-            self._set_total(self.total + 1)
-        note = f"[{index + 1}/{self.n}] epoch {epoch}/{epochs}: {summary}"
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix_str(note, refresh=True)
-            return
-        now = time.perf_counter()
-        if now - self._last >= self.interval or self.done == self.total:
-            self._last = now
-            meter = self._tqdm.format_meter(self.done, self.total, now - self.start, unit="epoch", prefix="epochs")
-            print(f"{meter} · {note}", file=self.stream, flush=True)
+        with self._lock:
+            self.done += 1
+            self._per_run[index] = self._per_run.get(index, 0) + 1
+            if index in self._stopped:  # an epoch reported after its run was taken out (the queue lags)
+                self._set_total(self.total + 1)
+            note = f"[{index + 1}/{self.n}] epoch {epoch}/{epochs}: {summary}"
+            if self.bar is not None:
+                self.bar.update(1)
+                self.bar.set_postfix_str(note, refresh=True)
+            elif time.perf_counter() - self._last >= self.interval or self.done == self.total:
+                self._print(note)
+
+    def _print(self, note: str) -> None:
+        """One line (no bar): tqdm's count, rate and time left, then ``note``."""
+        now = self._last = time.perf_counter()
+        meter = self._tqdm.format_meter(self.done, self.total, now - self.start, unit="epoch", prefix="epochs")
+        print(f"{meter} · {note}", file=self.stream, flush=True)
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        with self._lock:
+            if self.bar is not None:
+                self.bar.close()
 
 
 def sweep(configs: Iterable[Any], cache_dir: str | os.PathLike, train: Callable[[Any, Any], Any],

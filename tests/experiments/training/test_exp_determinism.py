@@ -2,8 +2,9 @@
 (cca_core.experiments.training.REPRODUCIBLE_ENV).
 
 Each case trains a small CNN (3 conv layers of 8-16 filters, 2 epochs: large enough for TensorFlow
-to split its products over threads) in a fresh process (TensorFlow reads its threading and oneDNN settings
-once, when it starts its runtime) and prints a hash of every weight at every checkpoint. The processes
+to split its products over threads) in a fresh process (TensorFlow reads its thread counts when it starts
+its runtime, at the first op; the oneDNN settings at import) and prints a hash of every weight at every
+checkpoint. The processes
 of a test run side by side: the bits do not depend on the load, and the test takes the time of one.
 """
 
@@ -24,13 +25,12 @@ pytestmark = pytest.mark.skipif(
 SCRIPT = textwrap.dedent("""
     import hashlib, os, sys, tempfile
     cores, how = int(sys.argv[1]), sys.argv[2]
-    if cores:
+    if cores > 0:
         os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:cores]))
     if how == "tensorflow-first":
-        import tensorflow  # imported before cca_core sets its environment (no op run yet)
+        import tensorflow  # imported before cca_core sets its thread counts (no op run yet)
     import numpy as np
-    import cca_core.experiments.training  # sets the reproducible environment before TensorFlow starts
-    from cca_core.experiments.training.cnn import TrainConfig, _fit, train_many
+    import cca_core.experiments  # sets the reproducible environment before TensorFlow starts
 
 
     def digest(snaps):
@@ -46,6 +46,7 @@ SCRIPT = textwrap.dedent("""
         if how == "env":
             print(*env, "-")
             sys.exit(0)
+        from cca_core.experiments.training.cnn import TrainConfig, _fit, train_many
         config = TrainConfig(dataset="digits", depth=3, width=8, epochs=2, batch_size=32, seed=0,
                              optimizer="momentum", learning_rate=0.01)
         if how == "sweep":  # a sweep's local training process (spawned), through the cache
@@ -67,29 +68,38 @@ def _start(cores: int, how: str = "fit", **env: str) -> subprocess.Popen:
 
 
 def _results(*runs: subprocess.Popen) -> list[list[str]]:
-    """The ``[threads, isa, digest]`` each run printed, waiting for all."""
+    """The ``[threads, isa, digest]`` each run printed, waiting for all (and ending the others when one fails)."""
     out = []
-    for run in runs:
-        stdout, stderr = run.communicate(timeout=600)
-        assert run.returncode == 0, stderr[-3000:]
-        out.append(stdout.strip().splitlines()[-1].split())
+    try:
+        for run in runs:
+            stdout, stderr = run.communicate(timeout=600)
+            assert run.returncode == 0, stderr[-3000:]
+            out.append(stdout.strip().splitlines()[-1].split())
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+                run.communicate()
     return out
 
 
 def test_the_environment_is_set_and_can_be_overridden():
     default, overridden = _results(_start(-1, "env"), _start(-1, "env", TF_NUM_INTRAOP_THREADS="2"))
-    assert default[:2] == ["1", "AVX2"]
+    assert default[:2] == ["1", "AVX2"]  # by importing cca_core.experiments, whose names load lazily
     assert overridden[0] == "2"  # a value in the environment wins
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 cores to compare with 1")
 def test_training_bits_do_not_depend_on_the_cores_or_the_process_that_trains():
-    two, one, sweep, tf_first, two_threads = _results(
+    two_threads_env = dict(TF_NUM_INTRAOP_THREADS="2", TF_NUM_INTEROP_THREADS="2")
+    two, one, sweep, tf_first, two_threads, two_threads_sweep = _results(
         _start(2), _start(1), _start(2, "sweep"), _start(2, "tensorflow-first"),
         # what a process with two cores gave before the environment pinned one thread
-        _start(2, TF_NUM_INTRAOP_THREADS="2", TF_NUM_INTEROP_THREADS="2"))
+        _start(2, **two_threads_env), _start(2, "sweep", **two_threads_env))
     assert two == one  # the core count does not matter
     assert sweep[-1] == two[-1]  # a sweep's worker trains what the caller's process trains: one cache key, one network
     assert tf_first[-1] == two[-1]  # TensorFlow imported first still reads the environment when it starts
     # the test can fail: another thread count splits the sums otherwise and gives other bits
     assert two_threads[0] == "2" and two_threads[-1] != two[-1]
+    # a thread count set by the user applies to the sweep's processes too: still one network per key here
+    assert two_threads_sweep[-1] == two_threads[-1]

@@ -69,15 +69,13 @@ def test_equivalent_configs_share_a_key():
 @pytest.mark.parametrize("kind", ["cnn", "lm"])
 @pytest.mark.parametrize("decay_after", [1, 3, 50])
 def test_decay_after_without_a_decay_is_stored_as_zero(kind, decay_after):
-    """At lr_decay 1 the rate is constant whatever decay_after says (learning_rate_at, written out here):
-    the configurations train one network, and must have one key."""
-    from cca_core.experiments.training.cache import learning_rate_at
+    """At lr_decay 1 the rate is constant whatever decay_after says: the configurations train one network,
+    and must have one key."""
     from cca_core.experiments.training.lstm import LMConfig, lm_cache_key
 
     make, key = (TrainConfig, cache_key) if kind == "cnn" else (LMConfig, lm_cache_key)
     given, plain = make(epochs=60, lr_decay=1, decay_after=decay_after), make(epochs=60)
     assert given == plain and given.decay_after == 0 and key(given) == key(plain)
-    assert all(learning_rate_at(e, 0.1, 1.0, decay_after) == 0.1 for e in range(1, 61))
     decaying = make(epochs=60, lr_decay=0.5, decay_after=decay_after)  # with a decay it counts
     assert decaying.decay_after == decay_after and key(decaying) != key(make(epochs=60, lr_decay=0.5))
 
@@ -425,8 +423,32 @@ def test_a_failed_network_is_named_by_its_place_in_the_sweep_as_given(tmp_path):
     assert " width=8 " in lines[0] and "FAILED" in lines[1]
     assert lines[1].count(configs[2].short()) == 1  # the error names the run: the line does not repeat it
     # the epoch count ends at its total: the diverged run's epochs left are taken out of it
-    counts = re.findall(r"epochs:[^|]*\|[^|]*\|\s*(\d+)/(\d+) \[", stream.getvalue())
-    assert counts[0][1] == "4" and counts[-1] == ("2", "2"), counts  # 1 + 1 + 2, then the diverged run's 2 out
+    counts = _meter_counts(stream.getvalue())
+    assert counts[0][1] == 4 and counts[-1] == (2, 2), counts  # 1 + 1 + 2, then the diverged run's 2 out
+
+
+def _meter_counts(text: str) -> list[tuple[int, int]]:
+    return [(int(a), int(b)) for a, b in re.findall(r"epochs:[^|]*\|[^|]*\|\s*(\d+)/(\d+) \[", text)]
+
+
+def test_epoch_progress_ends_at_its_total_when_a_failed_run_ends_last_or_its_epochs_come_late():
+    from cca_core.experiments.training.sweeps import EpochProgress
+
+    stream = io.StringIO()  # a pipe: lines, no bar
+    meter = EpochProgress(total=4, n=2, stream=stream, interval=3600)  # runs 0 and 1, 2 epochs each
+    for message in ((0, 1, "a"), (0, 2, "b"), (1, 1, "c")):
+        meter(message, 2)
+    meter.stopped(1, 2)  # run 1 failed after its first epoch, and ended last
+    assert _meter_counts(stream.getvalue())[-1] == (3, 3) and "[2/2] stopped" in stream.getvalue()
+
+    stream = io.StringIO()
+    meter = EpochProgress(total=4, n=2, stream=stream, interval=3600)
+    meter((0, 1, "a"), 2)
+    meter.stopped(1, 2)  # failed before the queue delivered its epoch ...
+    meter((1, 1, "late"), 2)  # ... which then arrives: counted in the total again
+    meter((0, 2, "b"), 2)
+    meter.stopped(1, 2)  # told twice: once counts
+    assert meter.done == meter.total == 3 and _meter_counts(stream.getvalue())[-1] == (3, 3)
 
 
 def test_every_epoch_visits_the_examples_in_a_fresh_order():
