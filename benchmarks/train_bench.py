@@ -156,12 +156,17 @@ def _book_cnn_sweeps(epochs: int | None, quick: bool) -> list[tuple[str, list[di
             ("memorization", memorization, [memorization[0], memorization[m["n_networks"]]])]
 
 
-def _run(code: str, spec: dict) -> dict:
+#: The previous recipe ran TensorFlow's default threads (one per core): "0" asks for them, and keeps
+#: ``cca_core.experiments.training.REPRODUCIBLE_ENV`` (one thread, unless set) from pinning one.
+DEFAULT_THREADS = {"TF_NUM_INTRAOP_THREADS": "0", "TF_NUM_INTEROP_THREADS": "0"}
+
+
+def _run(code: str, spec: dict, **env: str) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(code)
     try:
         out = subprocess.run([sys.executable, f.name, json.dumps(spec)], capture_output=True, text=True,
-                             cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False)
+                             cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT), **env), check=False)
     finally:
         os.unlink(f.name)
     if out.returncode != 0:
@@ -204,7 +209,8 @@ def report(args: argparse.Namespace) -> int:
         before = dict(now, softmax_samples=0, batch_size=20, seq_len=20)
         print(f"[{page}] previous recipe ...", file=sys.stderr, flush=True)
         # The previous recipe's step costs about 3x more: fewer steps keep the run short.
-        old = _run(LM_CASE, {"config": before, "steps": max(10, steps // 3), "unroll": False, "threads": 0})
+        old = _run(LM_CASE, {"config": before, "steps": max(10, steps // 3), "unroll": False, "threads": 0},
+                   **DEFAULT_THREADS)
         print(f"[{page}] recipe ...", file=sys.stderr, flush=True)
         new = _run(LM_CASE, {"config": now, "steps": steps, "unroll": True, "threads": 1})
         label = (f"{page}: {now.get('n_layers')} x LSTM({now.get('hidden_size')}), "
@@ -214,7 +220,7 @@ def report(args: argparse.Namespace) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             print(f"[{name}] previous recipe: {len(sample)} of its networks one after another ...", file=sys.stderr,
                   flush=True)
-            old = _run(CNN_CASE, {"configs": sample, "previous": True})
+            old = _run(CNN_CASE, {"configs": sample, "previous": True}, **DEFAULT_THREADS)
             print(f"[{name}] recipe: its {len(sweep)} networks, one process per core ...", file=sys.stderr, flush=True)
             new = _run(CNN_CASE, {"configs": sweep, "previous": False, "cache": tmp})
         epochs = sweep[0]["epochs"]
