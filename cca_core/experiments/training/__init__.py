@@ -34,16 +34,50 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 #: (tests/experiments/training/test_exp_determinism.py). Networks are small: one thread costs little.
 REPRODUCIBLE_ENV: dict[str, str] = {"TF_ENABLE_ONEDNN_OPTS": "0", "ONEDNN_MAX_CPU_ISA": "AVX2",
                                     "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+#: The thread counts: their values in the environment are integers >= 0 (0: TensorFlow's default, one per core).
+THREAD_VARIABLES: tuple[str, ...] = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
 for _key, _value in REPRODUCIBLE_ENV.items():
-    os.environ.setdefault(_key, _value)
+    if not os.environ.get(_key, "").strip():  # unset or empty (TensorFlow reads an empty value as unset)
+        os.environ[_key] = _value
+for _key in THREAD_VARIABLES:
+    if not os.environ[_key].strip().isdigit():
+        raise ValueError(f"{_key}={os.environ[_key]!r} in the environment: it must be an integer >= 0 (the "
+                         f"TensorFlow threads to train on; unset it for {REPRODUCIBLE_ENV[_key]}, which trained the book's networks)")
 
 #: Thread counts set in the environment before import, other than :data:`REPRODUCIBLE_ENV`'s: they apply
-#: to every training process (the sweeps' too) and change the trained bits, but not the cache keys.
-_OTHER_THREADS = {k: os.environ[k] for k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
-                  if os.environ[k] != REPRODUCIBLE_ENV[k]}
-if _OTHER_THREADS:
+#: to every training process (the sweeps' too) and may change the trained bits, but not the cache keys.
+OTHER_THREADS: dict[str, str] = {k: os.environ[k] for k in THREAD_VARIABLES
+                                 if int(os.environ[k]) != int(REPRODUCIBLE_ENV[k])}
+_WARNED = "CCA_CORE_THREADS_WARNED"  # set once warned: the sweeps' processes inherit it and stay quiet
+if OTHER_THREADS and not os.environ.get(_WARNED):
     import warnings
 
-    warnings.warn(f"{', '.join(f'{k}={v}' for k, v in _OTHER_THREADS.items())} in the environment: networks "
-                  f"trained now differ in the last bits from those trained on one thread (the book's cache) "
-                  f"under the same cache keys; unset them to train the cached networks", stacklevel=2)
+    os.environ[_WARNED] = "1"
+    warnings.warn(f"{', '.join(f'{k}={v}' for k, v in OTHER_THREADS.items())} in the environment: networks "
+                  f"trained now (in sweeps too) may differ in the last bits from those trained on one thread, "
+                  f"the book's cache, under the same cache keys; unset it to train the cached networks",
+                  stacklevel=2)
+
+
+def _tensorflow_started() -> bool:
+    """TensorFlow is imported and has run an op: its thread counts are fixed (false if unknown)."""
+    import sys
+
+    if "tensorflow" not in sys.modules:
+        return False
+    try:
+        from tensorflow.python.eager import context
+
+        return context.context()._context_handle is not None  # noqa: SLF001 - no public way to ask
+    except Exception:  # noqa: BLE001 - another TensorFlow: do not guess
+        return False
+
+
+if _tensorflow_started():
+    import warnings
+
+    warnings.warn("TensorFlow ran before cca_core.experiments was imported, so its threads are its defaults: "
+                  "networks trained in this process may differ in the last bits from those of the cache under "
+                  "the same keys (sweeps train in their own processes and are not affected). Import "
+                  "cca_core.experiments before TensorFlow.", stacklevel=2)

@@ -80,6 +80,15 @@ def _one_thread_worker(channel: Any = None) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(threads["TF_NUM_INTEROP_THREADS"])
 
 
+def _threads_each() -> str:
+    """The TensorFlow threads of each training process, in words."""
+    threads = os.environ.get("TF_NUM_INTRAOP_THREADS", "1")
+    if threads == "1":
+        return "one thread each"
+    return ("TensorFlow's default threads each" if threads == "0" else f"{threads} threads each") + \
+        " (TF_NUM_INTRAOP_THREADS)"
+
+
 def local_workers(n_jobs: int | None = None) -> int:
     """Local training processes for ``n_jobs`` runs: ``$CCA_CORE_TRAIN_WORKERS`` or the number of cores."""
     value = os.environ.get(TRAIN_WORKERS_ENV, "").strip()
@@ -172,14 +181,14 @@ class EpochProgress:
     def stopped(self, index: int, epochs: int) -> None:
         """Run ``index`` (of ``epochs`` epochs) ended early, e.g. diverged: take the epochs it will not
         train out of the total, so that the count still ends at the total (and, without a bar, print the
-        last line when this was the last run)."""
+        last line, ``[i/n] failed``, when this was the last run)."""
         with self._lock:
             if index in self._stopped:
                 return
             self._stopped.add(index)
             self._set_total(self.total - max(0, epochs - self._per_run.get(index, 0)))
             if self.bar is None and self.done and self.done == self.total:
-                self._print(f"[{index + 1}/{self.n}] stopped")
+                self._print(f"[{index + 1}/{self.n}] failed")
 
     def _set_total(self, total: int) -> None:
         self.total = total
@@ -262,7 +271,7 @@ def sweep(configs: Iterable[Any], cache_dir: str | os.PathLike, train: Callable[
         queue, stop = _epoch_queue(meter, epochs)
         executor = local_executor(local_workers(len(todo)), queue)
         channel = None if queue is None else _FROM_WORKER
-        log(f"training on {executor._max_workers} local process(es), one thread each")
+        log(f"training on {executor._max_workers} local process(es), {_threads_each()}")
     else:
         if executor is None:
             executor = SequentialExecutor()
@@ -358,10 +367,10 @@ def _train_all(configs: list[Any], cache_dir: str | os.PathLike, train: Callable
                 "since each training process imports the script") from error
         except Exception as error:  # noqa: BLE001 - reported with the others below
             failures.append((i, configs[i], error))
-            failed(i)
             message = str(error)  # a DivergedError starts with the run, which the line names already
             message = message.removeprefix(f"{configs[i].short()}: ")
             log(f"{head} FAILED: {message}")
+            failed(i)
         else:
             log(f"{head} {outcome(results[i])}")
 

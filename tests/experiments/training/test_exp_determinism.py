@@ -29,6 +29,9 @@ SCRIPT = textwrap.dedent("""
         os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:cores]))
     if how == "tensorflow-first":
         import tensorflow  # imported before cca_core sets its thread counts (no op run yet)
+    if how == "op-first":
+        import tensorflow
+        tensorflow.constant(1.0) + 1.0  # TensorFlow started: its thread counts are fixed
     import numpy as np
     import cca_core.experiments  # sets the reproducible environment before TensorFlow starts
 
@@ -43,7 +46,7 @@ SCRIPT = textwrap.dedent("""
 
     if __name__ == "__main__":
         env = os.environ["TF_NUM_INTRAOP_THREADS"], os.environ["ONEDNN_MAX_CPU_ISA"]
-        if how == "env":
+        if how in ("env", "op-first"):
             print(*env, "-")
             sys.exit(0)
         from cca_core.experiments.training.cnn import TrainConfig, _fit, train_many
@@ -84,9 +87,29 @@ def _results(*runs: subprocess.Popen) -> list[list[str]]:
 
 
 def test_the_environment_is_set_and_can_be_overridden():
-    default, overridden = _results(_start(-1, "env"), _start(-1, "env", TF_NUM_INTRAOP_THREADS="2"))
+    runs = [_start(-1, "env"), _start(-1, "env", TF_NUM_INTRAOP_THREADS="2"), _start(-1, "env", TF_NUM_INTRAOP_THREADS=""),
+            _start(-1, "env", TF_NUM_INTRAOP_THREADS="abc"), _start(-1, "op-first")]
+    bad, op_first = runs[3], runs[4]
+    default, overridden, empty = _results(*runs[:3])
     assert default[:2] == ["1", "AVX2"]  # by importing cca_core.experiments, whose names load lazily
-    assert overridden[0] == "2"  # a value in the environment wins
+    assert overridden[0] == "2"  # a value in the environment wins ...
+    assert empty[0] == "1"  # ... an empty one does not (TensorFlow would read it as unset: its default)
+    _, stderr = bad.communicate(timeout=600)
+    assert bad.returncode != 0 and "TF_NUM_INTRAOP_THREADS='abc' in the environment: it must be an integer >= 0" in stderr
+    _, stderr = op_first.communicate(timeout=600)
+    assert op_first.returncode == 0 and "TensorFlow ran before cca_core.experiments was imported" in stderr
+
+
+def test_a_thread_count_of_the_user_is_warned_about_once():
+    env = dict(os.environ, TF_NUM_INTEROP_THREADS="3", TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("CCA_CORE_THREADS_WARNED", None)
+    code = "import cca_core.experiments.training, importlib, cca_core.experiments.training.sweeps"
+    out = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0 and out.stderr.count("TF_NUM_INTEROP_THREADS=3 in the environment") == 1, out.stderr
+    # a process it starts (a sweep's) inherits the mark and stays quiet
+    out = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True, text=True,
+                         env=dict(env, CCA_CORE_THREADS_WARNED="1"), timeout=120)
+    assert "in the environment" not in out.stderr
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 cores to compare with 1")

@@ -439,7 +439,7 @@ def test_epoch_progress_ends_at_its_total_when_a_failed_run_ends_last_or_its_epo
     for message in ((0, 1, "a"), (0, 2, "b"), (1, 1, "c")):
         meter(message, 2)
     meter.stopped(1, 2)  # run 1 failed after its first epoch, and ended last
-    assert _meter_counts(stream.getvalue())[-1] == (3, 3) and "[2/2] stopped" in stream.getvalue()
+    assert _meter_counts(stream.getvalue())[-1] == (3, 3) and "[2/2] failed" in stream.getvalue()
 
     stream = io.StringIO()
     meter = EpochProgress(total=4, n=2, stream=stream, interval=3600)
