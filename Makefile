@@ -21,10 +21,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 # Unit and property tests, the notebook templates at their defaults (nbval), the book's freshness,
 # its HTML build and the browser checks of the built pages, in TEST_WORKERS pytest processes (pytest-xdist;
-# a test file stays in one process; TEST_WORKERS=0 or empty: all in this one).
+# a test file stays in one process; TEST_WORKERS=0 or empty: all in this one). The notebooks come first:
+# they are the slowest files, and xdist hands files out in order.
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -n $(or $(strip $(TEST_WORKERS)),0) --dist loadfile --nbval-lax tests notebooks
+	$(BIN)/python -m pytest -n $(or $(strip $(TEST_WORKERS)),0) --dist loadfile --nbval-lax notebooks tests
 
 # Execute the pages whose template, parameters or cca_core code changed, then build the HTML
 # (book/_build/html/index.html). It refuses to execute pages while cca_core/, notebooks/ or
